@@ -1,0 +1,41 @@
+# tlbook's one entry point. Each target sets up .venv itself on a fresh machine.
+#
+#   make book       build the rendered book into _build/html   (the main job)
+#   make test       run every test: unit tests, doctests, notebooks under nbval
+#   make reproduce  re-measure the accuracy goals of the README (cpu preset)
+#   make benchmark  pipeline speed against the source's loop (ratios)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.tlbook-installed
+# nbval re-runs the committed notebooks in the smoke preset and compares the
+# outputs of cells tagged nbval-check-output.
+NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
+
+.PHONY: setup book test reproduce benchmark clean
+
+$(STAMP): pyproject.toml .ci/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	    -c .ci/constraints.txt -e '.[book,test]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import tlbook, torch, torchvision, timm, jupyter_book, nbval"
+	touch $@
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP)
+	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook $(wildcard book/*.ipynb) $(NBVAL)
+
+reproduce: $(STAMP)
+	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --out runs/goals-cpu.json
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/pipeline_speed.py
+
+clean:
+	rm -rf _build runs

@@ -1,0 +1,148 @@
+"""Speed of tlbook's batched in-memory pipeline against the source document's loop.
+
+Same backbone (ResNet-18 architecture; weights do not change speed), same
+images, same batch size, measured in one run and printed as ratios:
+
+* data only   -- images/s delivered to the model, ready to use;
+* whole step  -- images/s of forward + backward + SGD step, data included;
+
+at 32 px (the source's input size) and at the ``cpu`` preset's size. The
+source's pipeline is torchvision's per-image PIL transforms
+(RandomHorizontalFlip, RandomRotation(10), [Resize], ToTensor, Normalize)
+behind a DataLoader with ``num_workers=2``, over images held in memory the
+way ``torchvision.datasets.CIFAR10`` holds them. tlbook's is
+:func:`tlbook.augment.sample_matrices` + :func:`tlbook.augment.preprocess`
+on a uint8 tensor: one interpolation per image, whole batches at once.
+
+    python benchmarks/pipeline_speed.py            # uses TLBOOK_DATA or synthetic images
+    python benchmarks/pipeline_speed.py --quick    # fewer batches
+
+Timings vary with load on the machine; compare the ratios, which are taken
+in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from tlbook.augment import SOURCE_AUGMENT, preprocess, sample_matrices
+from tlbook.backbones import create_model
+from tlbook.config import PRESETS, default_device
+from tlbook.data import ImageSet, load_split
+
+SOURCE_MEAN = SOURCE_STD = (0.5, 0.5, 0.5)
+
+
+class SourceStyleDataset(Dataset):
+    """What torchvision.datasets.CIFAR10 does per item: array -> PIL image -> transforms."""
+
+    def __init__(self, data: ImageSet, size: int):
+        self.images = data.images.permute(0, 2, 3, 1).numpy()  # (N, H, W, 3)
+        self.labels = data.labels.tolist()
+        steps = [transforms.RandomHorizontalFlip(), transforms.RandomRotation(10)]
+        if size != self.images.shape[1]:
+            steps.append(transforms.Resize(size))  # a second interpolation
+        steps += [transforms.ToTensor(), transforms.Normalize(SOURCE_MEAN, SOURCE_STD)]
+        self.transform = transforms.Compose(steps)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(Image.fromarray(self.images[i])), self.labels[i]
+
+
+def source_batches(data: ImageSet, size: int, batch_size: int, workers: int):
+    loader = DataLoader(SourceStyleDataset(data, size), batch_size=batch_size, shuffle=True, num_workers=workers,
+                        persistent_workers=False)
+    while True:
+        yield from loader
+
+
+def tlbook_batches(data: ImageSet, size: int, batch_size: int, device: torch.device):
+    g = torch.Generator().manual_seed(0)
+    h, w = data.images.shape[-2:]
+    while True:
+        order = torch.randperm(len(data), generator=g)
+        for start in range(0, len(data) - batch_size + 1, batch_size):
+            idx = order[start : start + batch_size]
+            m = sample_matrices(len(idx), SOURCE_AUGMENT, height=h, width=w, generator=g)
+            x = preprocess(data.images[idx], size=size, mean=SOURCE_MEAN, std=SOURCE_STD, matrices=m,
+                           padding_mode="zeros", device=device)
+            yield x.contiguous(memory_format=torch.channels_last), data.labels[idx].to(device)
+
+
+def images_per_second(batches, n_batches: int, step=None, warmup: int = 2) -> float:
+    it = iter(batches)
+    for _ in range(warmup):
+        x, y = next(it)
+        if step:
+            step(x, y)
+    start = time.perf_counter()
+    seen = 0
+    for _ in range(n_batches):
+        x, y = next(it)
+        if step:
+            step(x, y)
+        seen += len(y)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return seen / (time.perf_counter() - start)
+
+
+def make_step(device: torch.device):
+    model = create_model("resnet18", num_classes=10, pretrained=False).to(device, memory_format=torch.channels_last)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step(x, y):
+        x, y = x.to(device, non_blocking=True), torch.as_tensor(y).to(device)
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer batches (a rough check)")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the source pipeline (its value: 2)")
+    args = parser.parse_args()
+    device = default_device()
+    data_root = os.environ.get("TLBOOK_DATA")
+    if data_root:
+        data = load_split("train", data=data_root, per_class=200)
+    else:  # synthetic images of CIFAR-10's shape: speed does not depend on content
+        g = torch.Generator().manual_seed(0)
+        data = ImageSet(torch.randint(0, 256, (2000, 3, 32, 32), dtype=torch.uint8, generator=g),
+                        torch.arange(2000) % 10, [str(i) for i in range(10)])
+    sizes = [32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}")
+    print(f"{'size':>5} {'measure':<11} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}")
+    for size in sizes:
+        batch = 100 if size == 32 else 50
+        n_data = 5 if args.quick else 15
+        n_step = (3 if args.quick else 8) if device.type == "cpu" and size > 32 else (5 if args.quick else 15)
+        src = images_per_second(source_batches(data, size, batch, args.workers), n_data)
+        ours = images_per_second(tlbook_batches(data, size, batch, device), n_data)
+        print(f"{size:>5} {'data only':<11} {src:>13.0f} {ours:>13.0f} {ours / src:>6.1f}x", flush=True)
+        step = make_step(device)
+        src = images_per_second(source_batches(data, size, batch, args.workers), n_step, step)
+        ours = images_per_second(tlbook_batches(data, size, batch, device), n_step, step)
+        print(f"{size:>5} {'whole step':<11} {src:>13.0f} {ours:>13.0f} {ours / src:>6.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()

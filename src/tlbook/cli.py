@@ -1,0 +1,147 @@
+"""Command line: ``python -m tlbook train | evaluate | compare``.
+
+``train`` writes ``metrics.json`` and ``model.pt`` into ``--out``, only when
+the run has finished (nothing half-written after a failure); ``evaluate``
+reads them back and measures the checkpoint on the test set; ``compare``
+trains several strategies on the same data and prints a table (the
+accuracy goals in the README come from it).
+
+    python -m tlbook train --strategy finetune --out runs/finetune
+    python -m tlbook evaluate --run runs/finetune
+    python -m tlbook compare --strategies finetune scratch --out runs/goals.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .backbones import BACKBONES, preprocessing_for
+from .config import PRESETS, Config, get_config
+from .data import DataError
+from .experiment import STRATEGIES, load_data, run
+from .train import CheckpointMismatch, evaluate, load_checkpoint, save_checkpoint, write_json_atomic
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("configuration (defaults: the preset's; see tlbook.config)")
+    g.add_argument("--preset", choices=sorted(PRESETS), help="run size (default: $TLBOOK_PRESET, else gpu with CUDA, else cpu)")
+    g.add_argument("--data", help="ImageFolder root with train/ and test/ (default: $TLBOOK_DATA, else download CIFAR-10)")
+    g.add_argument("--backbone", choices=sorted(BACKBONES), help="pretrained network (default: efficientnet_lite0)")
+    g.add_argument("--per-class", type=int, dest="train_per_class", help="training images per class")
+    g.add_argument("--test-per-class", type=int, help="test images per class")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--image-size", type=int, help="side of the square the network sees, in pixels")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float, help="peak learning rate of the head")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    fields = ("data", "backbone", "train_per_class", "test_per_class", "epochs", "image_size", "batch_size", "lr", "seed")
+    return get_config(args.preset, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
+
+
+def _print_result(name: str, metrics: dict) -> None:
+    t = metrics["test"]
+    print(f"{name}: test accuracy {t['accuracy']:.1%} on {t['n']} images "
+          f"({metrics['trainable_parameters']:,} trainable parameters, {metrics['seconds']:.0f} s)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise SystemExit(f"error: output folder {out} is not empty; choose another --out or pass --overwrite")
+    result = run(cfg, strategy=args.strategy, progress=not args.quiet)
+    metrics = result.metrics()
+    # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
+    save_checkpoint(out / "model.pt", result.model, backbone=cfg.backbone, classes=result.test.classes, meta=metrics)
+    write_json_atomic(out / "metrics.json", metrics)
+    _print_result(args.strategy, metrics)
+    print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    folder = Path(args.run)
+    metrics_file = folder / "metrics.json"
+    if not metrics_file.is_file():
+        raise SystemExit(f"error: {metrics_file} does not exist; --run must be a folder written by 'python -m tlbook train'")
+    import json
+
+    saved = json.loads(metrics_file.read_text())
+    cfg = get_config(saved["config"]["preset"], **{k: v for k, v in saved["config"].items() if k != "preset"})
+    if args.data:
+        cfg = cfg.replace(data=args.data)
+    _, _, test = load_data(cfg)
+    model, payload = load_checkpoint(folder / "model.pt", backbone=cfg.backbone, num_classes=len(test.classes))
+    pre = preprocessing_for(cfg.backbone, cfg.image_size)
+    result = evaluate(model, test, preprocessing=pre, hflip_tta=args.tta)
+    print(f"{folder}: test accuracy {result.accuracy:.1%} on {len(test)} images"
+          f"{' with flip TTA' if args.tta else ''} (saved at training: {saved['test']['accuracy']:.1%})")
+    for name, acc in zip(result.classes, result.per_class_accuracy):
+        print(f"  {name:>12s} {acc:6.1%}")
+    if args.json:
+        write_json_atomic(args.json, result.summary())
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    rows = []
+    for strategy in args.strategies:
+        result = run(cfg, strategy=strategy, progress=not args.quiet)
+        rows.append(result.metrics())
+        _print_result(strategy, rows[-1])
+    print(f"\n{'strategy':<16}{'test acc':>9}{'trainable':>14}{'seconds':>9}")
+    for r in rows:
+        print(f"{r['strategy']:<16}{r['test']['accuracy']:>9.1%}{r['trainable_parameters']:>14,}{r['seconds']:>9.0f}")
+    if args.out:
+        write_json_atomic(args.out, rows)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tlbook",
+        description="Fine-tune an ImageNet backbone on CIFAR-10 (or your own ImageFolder) and evaluate it.",
+        epilog="Environment: TLBOOK_PRESET (smoke | cpu | gpu), TLBOOK_DATA (offline data folder), "
+        "TLBOOK_BACKBONE, TORCH_HOME (where resnet18's weights are looked for).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train one model; write metrics.json and model.pt")
+    _add_common(p)
+    p.add_argument("--strategy", choices=list(STRATEGIES), default="finetune",
+                   help="; ".join(f"{s.name}: {s.description}" for s in STRATEGIES.values()))
+    p.add_argument("--out", required=True, help="output folder (created; must be empty unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace the files in a non-empty --out")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a trained run on the test set")
+    p.add_argument("--run", required=True, help="folder written by 'train'")
+    p.add_argument("--data", help="data folder, if it moved since training")
+    p.add_argument("--tta", action="store_true", help="average each image with its mirror image")
+    p.add_argument("--json", help="also write the evaluation to this JSON file")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="train several strategies on the same data; print a table")
+    _add_common(p)
+    p.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["finetune", "scratch"])
+    p.add_argument("--out", help="write all metrics to this JSON file")
+    p.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataError, CheckpointMismatch, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,335 @@
+"""Labelled images held in memory: CIFAR-10 or any folder of class folders.
+
+Images are decoded **once** into a ``uint8`` tensor ``(N, 3, H, W)`` (all of
+CIFAR-10's training set is 150 MB), so an epoch is a matter of indexing a
+tensor: no file is read twice and no DataLoader worker process is needed
+(the source's ``num_workers=2`` crashes in Jupyter on some platforms).
+
+Two sources, one API (:func:`load_split`):
+
+* a folder in ImageFolder layout, ``ROOT/<split>/<class>/<image>``, such as
+  the offline copy of CIFAR-10 named by ``TLBOOK_DATA``;
+* torchvision's CIFAR-10 download, when no folder is configured.
+
+Your own photographs work the same way (:func:`load_image_folder`): each
+image is converted to RGB and resized once, at load, so that its shorter
+side is ``storage_size`` pixels (centre-cropped to a square). Memory is
+``N * 3 * storage_size**2`` bytes; when that exceeds the memory available,
+loading stops *before* decoding with an error that gives the numbers and
+suggests a smaller ``storage_size`` or ``max_per_class``.
+
+>>> data = ImageSet(torch.zeros(6, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 0, 0, 1, 1, 1]), ["a", "b"])
+>>> len(data.subset(stratified_indices(data.labels, 2, seed=0)))
+4
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile
+
+__all__ = [
+    "ImageSet",
+    "CIFAR10_CLASSES",
+    "IMAGE_EXTENSIONS",
+    "DEFAULT_STORAGE_SIZE",
+    "DataError",
+    "stratified_indices",
+    "load_image_folder",
+    "load_split",
+    "load_splits",
+    "load_cifar10_torchvision",
+    "decode_image",
+]
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
+DEFAULT_STORAGE_SIZE = 256  # shorter side of a stored photo, in pixels (>= every backbone's 224)
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a grey patch
+
+DATA_HELP = (
+    "Set TLBOOK_DATA (or pass --data / data=) to a folder in ImageFolder layout, "
+    "ROOT/train/<class>/*.jpg and ROOT/test/<class>/*.jpg, for example ../shared/datasets/cifar10-jpeg; "
+    "or unset it on a machine with internet access to download CIFAR-10 with torchvision."
+)
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used as it is; the message says what to do."""
+
+
+@dataclass
+class ImageSet:
+    """Images ``(N, 3, H, W)`` uint8 with labels ``(N,)`` int64 and class names."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
+            raise DataError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if len(self.images) != len(self.labels):
+            raise DataError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: torch.Tensor) -> "ImageSet":
+        """The images at ``indices`` (a copy), same classes."""
+        return ImageSet(self.images[indices], self.labels[indices], list(self.classes))
+
+    def counts(self) -> list[int]:
+        """Number of images per class, in class order."""
+        return torch.bincount(self.labels, minlength=len(self.classes)).tolist()
+
+
+def stratified_indices(
+    labels: torch.Tensor, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Exactly ``per_class`` indices of each class, chosen by ``seed``, sorted.
+
+    ``per_class=None`` takes every index. ``exclude`` removes indices first
+    (to keep a validation set disjoint from training). A class with too few
+    images is an error that names it.
+
+    >>> stratified_indices(torch.tensor([0, 1, 0, 1, 0]), 2, seed=0).tolist()
+    [0, 1, 3, 4]
+    """
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    if exclude is not None:
+        keep[exclude] = False
+    if per_class is None:
+        return torch.nonzero(keep).flatten()
+    g = torch.Generator().manual_seed(seed)
+    chosen = []
+    num_classes = int(labels.max()) + 1 if len(labels) else 0
+    for c in range(num_classes):
+        pool = torch.nonzero((labels == c) & keep).flatten()
+        if len(pool) < per_class:
+            raise DataError(
+                f"class {c} has {len(pool)} images available but {per_class} per class were asked for; "
+                "ask for fewer images per class or add images"
+            )
+        chosen.append(pool[torch.randperm(len(pool), generator=g)[:per_class]])
+    return torch.cat(chosen).sort().values if chosen else torch.empty(0, dtype=torch.long)
+
+
+def decode_image(path: Path, *, storage_size: int | None) -> np.ndarray:
+    """Read one image file as RGB ``(H, W, 3)`` uint8, resized if asked.
+
+    Greyscale, palette, RGBA (composited on white) and CMYK images become
+    RGB. ``storage_size`` resizes the shorter side to that many pixels and
+    centre-crops a square. A corrupt or truncated file raises
+    :class:`DataError` naming it.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode == "P" and "transparency" in im.info:
+                im = im.convert("RGBA")
+            if im.mode in ("RGBA", "LA", "PA"):
+                rgba = im.convert("RGBA")
+                im = Image.new("RGB", rgba.size, (255, 255, 255))
+                im.paste(rgba, mask=rgba.getchannel("A"))
+            im = im.convert("RGB")
+            if storage_size is not None and (min(im.size) != storage_size or im.size[0] != im.size[1]):
+                w, h = im.size
+                scale = storage_size / min(w, h)
+                nw, nh = max(storage_size, round(w * scale)), max(storage_size, round(h * scale))
+                im = im.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
+                left, top = (nw - storage_size) // 2, (nh - storage_size) // 2
+                im = im.crop((left, top, left + storage_size, top + storage_size))
+            return np.asarray(im, dtype=np.uint8).copy()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot read image {path}: {e}. Delete or replace this file.") from e
+
+
+def _available_memory() -> int:
+    """Bytes of memory available now (MemAvailable on Linux), or a large number if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def _list_folder(root: Path, *, classes: list[str] | None = None) -> tuple[list[Path], torch.Tensor, list[str]]:
+    """Image files of ``root/<class>/`` (sorted), their labels and the class names."""
+    if not root.is_dir():
+        raise DataError(f"dataset folder {root} does not exist. {DATA_HELP}")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise DataError(f"dataset folder {root} has no class folders; expected {root}/<class>/<image>. {DATA_HELP}")
+    if classes is not None and found != list(classes):
+        raise DataError(f"{root} has class folders {found}, expected {list(classes)}")
+    files: list[Path] = []
+    labels: list[int] = []
+    for label, name in enumerate(found):
+        class_files = sorted(
+            p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+        )
+        if not class_files:
+            raise DataError(
+                f"class folder {root / name} has no images (looked for {', '.join(IMAGE_EXTENSIONS)}); "
+                "add images or remove the folder"
+            )
+        files += class_files
+        labels += [label] * len(class_files)
+    return files, torch.tensor(labels), found
+
+
+def _decode_files(files: list[Path], labels: torch.Tensor, classes: list[str], *, storage_size: int | None) -> ImageSet:
+    """Decode ``files`` into one uint8 tensor, checking memory before the bulk of the work."""
+    if not files:
+        return ImageSet(torch.empty(0, 3, 1, 1, dtype=torch.uint8), labels[:0], classes)
+    first = decode_image(files[0], storage_size=storage_size)
+    need = len(files) * first.size
+    if need > 0.8 * _available_memory():
+        raise DataError(
+            f"{len(files)} images of {first.shape[1]}x{first.shape[0]} pixels need {need / 2**30:.1f} GiB "
+            f"but only {_available_memory() / 2**30:.1f} GiB of memory is available; "
+            "pass a smaller storage_size or max_per_class"
+        )
+    images = torch.empty(len(files), 3, first.shape[0], first.shape[1], dtype=torch.uint8)
+    for i, path in enumerate(files):
+        array = first if i == 0 else decode_image(path, storage_size=storage_size)
+        if array.shape != first.shape:
+            raise DataError(
+                f"image {path} is {array.shape[1]}x{array.shape[0]} but {files[0]} is "
+                f"{first.shape[1]}x{first.shape[0]}; pass storage_size to resize all images to one size"
+            )
+        images[i] = torch.from_numpy(array).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
+    return ImageSet(images, labels, classes)
+
+
+def load_image_folder(
+    root: str | os.PathLike,
+    *,
+    storage_size: int | None = DEFAULT_STORAGE_SIZE,
+    max_per_class: int | None = None,
+    seed: int = 0,
+) -> ImageSet:
+    """Decode a folder ``root/<class>/<image>`` into memory.
+
+    Class folders are sorted by name (label 0 is the first). ``storage_size``
+    (default 256) resizes each image once so that memory stays bounded;
+    ``None`` keeps the files' size, which must then be the same for all
+    (CIFAR-10's 32x32). ``max_per_class`` decodes only a stratified, seeded
+    sample of each class.
+    """
+    root = Path(root).expanduser()
+    files, labels, classes = _list_folder(root)
+    if max_per_class is not None:
+        try:
+            idx = stratified_indices(labels, max_per_class, seed=seed)
+        except DataError as e:
+            raise DataError(f"{root}: {e}") from None
+        files, labels = [files[i] for i in idx.tolist()], labels[idx]
+    return _decode_files(files, labels, classes, storage_size=storage_size)
+
+
+def load_cifar10_torchvision(split: str, *, cache: str | os.PathLike) -> ImageSet:
+    """CIFAR-10 through torchvision (downloads once into ``cache``)."""
+    from torchvision.datasets import CIFAR10
+
+    root = Path(cache).expanduser() / "cifar10"
+    try:
+        ds = CIFAR10(str(root), train=(split == "train"), download=True)
+    except Exception as e:  # URLError, socket errors, checksum failures
+        raise DataError(f"CIFAR-10 could not be downloaded into {root} ({type(e).__name__}: {e}). {DATA_HELP}") from e
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+    return ImageSet(images, torch.tensor(ds.targets), list(ds.classes))
+
+
+@dataclass
+class _Split:
+    """A split's labels, known before decoding, and how to decode a subset."""
+
+    labels: torch.Tensor
+    classes: list[str]
+    take: Callable[[torch.Tensor], ImageSet]
+
+
+def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.PathLike, storage_size: int | None) -> _Split:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if data is None:
+        full = load_cifar10_torchvision(split, cache=cache)
+        return _Split(full.labels, full.classes, full.subset)
+    folder = Path(data).expanduser() / split
+    if not folder.is_dir():
+        raise DataError(f"{folder} does not exist: the data folder {data} needs train/ and test/ subfolders. {DATA_HELP}")
+    files, labels, classes = _list_folder(folder)
+
+    def take(idx: torch.Tensor) -> ImageSet:
+        return _decode_files([files[i] for i in idx.tolist()], labels[idx], classes, storage_size=storage_size)
+
+    return _Split(labels, classes, take)
+
+
+def _pick(split: _Split, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None, name: str) -> torch.Tensor:
+    try:
+        return stratified_indices(split.labels, per_class, seed=seed, exclude=exclude)
+    except DataError as e:
+        raise DataError(f"{name}: {e}") from None
+
+
+def load_split(
+    split: str,
+    *,
+    data: str | os.PathLike | None = None,
+    cache: str | os.PathLike = "~/.cache/tlbook",
+    per_class: int | None = None,
+    seed: int = 0,
+    storage_size: int | None = None,
+) -> ImageSet:
+    """The ``train`` or ``test`` split of a dataset, all or ``per_class`` per class.
+
+    ``data`` is a folder with ``train/`` and ``test/`` in ImageFolder layout
+    (the offline CIFAR-10); ``None`` downloads CIFAR-10 with torchvision.
+    ``storage_size=None`` keeps the images' own size (CIFAR-10's 32 px).
+    Only the chosen images are decoded.
+    """
+    s = _open_split(split, data=data, cache=cache, storage_size=storage_size)
+    return s.take(_pick(s, per_class, seed=seed, name=f"{split} split"))
+
+
+def load_splits(
+    *,
+    data: str | os.PathLike | None = None,
+    cache: str | os.PathLike = "~/.cache/tlbook",
+    train_per_class: int | None = 100,
+    val_per_class: int = 20,
+    test_per_class: int | None = 100,
+    seed: int = 0,
+    storage_size: int | None = None,
+) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """Train, validation and test sets for one experiment.
+
+    Validation images come from the training split, never from the test
+    split, and are chosen first with their own seed, so they stay the same
+    whatever ``train_per_class`` is. Training images of a smaller
+    ``train_per_class`` are a subset of a larger one's (same ``seed``).
+    """
+    train_split = _open_split("train", data=data, cache=cache, storage_size=storage_size)
+    val_idx = _pick(train_split, val_per_class, seed=seed + 1, name="validation (from the train split)")
+    train_idx = _pick(train_split, train_per_class, seed=seed, exclude=val_idx, name="train split")
+    test_split = _open_split("test", data=data, cache=cache, storage_size=storage_size)
+    if test_split.classes != train_split.classes:
+        raise DataError(f"test classes {test_split.classes} differ from train classes {train_split.classes}")
+    test_idx = _pick(test_split, test_per_class, seed=seed, name="test split")
+    return train_split.take(train_idx), train_split.take(val_idx), test_split.take(test_idx)

@@ -1,0 +1,204 @@
+"""Looking inside a backbone: features, stage shapes, multiply-adds, a linear probe.
+
+Chapter 3 uses these to show what ImageNet weights already know; chapter 4's
+linear probe is the same idea trained with :func:`tlbook.train.fit`.
+
+* :func:`extract_features` -- the vector the head sees, ``(N, D)``;
+* :func:`stage_table` -- output shape and parameter count of every stage;
+* :func:`count_macs` -- multiply-accumulate operations of one forward pass;
+* :func:`feature_maps` -- activations of chosen stages for one image;
+* :func:`pca` and :func:`linear_probe` -- a 2-D picture and a quick accuracy.
+
+>>> from tlbook.backbones import create_model
+>>> m = create_model("resnet18", num_classes=10, pretrained=False)
+>>> [row["stage"] for row in stage_table(m, "resnet18", size=32)][:3]
+['conv1+bn1', 'layer1', 'layer2']
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .backbones import Preprocessing, get_head, get_spec
+from .train import predict_logits
+
+__all__ = ["extract_features", "stage_table", "count_macs", "feature_maps", "pca", "linear_probe"]
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module,
+    backbone: str,
+    images: torch.Tensor,
+    *,
+    preprocessing: Preprocessing,
+    batch_size: int = 200,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The pooled features ``(N, D)`` that the head receives, in eval mode.
+
+    ``images`` is uint8 ``(N, 3, H, W)``; ``D`` is 512 for ResNet-18 and 1280
+    for EfficientNet-Lite0.
+    """
+    captured: list[torch.Tensor] = []
+    handle = get_head(model, backbone).register_forward_hook(
+        lambda module, inputs, output: captured.append(inputs[0].detach().float().cpu())  # (B, D)
+    )
+    was_training = model.training
+    model.eval()
+    try:
+        predict_logits(model, images, preprocessing=preprocessing, batch_size=batch_size, device=device)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return torch.cat(captured)
+
+
+def _stage_modules(model: nn.Module, backbone: str) -> list[tuple[str, nn.Module]]:
+    """(label, last module) for each stage: a stage's output is its last module's output."""
+    out = []
+    for stage in get_spec(backbone).stages:
+        out.append(("+".join(stage), model.get_submodule(stage[-1])))
+    return out
+
+
+@torch.no_grad()
+def stage_table(model: nn.Module, backbone: str, *, size: int) -> list[dict]:
+    """One row per stage: output shape for a ``size`` px input, and parameters.
+
+    Each row: ``{"stage", "output" (C, H, W), "parameters"}``; the head is the
+    last row.
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = [
+        module.register_forward_hook(lambda m, i, o, label=label: shapes.__setitem__(label, tuple(o.shape[1:])))
+        for label, module in _stage_modules(model, backbone)
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        head_out = model(torch.zeros(1, 3, size, size))  # (1, K)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    rows = []
+    for stage in get_spec(backbone).stages:
+        label = "+".join(stage)
+        params = sum(p.numel() for name in stage for p in model.get_submodule(name).parameters())
+        rows.append({"stage": label, "output": shapes[label], "parameters": params})
+    head = get_spec(backbone).head
+    rows.append({"stage": head, "output": tuple(head_out.shape[1:]),
+                 "parameters": sum(p.numel() for p in model.get_submodule(head).parameters())})
+    return rows
+
+
+@torch.no_grad()
+def count_macs(model: nn.Module, *, size: int) -> int:
+    """Multiply-accumulates of one forward pass on a ``size`` x ``size`` image.
+
+    Counts convolutions and linear layers, which dominate; normalisation and
+    activations are left out.
+
+    >>> count_macs(nn.Conv2d(3, 8, 3, padding=1), size=4)  # 8*4*4 outputs x 3*3*3 each
+    3456
+    """
+    total = 0
+
+    def conv_hook(m: nn.Conv2d, inputs, output) -> None:
+        nonlocal total
+        kh, kw = m.kernel_size
+        total += output.numel() * (m.in_channels // m.groups) * kh * kw
+
+    def linear_hook(m: nn.Linear, inputs, output) -> None:
+        nonlocal total
+        total += output.numel() * m.in_features
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        model(torch.zeros(1, 3, size, size))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return total
+
+
+@torch.no_grad()
+def feature_maps(model: nn.Module, backbone: str, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Activations ``(C, H, W)`` of every stage for one preprocessed image ``(1, 3, S, S)``."""
+    maps: dict[str, torch.Tensor] = {}
+    handles = [
+        module.register_forward_hook(lambda m, i, o, label=label: maps.__setitem__(label, o[0].detach().cpu()))
+        for label, module in _stage_modules(model, backbone)
+    ]
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return maps
+
+
+def pca(x: torch.Tensor, k: int = 2) -> torch.Tensor:
+    """Project rows of ``x`` ``(N, D)`` onto their ``k`` main directions -> ``(N, k)``.
+
+    >>> pts = torch.tensor([[0.0, 0.0], [2.0, 0.0], [4.0, 0.1]])
+    >>> pca(pts, 1).abs().flatten().round().tolist()
+    [2.0, 0.0, 2.0]
+    """
+    centred = x - x.mean(0, keepdim=True)  # (N, D)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)  # v: (min(N, D), D)
+    return centred @ v[:k].T  # (N, k)
+
+
+def linear_probe(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    *,
+    steps: int = 300,
+    lr: float = 0.05,
+    weight_decay: float = 1e-3,
+    seed: int = 0,
+) -> float:
+    """Test accuracy of softmax regression trained on fixed features (full batch).
+
+    Features are standardised with the training set's mean and std. This is
+    the cheap "what do the features already separate?" measurement; the
+    linear-probe *strategy* of chapter 4 trains the same head with
+    augmentation through :func:`tlbook.train.fit`.
+
+    >>> x = torch.cat([torch.randn(20, 5) + 3, torch.randn(20, 5) - 3]); y = torch.tensor([0] * 20 + [1] * 20)
+    >>> linear_probe(x, y, x, y)
+    1.0
+    """
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    a, b = (train_x - mean) / std, (test_x - mean) / std
+    g = torch.Generator().manual_seed(seed)
+    k = int(train_y.max()) + 1
+    head = nn.Linear(a.shape[1], k)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(head.weight.shape, generator=g) * 0.01)
+        head.bias.zero_()
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        loss = F.cross_entropy(head(a), train_y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float((head(b).argmax(1) == test_y).float().mean())

@@ -1,0 +1,130 @@
+"""Figures the chapters draw: image grids, accuracy bars, learning curves, sampling grids.
+
+Every function returns a matplotlib ``Figure`` and draws nothing else, so a
+notebook cell ends with the figure and the book shows it.
+
+>>> import torch
+>>> fig = show_images(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), titles=["a", "b"])
+>>> len(fig.axes)
+2
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .train import History
+
+__all__ = ["to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid", "close_all"]
+
+
+def to_display(image: torch.Tensor) -> np.ndarray:
+    """A ``(3, H, W)`` uint8 or [0, 1] float image as ``(H, W, 3)`` float for imshow."""
+    x = image.detach().cpu()
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return x.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def show_images(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    *,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.6,
+    suptitle: str | None = None,
+) -> Figure:
+    """A grid of images ``(N, 3, H, W)`` (uint8 or [0, 1] floats) with optional titles."""
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(to_display(images[i]), interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    for ax in axes.flat[n:]:
+        fig.delaxes(ax)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_bars(results: dict[str, float], *, title: str = "", chance: float | None = None) -> Figure:
+    """Horizontal bars of accuracies (fractions), labelled in percent."""
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(results)))
+    names = list(results)
+    values = [100 * results[k] for k in names]
+    bars = ax.barh(names, values, color=plt.cm.tab10.colors[: len(names)])
+    ax.bar_label(bars, labels=[f"{v:.1f} %" for v in values], padding=3)
+    if chance is not None:
+        ax.axvline(100 * chance, color="grey", linestyle="--", linewidth=1, label="chance")
+        ax.legend(loc="lower right")
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("test accuracy (%)")
+    ax.invert_yaxis()
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(histories: dict[str, History], *, title: str = "") -> Figure:
+    """Loss and accuracy per epoch, train (dashed) and validation (solid), for several runs."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for i, (name, h) in enumerate(histories.items()):
+        colour = plt.cm.tab10.colors[i % 10]
+        epochs = [e.epoch for e in h.epochs]
+        ax_loss.plot(epochs, [e.train_loss for e in h.epochs], "--", color=colour)
+        ax_acc.plot(epochs, [100 * e.train_accuracy for e in h.epochs], "--", color=colour)
+        if h.epochs and h.epochs[0].val_loss is not None:
+            ax_loss.plot(epochs, [e.val_loss for e in h.epochs], "-o", color=colour, label=name, markersize=3)
+            ax_acc.plot(epochs, [100 * e.val_accuracy for e in h.epochs], "-o", color=colour, label=name, markersize=3)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss (dashed: train, solid: validation)")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    ax_acc.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sampling_grid(ax, matrix: torch.Tensor, *, height: int, width: int, step: int = 4, colour: str = "yellow") -> None:
+    """Draw on ``ax`` where the output pixels sample the input (the inverse map), as a grid.
+
+    ``matrix`` is a forward matrix in centred pixel coordinates; the lines
+    show the output's pixel grid mapped back into the input image.
+    """
+    inverse = torch.linalg.inv(matrix.to(torch.float64))
+    ys = torch.arange(0, height + 1, step, dtype=torch.float64)
+    xs = torch.arange(0, width + 1, step, dtype=torch.float64)
+    fine_x = torch.linspace(0, width, 50, dtype=torch.float64)
+    fine_y = torch.linspace(0, height, 50, dtype=torch.float64)
+
+    def back(px: torch.Tensor, py: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # image edge coordinates (0..W) -> centred -> inverse map -> image coordinates for imshow (-0.5 offset)
+        pts = torch.stack([px - width / 2, py - height / 2, torch.ones_like(px)])  # (3, M)
+        src = inverse @ pts
+        return src[0] + width / 2 - 0.5, src[1] + height / 2 - 0.5
+
+    for y in ys:
+        sx, sy = back(fine_x, torch.full_like(fine_x, float(y)))
+        ax.plot(sx, sy, color=colour, linewidth=0.6)
+    for x in xs:
+        sx, sy = back(torch.full_like(fine_y, float(x)), fine_y)
+        ax.plot(sx, sy, color=colour, linewidth=0.6)
+    ax.set_xlim(-0.5 - width * 0.25, width * 1.25 - 0.5)
+    ax.set_ylim(height * 1.25 - 0.5, -0.5 - height * 0.25)
+
+
+def close_all() -> None:
+    """Close every open figure (after a notebook has shown them)."""
+    plt.close("all")
+

@@ -1,0 +1,456 @@
+"""Training and evaluation: plain functions, in the style of torchvision's references.
+
+* :func:`fit` trains a model on an in-memory :class:`~tlbook.data.ImageSet`
+  with softmax cross-entropy (optionally label-smoothed), AdamW or SGD, and a
+  one-cycle, warm-up + cosine or constant learning rate. Each batch is
+  augmented, resized and normalised on the model's device in one step
+  (:func:`tlbook.augment.preprocess`). With a validation set, the weights of
+  the best validation epoch are the ones kept.
+* :func:`evaluate` returns accuracy, per-class accuracy, the confusion matrix
+  and the predicted probabilities. By default it is deterministic (no
+  augmentation, ``model.eval()``); the source document's two evaluation
+  flaws can be switched on to measure them.
+* :func:`save_checkpoint` / :func:`load_checkpoint` write atomically and
+  read with ``weights_only=True``, refusing a checkpoint made for another
+  backbone or number of classes.
+
+>>> r = Recipe(epochs=2, lr=0.01)
+>>> r.optimizer, r.schedule
+('adamw', 'onecycle')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices
+from .backbones import Preprocessing, create_model
+from .data import ImageSet
+
+__all__ = [
+    "Recipe",
+    "EpochStats",
+    "History",
+    "Evaluation",
+    "fit",
+    "evaluate",
+    "predict_logits",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CheckpointMismatch",
+    "write_json_atomic",
+]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: optimiser, schedule, loss, augmentation, batch size."""
+
+    epochs: int = 8
+    batch_size: int = 50
+    optimizer: str = "adamw"  # adamw | sgd
+    lr: float = 1e-3  # peak learning rate of the head
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 0.05  # not applied to biases and normalisation weights
+    schedule: str = "onecycle"  # onecycle | cosine (linear warm-up, then cosine) | constant
+    warmup: float = 0.1  # fraction of all steps spent warming up (onecycle and cosine)
+    label_smoothing: float = 0.1
+    augment: AugmentConfig = DEFAULT_AUGMENT
+    backbone_lr_scale: float = 1.0  # backbone learning rate = lr * this (0.1: discriminative)
+
+
+@dataclass
+class EpochStats:
+    """What one epoch measured."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float  # head learning rate at the end of the epoch
+    seconds: float
+
+
+@dataclass
+class History:
+    """Per-epoch statistics of a :func:`fit` call."""
+
+    epochs: list[EpochStats] = field(default_factory=list)
+    best_epoch: int | None = None  # epoch whose weights were kept (validation accuracy), 1-based
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Evaluation:
+    """Predictions on a labelled set and the usual summaries."""
+
+    accuracy: float  # fraction correct, 0..1
+    loss: float  # mean cross-entropy (no label smoothing)
+    per_class_accuracy: list[float]
+    confusion: torch.Tensor  # (K, K) int64: rows are true classes, columns predictions
+    probs: torch.Tensor  # (N, K) softmax probabilities
+    labels: torch.Tensor  # (N,) true labels
+    classes: list[str]
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        """Predicted class per image ``(N,)``."""
+        return self.probs.argmax(dim=1)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready numbers (no per-image arrays)."""
+        return {
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "n": len(self.labels),
+            "per_class_accuracy": dict(zip(self.classes, self.per_class_accuracy)),
+            "confusion": self.confusion.tolist(),
+        }
+
+
+def _batches(n: int, batch_size: int, *, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
+    """Index batches over ``n`` items; shuffled with ``generator``, else in order.
+
+    When shuffling, a last batch of a single image is dropped: BatchNorm
+    cannot train on one image whose feature map is 1x1 (ResNet-18 at 32 px).
+    """
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        if generator is not None and len(idx) == 1 and n > 1:
+            return
+        yield idx
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bfloat16 mixed precision on CUDA (no gradient scaler needed); nothing on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _make_optimizer(groups: list[dict], recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(groups)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(groups, momentum=recipe.momentum)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}; use 'adamw' or 'sgd'")
+
+
+def _lr_factor(step: int, total: int, recipe: Recipe) -> float:
+    """Multiplier of each group's peak learning rate at ``step`` (0-based) of ``total``."""
+    if recipe.schedule == "constant":
+        return 1.0
+    warm = max(1, round(recipe.warmup * total))
+    if step < warm:
+        start = 0.04 if recipe.schedule == "onecycle" else 0.0  # one-cycle starts at peak/25
+        return start + (1.0 - start) * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    end = 1e-4 if recipe.schedule == "onecycle" else 0.0
+    if recipe.schedule in ("onecycle", "cosine"):
+        return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'onecycle', 'cosine' or 'constant'")
+
+
+def fit(
+    model: nn.Module,
+    train: ImageSet,
+    val: ImageSet | None = None,
+    *,
+    preprocessing: Preprocessing,
+    recipe: Recipe = Recipe(),
+    param_groups: list[dict] | None = None,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    verbose: bool = False,
+) -> History:
+    """Train ``model`` in place; return its :class:`History`.
+
+    ``param_groups`` (from :func:`tlbook.backbones.param_groups`) sets the
+    learning rate of each part; the default trains every parameter with
+    ``requires_grad`` at ``recipe.lr``. ``progress`` shows a tqdm bar
+    (notebook or terminal); ``verbose`` prints one line per epoch. With
+    ``val``, the weights of the epoch with the best validation accuracy are
+    restored at the end.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    # channels_last is faster on CUDA and, with oneDNN, about 1.5x faster on the CPU too.
+    model.to(device=device, memory_format=torch.channels_last)
+    if param_groups is None:
+        decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+        no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+        param_groups = [
+            {"params": decay, "lr": recipe.lr, "weight_decay": recipe.weight_decay},
+            {"params": no_decay, "lr": recipe.lr, "weight_decay": 0.0},
+        ]
+    param_groups = [g for g in param_groups if g["params"]]
+    if not param_groups:
+        raise ValueError("the model has no trainable parameters")
+    optimizer = _make_optimizer(param_groups, recipe)
+    peaks = [g["lr"] for g in optimizer.param_groups]
+    generator = torch.Generator().manual_seed(seed)
+    full, rest = divmod(len(train), recipe.batch_size)
+    total = recipe.epochs * (full + (rest > 1 or len(train) == 1))  # optimizer steps (see _batches)
+    h, w = train.images.shape[-2:]
+    images = train.images.to(device)  # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus
+    history = History()
+    best_acc, best_state = -1.0, None
+    start = time.perf_counter()
+    step = 0
+    bar = _progress_bar(recipe.epochs, enabled=progress)
+    for epoch in range(1, recipe.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for idx in _batches(len(train), recipe.batch_size, generator=generator):
+            for g, peak in zip(optimizer.param_groups, peaks):
+                g["lr"] = peak * _lr_factor(step, total, recipe)
+            matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
+            x = preprocess(
+                images[idx.to(device)],
+                size=preprocessing.size,
+                mean=preprocessing.mean,
+                std=preprocessing.std,
+                matrices=matrices,
+                padding_mode=recipe.augment.padding_mode,
+                device=device,
+            ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
+            y = train.labels[idx].to(device)  # (B,)
+            with _autocast(device):
+                logits = model(x)  # (B, K)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(idx)
+        stats = EpochStats(
+            epoch=epoch,
+            train_loss=loss_sum / max(1, seen),
+            train_accuracy=correct / max(1, seen),
+            val_loss=None,
+            val_accuracy=None,
+            lr=optimizer.param_groups[-1]["lr"],
+            seconds=0.0,
+        )
+        if val is not None and len(val):
+            ev = evaluate(model, val, preprocessing=preprocessing, device=device, batch_size=max(recipe.batch_size, 100))
+            stats.val_loss, stats.val_accuracy = ev.loss, ev.accuracy
+            if ev.accuracy > best_acc:
+                best_acc, history.best_epoch = ev.accuracy, epoch
+                best_state = copy.deepcopy(model.state_dict())
+        stats.seconds = time.perf_counter() - t0
+        history.epochs.append(stats)
+        _report(bar, stats, verbose=verbose, epochs=recipe.epochs)
+    if bar is not None:
+        bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    history.seconds = time.perf_counter() - start
+    history.images_per_second = recipe.epochs * len(train) / max(history.seconds, 1e-9)
+    return history
+
+
+def _progress_bar(total: int, *, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="epochs", file=sys.stderr)
+
+
+def _report(bar, s: EpochStats, *, verbose: bool, epochs: int) -> None:
+    val = "" if s.val_accuracy is None else f"  val loss {s.val_loss:.3f}  val acc {s.val_accuracy:.1%}"
+    if bar is not None:
+        bar.set_postfix_str(f"loss {s.train_loss:.3f}{val}")
+        bar.update(1)
+    if verbose:
+        print(f"epoch {s.epoch}/{epochs}  train loss {s.train_loss:.3f}  train acc {s.train_accuracy:.1%}{val}  ({s.seconds:.0f} s)", flush=True)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    preprocessing: Preprocessing,
+    batch_size: int = 200,
+    device: torch.device | str | None = None,
+    augment: AugmentConfig | None = None,
+    generator: torch.Generator | None = None,
+    hflip_tta: bool = False,
+) -> torch.Tensor:
+    """Logits ``(N, K)`` for uint8 images ``(N, 3, H, W)``, in the model's current mode.
+
+    ``augment`` applies random augmentation (the source's flaw; off by
+    default). ``hflip_tta`` averages the logits of each image and its mirror.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    h, w = images.shape[-2:]
+    out = []
+    for idx in _batches(len(images), batch_size, generator=None):
+        matrices = None
+        if augment is not None:
+            matrices = sample_matrices(len(idx), augment, height=h, width=w, generator=generator)
+        x = preprocess(
+            images[idx], size=preprocessing.size, mean=preprocessing.mean, std=preprocessing.std,
+            matrices=matrices, device=device,
+            padding_mode=augment.padding_mode if augment is not None else "reflection",
+        ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
+        with _autocast(device):
+            logits = model(x).float()  # (B, K)
+            if hflip_tta:
+                logits = (logits + model(x.flip(-1)).float()) / 2
+        out.append(logits.cpu())
+    return torch.cat(out)
+
+
+def evaluate(
+    model: nn.Module,
+    data: ImageSet,
+    *,
+    preprocessing: Preprocessing,
+    batch_size: int = 200,
+    device: torch.device | str | None = None,
+    hflip_tta: bool = False,
+    augment: AugmentConfig | None = None,
+    train_mode: bool = False,
+    seed: int = 0,
+) -> Evaluation:
+    """Accuracy, per-class accuracy, confusion matrix and probabilities on ``data``.
+
+    Deterministic by default: ``model.eval()`` and no augmentation. The
+    source document's evaluation is ``augment=SOURCE_AUGMENT,
+    train_mode=True`` (random test transforms; BatchNorm normalising with
+    each batch's own statistics, and updating its running statistics, as
+    the source's loop did).
+    """
+    was_training = model.training
+    model.train(train_mode)
+    try:
+        logits = predict_logits(
+            model, data.images, preprocessing=preprocessing, batch_size=batch_size, device=device,
+            augment=augment, generator=torch.Generator().manual_seed(seed), hflip_tta=hflip_tta,
+        )  # (N, K)
+    finally:
+        model.train(was_training)
+    labels = data.labels
+    k = len(data.classes)
+    preds = logits.argmax(1)
+    confusion = torch.bincount(labels * k + preds, minlength=k * k).reshape(k, k)  # (K, K)
+    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
+    return Evaluation(
+        accuracy=float((preds == labels).float().mean()) if len(labels) else float("nan"),
+        loss=float(F.cross_entropy(logits, labels)) if len(labels) else float("nan"),
+        per_class_accuracy=per_class,
+        confusion=confusion,
+        probs=logits.softmax(1),
+        labels=labels.clone(),
+        classes=list(data.classes),
+    )
+
+
+# --- files: written atomically, read safely ---------------------------------------------
+
+
+@contextlib.contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON; a failure leaves no partial file."""
+    with _atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint that was made for another backbone or set of classes."""
+
+
+def save_checkpoint(
+    path: str | os.PathLike, model: nn.Module, *, backbone: str, classes: list[str], meta: dict | None = None
+) -> None:
+    """Save weights plus what is needed to rebuild the model; atomic."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "backbone": backbone,
+        "classes": list(classes),
+        "state_dict": state,
+        "meta": json.loads(json.dumps(meta or {})),  # plain types only, so weights_only loading works
+    }
+    with _atomic_path(Path(path)) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    backbone: str | None = None,
+    num_classes: int | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[nn.Module, dict]:
+    """Rebuild a model from :func:`save_checkpoint`'s file; return ``(model, payload)``.
+
+    ``backbone`` and ``num_classes``, when given, must match the checkpoint:
+    a mismatch raises :class:`CheckpointMismatch` naming both.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; train first (python -m tlbook train --out ...)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointMismatch(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointMismatch(f"{path} is not a tlbook checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})")
+    found_k = len(payload["classes"])
+    if backbone is not None and backbone != payload["backbone"]:
+        raise CheckpointMismatch(
+            f"{path} holds a {payload['backbone']!r} model with {found_k} classes, not {backbone!r}; "
+            f"use backbone {payload['backbone']!r} or train a new checkpoint"
+        )
+    if num_classes is not None and num_classes != found_k:
+        raise CheckpointMismatch(
+            f"{path} was trained for {found_k} classes {payload['classes']}, but {num_classes} were asked for; "
+            "train a new checkpoint for this dataset"
+        )
+    model = create_model(payload["backbone"], num_classes=found_k, pretrained=False)
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval(), payload

@@ -1,0 +1,134 @@
+"""The backbone table, real ImageNet weights, heads, freezing and parameter groups."""
+
+import urllib.error
+
+import pytest
+import torch
+from skimage import data as skdata
+from torch import nn
+
+from tlbook.augment import preprocess
+from tlbook.backbones import (
+    BACKBONES,
+    BackboneUnavailable,
+    count_parameters,
+    create_model,
+    freeze,
+    get_head,
+    get_spec,
+    imagenet_categories,
+    param_groups,
+    preprocessing_for,
+    unfreeze,
+)
+
+
+@pytest.fixture(scope="module")
+def lite0_imagenet() -> nn.Module:
+    return create_model("efficientnet_lite0", num_classes=None).eval()
+
+
+def test_unknown_backbone_lists_the_known_ones():
+    with pytest.raises(ValueError, match="resnet50.*efficientnet_lite0, resnet18"):
+        get_spec("resnet50")
+
+
+def test_lite0_weights_are_the_real_imagenet_ones(lite0_imagenet):
+    pre = preprocessing_for("efficientnet_lite0")
+    cat = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8
+    with torch.no_grad():
+        top = lite0_imagenet(preprocess(cat, size=pre.size, mean=pre.mean, std=pre.std)).argmax(1).item()
+    assert 281 <= top <= 285, f"chelsea predicted as {top} ({imagenet_categories()[top]}), expected a cat (281-285)"
+
+
+def test_preprocessing_comes_from_the_weights():
+    from torchvision.models import ResNet18_Weights
+
+    tv = ResNet18_Weights.IMAGENET1K_V1.transforms()
+    assert preprocessing_for("resnet18") == preprocessing_for("resnet18").__class__(224, tuple(tv.mean), tuple(tv.std))
+    assert preprocessing_for("efficientnet_lite0", 96).size == 96
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_head_is_replaced_and_stages_cover_the_backbone(name):
+    model = create_model(name, num_classes=7, pretrained=False)
+    assert get_head(model, name).out_features == 7
+    assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 7)
+    spec = get_spec(name)
+    covered = {spec.head, *(m for stage in spec.stages for m in stage)}
+    for pname, _ in model.named_parameters():
+        assert any(pname.startswith(m + ".") for m in covered), f"{pname} belongs to no stage of {name}"
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_freeze_keeps_batchnorm_in_eval_even_after_train(name):
+    torch.manual_seed(0)
+    model = create_model(name, num_classes=3, pretrained=False)
+    freeze(model, name)
+    assert count_parameters(model, trainable_only=True) == sum(p.numel() for p in get_head(model, name).parameters())
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    before = bn.running_mean.clone()
+    x = torch.randn(4, 3, 64, 64)
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)
+    model.train()
+    with torch.no_grad():
+        got = model(x)
+    assert torch.equal(bn.running_mean, before), "running statistics of a frozen layer changed"
+    assert torch.allclose(got, expected, atol=1e-5), "frozen backbone normalised with batch statistics"
+
+
+def test_freezing_parameters_only_is_the_batchnorm_trap():
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+    freeze(model, "efficientnet_lite0", bn_eval=False)
+    bn = model.bn1
+    before = bn.running_mean.clone()
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(4, 3, 64, 64) + 3)
+    assert not torch.equal(bn.running_mean, before)
+
+
+def test_partial_freeze_and_unfreeze():
+    model = create_model("resnet18", num_classes=3, pretrained=False)
+    freeze(model, "resnet18", train_stages=1)
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"layer4", "fc"}
+    unfreeze(model)
+    assert all(p.requires_grad for p in model.parameters())
+    model.train()
+    assert all(m.training for m in model.modules())
+    with pytest.raises(ValueError, match="train_stages"):
+        freeze(model, "resnet18", train_stages=9)
+
+
+def test_discriminative_param_groups():
+    model = create_model("efficientnet_lite0", num_classes=10, pretrained=False)
+    groups = param_groups(model, "efficientnet_lite0", lr=1e-2, backbone_lr_scale=0.1, weight_decay=0.05)
+    head = {id(p) for p in model.classifier.parameters()}
+    for g in groups:
+        is_head = all(id(p) in head for p in g["params"])
+        assert g["lr"] == (1e-2 if is_head else 1e-3)
+        assert g["weight_decay"] == (0.05 if g["params"][0].ndim > 1 else 0.0)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_resnet18_offline_message_names_the_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(BackboneUnavailable) as e:
+        create_model("resnet18", num_classes=10)
+    msg = str(e.value)
+    assert "resnet18-f37072fd.pth" in msg and str(tmp_path / "hub" / "checkpoints") in msg
+    assert "efficientnet_lite0" in msg
+
+
+@pytest.mark.network
+def test_resnet18_downloads():
+    model = create_model("resnet18", num_classes=10)
+    assert get_head(model, "resnet18").out_features == 10

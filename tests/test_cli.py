@@ -1,0 +1,80 @@
+"""python -m tlbook end to end, in the smoke preset, on a folder made on the spot."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tlbook.cli import main
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "evaluate" in out and "TLBOOK_DATA" in out
+
+
+def test_train_then_evaluate(dataset_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet",
+                 "--strategy", "linear"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["strategy"] == "linear" and metrics["config"]["preset"] == "smoke"
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and metrics["test"]["n"] == 12
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.pt"]
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(out), "--json", str(tmp_path / "eval.json")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{metrics['test']['accuracy']:.1%}" in printed  # same number read back
+    assert json.loads((tmp_path / "eval.json").read_text())["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
+
+def test_compare_writes_a_table(dataset_root, tmp_path, capsys):
+    assert main(["compare", "--preset", "smoke", "--data", str(dataset_root), "--strategies", "linear", "scratch",
+                 "--quiet", "--out", str(tmp_path / "cmp.json")]) == 0
+    rows = json.loads((tmp_path / "cmp.json").read_text())
+    assert [r["strategy"] for r in rows] == ["linear", "scratch"]
+    assert "scratch" in capsys.readouterr().out
+
+
+def test_bad_data_fails_cleanly_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--preset", "smoke", "--data", str(tmp_path / "missing"), "--out", str(out), "--quiet"])
+    assert code == 2
+    assert "TLBOOK_DATA" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_non_empty_output_folder_is_refused(dataset_root, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(SystemExit, match="not empty"):
+        main(["train", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet"])
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_unknown_backbone_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--backbone", "vgg16", "--out", "x"])
+    assert "efficientnet_lite0" in capsys.readouterr().err
+
+
+def test_evaluate_missing_run(tmp_path):
+    with pytest.raises(SystemExit, match="metrics.json does not exist"):
+        main(["evaluate", "--run", str(tmp_path)])
+
+
+def test_module_entry_point_runs(dataset_root, tmp_path):
+    """The real command line, as a user types it, in a fresh process."""
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tlbook", "train", "--preset", "smoke", "--data", str(dataset_root),
+         "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy" in proc.stdout and (out / "model.pt").is_file()

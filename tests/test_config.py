@@ -1,0 +1,48 @@
+"""Presets, the TLBOOK_PRESET switch and repeatable seeds."""
+
+import pytest
+import torch
+
+from tlbook.config import PRESETS, get_config, seed_everything
+
+
+def test_three_presets_exist_and_grow():
+    assert set(PRESETS) == {"smoke", "cpu", "gpu"}
+    smoke, cpu = PRESETS["smoke"], PRESETS["cpu"]
+    assert smoke.train_per_class < cpu.train_per_class
+    assert smoke.image_size < cpu.image_size <= PRESETS["gpu"].image_size
+    assert PRESETS["gpu"].train_per_class is None  # all of CIFAR-10
+    assert 96 <= cpu.image_size <= 128  # where ImageNet features work
+
+
+def test_environment_switch(monkeypatch):
+    monkeypatch.setenv("TLBOOK_PRESET", "smoke")
+    monkeypatch.setenv("TLBOOK_DATA", "/some/where")
+    monkeypatch.setenv("TLBOOK_BACKBONE", "resnet18")
+    cfg = get_config()
+    assert (cfg.preset, cfg.data, cfg.backbone) == ("smoke", "/some/where", "resnet18")
+    assert get_config(data="/else").data == "/else"  # an explicit argument wins
+
+
+def test_default_preset_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv("TLBOOK_PRESET", raising=False)
+    assert get_config().preset == ("gpu" if torch.cuda.is_available() else "cpu")
+
+
+def test_bad_values_are_named(monkeypatch):
+    monkeypatch.setenv("TLBOOK_PRESET", "huge")
+    with pytest.raises(ValueError, match="huge.*smoke"):
+        get_config()
+    with pytest.raises(TypeError, match="epoch"):
+        get_config("smoke", epoch=3)
+
+
+def test_configs_are_frozen():
+    with pytest.raises(Exception):
+        PRESETS["cpu"].epochs = 1  # type: ignore[misc]
+
+
+def test_seeds_repeat():
+    a = torch.randn(4, generator=seed_everything(3)), torch.randn(4)
+    b = torch.randn(4, generator=seed_everything(3)), torch.randn(4)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

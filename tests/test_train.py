@@ -1,0 +1,152 @@
+"""fit, evaluate and checkpoints, on tiny data."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tlbook.augment import NO_AUGMENT, SOURCE_AUGMENT
+from tlbook.backbones import create_model, preprocessing_for
+from tlbook.data import load_image_folder
+from tlbook.train import (
+    CheckpointMismatch,
+    Recipe,
+    _lr_factor,
+    evaluate,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+    write_json_atomic,
+)
+
+PRE = preprocessing_for("efficientnet_lite0", 32)
+
+
+@pytest.fixture
+def tiny(image_folder):
+    return load_image_folder(image_folder, storage_size=None)
+
+
+def test_one_batch_overfits(tiny):
+    torch.manual_seed(0)
+    batch = tiny.subset(torch.arange(0, 18, 3))  # 6 images, 2 per class
+    model = create_model("efficientnet_lite0", num_classes=3)
+    recipe = Recipe(epochs=25, batch_size=6, lr=3e-3, schedule="constant", label_smoothing=0.0,
+                    weight_decay=0.0, augment=NO_AUGMENT)
+    history = fit(model, batch, preprocessing=PRE, recipe=recipe)
+    assert history.epochs[-1].train_loss < 0.05 * history.epochs[0].train_loss
+    assert history.epochs[-1].train_accuracy == 1.0
+
+
+def test_same_seed_same_weights(tiny):
+    def train_once():
+        torch.manual_seed(0)
+        model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+        fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=6), seed=5)
+        return model.state_dict()
+
+    a, b = train_once(), train_once()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_history_and_best_epoch_restored(tiny):
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0", num_classes=3)
+    h = fit(model, tiny, tiny, preprocessing=PRE, recipe=Recipe(epochs=3, batch_size=9, lr=3e-3))
+    assert [e.epoch for e in h.epochs] == [1, 2, 3]
+    best = max(h.epochs, key=lambda e: e.val_accuracy)
+    assert h.best_epoch == best.epoch
+    assert evaluate(model, tiny, preprocessing=PRE).accuracy == pytest.approx(best.val_accuracy)
+    json.dumps(h.to_dict())  # JSON-ready
+
+
+def test_schedules():
+    r = Recipe(schedule="onecycle", warmup=0.1)
+    factors = [_lr_factor(s, 100, r) for s in range(100)]
+    assert max(factors) == pytest.approx(1.0) and factors[0] < 0.2 and factors[-1] < 0.01
+    assert _lr_factor(50, 100, Recipe(schedule="constant")) == 1.0
+    with pytest.raises(ValueError, match="schedule"):
+        _lr_factor(50, 100, Recipe(schedule="step"))
+
+
+def test_sgd_like_the_source(tiny):
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+    recipe = Recipe(epochs=1, batch_size=100, optimizer="sgd", lr=1e-3, momentum=0.9, schedule="constant",
+                    label_smoothing=0.0, weight_decay=0.0, augment=SOURCE_AUGMENT)
+    h = fit(model, tiny, preprocessing=PRE, recipe=recipe)
+    assert len(h.epochs) == 1
+
+
+def test_batch_of_one_is_never_trained_on(tiny):
+    # 7 images in batches of 3: the last batch (one image) is dropped, so ResNet-18's
+    # 1x1 feature map at 32 px never meets BatchNorm with a single sample.
+    model = create_model("resnet18", num_classes=3, pretrained=False)
+    fit(model, tiny.subset(torch.arange(7)), preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=3))
+
+
+def test_evaluate_summaries(tiny):
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+    ev = evaluate(model, tiny, preprocessing=PRE)
+    assert ev.confusion.sum() == len(tiny) and ev.confusion.shape == (3, 3)
+    assert ev.accuracy == pytest.approx(ev.confusion.diag().sum().item() / len(tiny))
+    assert torch.allclose(ev.probs.sum(1), torch.ones(len(tiny)))
+    assert len(ev.per_class_accuracy) == 3
+    again = evaluate(model, tiny, preprocessing=PRE)
+    assert torch.equal(ev.probs, again.probs), "evaluation must be deterministic"
+    flipped = evaluate(model, tiny, preprocessing=PRE, hflip_tta=True)
+    assert flipped.probs.shape == ev.probs.shape
+
+
+def test_source_style_evaluation_depends_on_the_seed(tiny):
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0", num_classes=3)
+    a = evaluate(model, tiny, preprocessing=PRE, augment=SOURCE_AUGMENT, seed=0)
+    b = evaluate(model, tiny, preprocessing=PRE, augment=SOURCE_AUGMENT, seed=1)
+    assert not torch.equal(a.probs, b.probs)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False).eval()
+    save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"], meta={"x": 1})
+    loaded, payload = load_checkpoint(tmp_path / "m.pt", backbone="efficientnet_lite0", num_classes=3)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), model(x))
+    assert payload["classes"] == ["a", "b", "c"] and payload["meta"] == {"x": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left
+
+
+def test_checkpoint_for_another_backbone_or_class_count_is_refused(tmp_path):
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+    save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"])
+    with pytest.raises(CheckpointMismatch, match="'efficientnet_lite0'.*not 'resnet18'"):
+        load_checkpoint(tmp_path / "m.pt", backbone="resnet18")
+    with pytest.raises(CheckpointMismatch, match="3 classes.*10 were asked"):
+        load_checkpoint(tmp_path / "m.pt", num_classes=10)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointMismatch, match="junk.pt"):
+        load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError, match="train first"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+
+    def broken(obj, f, *a, **k):
+        Path(f).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"])
+    assert list(tmp_path.iterdir()) == []
+
+    class Unserialisable:
+        pass
+
+    with pytest.raises(TypeError):
+        write_json_atomic(tmp_path / "metrics.json", {"x": Unserialisable()})
+    assert list(tmp_path.iterdir()) == []

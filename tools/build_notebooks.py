@@ -1,0 +1,145 @@
+"""Build the chapter notebooks in book/ from their sources in chapters/, and execute them.
+
+Each chapter has one source, ``chapters/NN_name.py``, in the "percent"
+format: ``# %% [markdown]`` starts a markdown cell (its lines are comments),
+``# %%`` starts a code cell, ``# %% tags=["nbval-check-output"]`` gives
+the cell tags, and ``figure={"caption": ..., "name": ..., "alt": ...}`` on
+the same line turns the cell's image into a numbered figure with alt text
+(myst-nb's ``mystnb`` cell metadata). This script
+
+1. puts the canonical Colab setup cell first (one text, built from the
+   repository URL in ``_config.yml``),
+2. writes ``book/NN_name.ipynb``,
+3. executes it in a fresh kernel in the ``cpu`` preset (or ``--preset``),
+   saving widget state so that widgets render in the static book.
+
+The executed notebooks are committed; the book renders their outputs and
+``make test`` re-runs them under nbval in the ``smoke`` preset.
+
+    python tools/build_notebooks.py                 # all chapters, cpu preset
+    python tools/build_notebooks.py 02_augmentation # one chapter
+    python tools/build_notebooks.py --no-execute    # structure only
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ROOT / "chapters"
+BOOK = ROOT / "book"
+
+
+def repository_url() -> str:
+    """``repository.url`` from _config.yml (read without a YAML dependency)."""
+    text = (ROOT / "_config.yml").read_text()
+    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", text, flags=re.M)
+    if not match:
+        raise SystemExit("_config.yml has no repository.url; the Colab cell needs it")
+    return match.group(1)
+
+
+def colab_cell_source() -> str:
+    """The first code cell of every notebook: installs tlbook only inside Colab."""
+    return (
+        "# Setup: in Colab, install the book's library (Colab's own torch is kept).\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    %pip install --quiet "tlbook @ git+{repository_url()}"'
+    )
+
+
+def parse_percent(text: str) -> list[nbformat.NotebookNode]:
+    """Cells from a percent-format script."""
+    cells: list[nbformat.NotebookNode] = []
+    kind, tags, figure, lines = None, [], None, []
+
+    def flush() -> None:
+        if kind is None:
+            return
+        body = "\n".join(lines).strip("\n")
+        if kind == "markdown":
+            body = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines())
+            cell = nbformat.v4.new_markdown_cell(body)
+        else:
+            cell = nbformat.v4.new_code_cell(body)
+        if tags:
+            cell.metadata["tags"] = tags
+        if figure:
+            cell.metadata["mystnb"] = {
+                "figure": {"caption": figure["caption"], "name": figure["name"]},
+                "image": {"alt": figure["alt"]},
+            }
+        cells.append(cell)
+
+    for line in text.splitlines():
+        header = re.match(
+            r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[[^\]]*\]))?(?:\s+figure=(?P<fig>\{.*\}))?\s*$", line
+        )
+        if header:
+            flush()
+            kind = "markdown" if header.group("md") else "code"
+            tags = ast.literal_eval(header.group("tags")) if header.group("tags") else []
+            figure = ast.literal_eval(header.group("fig")) if header.group("fig") else None
+            lines = []
+        elif kind is not None:
+            lines.append(line)
+    flush()
+    return cells
+
+
+def build(source: Path, *, execute: bool, preset: str, timeout: int) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(colab_cell_source())] + parse_percent(source.read_text())
+    target = BOOK / f"{source.stem}.ipynb"
+    if execute:
+        env_preset = os.environ.get("TLBOOK_PRESET")
+        os.environ["TLBOOK_PRESET"] = preset
+        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        start = time.perf_counter()
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                           resources={"metadata": {"path": str(BOOK)}}).execute()
+        finally:
+            if env_preset is None:
+                os.environ.pop("TLBOOK_PRESET")
+            else:
+                os.environ["TLBOOK_PRESET"] = env_preset
+        print(f"executed {target.name} in the {preset} preset in {time.perf_counter() - start:.0f} s")
+    tmp = target.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(target)
+    return target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="*", help="source names (default: all in chapters/)")
+    parser.add_argument("--no-execute", action="store_true")
+    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
+    args = parser.parse_args()
+    sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+    if args.chapters:
+        sources = [s for s in sources if s.stem in args.chapters or s.stem.split("_")[0] in args.chapters]
+        if not sources:
+            raise SystemExit(f"no chapter source matches {args.chapters} in {SOURCES}")
+    for source in sources:
+        build(source, execute=not args.no_execute, preset=args.preset, timeout=args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
