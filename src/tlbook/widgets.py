@@ -1,0 +1,84 @@
+"""The augmentation explorer of chapter 2: sliders -> matrix -> image and sampling grid.
+
+The drawing is a plain function (:func:`explorer_figure`), so the static book
+can show the same picture for fixed parameters; :func:`augmentation_explorer`
+only wires ipywidgets sliders to it. Python callbacks do not run in the
+rendered book: there the widget shows the state it was saved with.
+
+>>> import torch
+>>> fig = explorer_figure(torch.zeros(3, 16, 16, dtype=torch.uint8), angle=30.0)
+>>> [ax.get_title() for ax in fig.axes]
+['input and where the output samples it', 'output I_aug = T(I)', 'matrix A (input -> output)']
+"""
+
+from __future__ import annotations
+
+import torch
+from matplotlib.figure import Figure
+
+from .augment import affine_matrix, warp
+from .plots import sampling_grid, to_display
+
+__all__ = ["explorer_figure", "augmentation_explorer"]
+
+
+def explorer_figure(
+    image: torch.Tensor,
+    *,
+    angle: float = 0.0,
+    zoom: float = 1.0,
+    shift_x: float = 0.0,
+    shift_y: float = 0.0,
+    shear_angle: float = 0.0,
+    hflip: bool = False,
+    mode: str = "bilinear",
+) -> Figure:
+    """Input with its sampling grid, the augmented output, and the matrix, for one setting.
+
+    ``image`` is ``(3, H, W)`` uint8; shifts are fractions of the image side.
+    """
+    _, h, w = image.shape
+    a = affine_matrix(angle=angle, zoom=zoom, shift=(shift_x * w, shift_y * h), shear_angle=shear_angle, hflip=hflip)
+    out = warp(image[None].float() / 255, a, mode=mode, padding_mode="zeros")[0]  # (3, H, W)
+    fig = Figure(figsize=(10, 3.4))
+    (ax_in, ax_out, ax_m) = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]})
+    ax_in.imshow(to_display(image), interpolation="nearest")
+    sampling_grid(ax_in, a, height=h, width=w, step=max(1, h // 8))
+    ax_in.set_title("input and where the output samples it", fontsize=9)
+    ax_out.imshow(to_display(out), interpolation="nearest")
+    ax_out.set_title("output I_aug = T(I)", fontsize=9)
+    for ax in (ax_in, ax_out):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax_m.axis("off")
+    rows = "\n".join("  ".join(f"{v:7.3f}" for v in row) for row in a.tolist())
+    ax_m.text(0.0, 0.5, rows, family="monospace", fontsize=10, va="center")
+    ax_m.set_title("matrix A (input -> output)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_explorer(image: torch.Tensor):
+    """Sliders for angle, zoom, shift, shear and flip, redrawing :func:`explorer_figure` live."""
+    import ipywidgets as W
+    from IPython.display import display
+
+    controls = {
+        "angle": W.FloatSlider(value=20.0, min=-180.0, max=180.0, step=1.0, description="angle (deg)"),
+        "zoom": W.FloatLogSlider(value=1.2, base=2, min=-1.5, max=1.5, step=0.05, description="zoom"),
+        "shift_x": W.FloatSlider(value=0.0, min=-0.5, max=0.5, step=0.02, description="shift x"),
+        "shift_y": W.FloatSlider(value=0.0, min=-0.5, max=0.5, step=0.02, description="shift y"),
+        "shear_angle": W.FloatSlider(value=0.0, min=-45.0, max=45.0, step=1.0, description="shear (deg)"),
+        "hflip": W.Checkbox(value=False, description="mirror left-right"),
+        "mode": W.ToggleButtons(options=["bilinear", "nearest"], description="interpolation"),
+    }
+    output = W.Output()
+
+    def redraw(**params) -> None:
+        with output:
+            output.clear_output(wait=True)
+            fig = explorer_figure(image, **params)
+            display(fig)
+
+    W.interactive_output(redraw, controls)
+    return W.VBox([W.HBox([W.VBox(list(controls.values())[:4]), W.VBox(list(controls.values())[4:])]), output])
