@@ -1,0 +1,73 @@
+"""The committed notebooks: built from their chapter sources, executed, Colab-ready, in the book."""
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+builder = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(builder)
+
+SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
+NOTEBOOKS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_chapter_source_has_its_notebook_and_back():
+    assert [s.stem for s in SOURCES] == [n.stem for n in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_is_built_from_its_source(source):
+    nb = nbformat.read(ROOT / "book" / f"{source.stem}.ipynb", as_version=4)
+    expected = [builder.colab_cell_source()] + [c.source for c in builder.parse_percent(source.read_text())]
+    assert [c.source for c in nb.cells] == expected, (
+        f"book/{source.stem}.ipynb differs from chapters/{source.name}: run python tools/build_notebooks.py {source.stem}"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_executed_without_errors(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), "commit notebooks executed (cpu preset)"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name} has error outputs: {[e['ename'] for e in errors]}"
+    preset_lines = [o.get("text", "") for c in code[:3] for o in c.outputs if o.output_type == "stream"]
+    assert any("preset cpu" in t for t in preset_lines), "committed outputs must come from the cpu preset"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_first_code_cell_is_the_canonical_colab_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert first.source == builder.colab_cell_source()
+    assert '"google.colab" in sys.modules' in first.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_has_objectives_summary_and_exercises(path):
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    assert "In this chapter" in text and "**Runtime**" in text
+    assert re.search(r"^## Summary", text, re.M) and re.search(r"^## Exercises", text, re.M)
+    assert 3 <= len(re.findall(r"^\d\. \*\*", text.split("## Exercises")[1], re.M)) <= 5
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    for path in NOTEBOOKS:
+        assert f"book/{path.stem}" in toc
+
+
+def test_parse_percent_cells_tags_and_figures():
+    cells = builder.parse_percent(
+        '# %% [markdown]\n# # Title\n# text\n\n# %% tags=["a", "b"] figure={"caption": "c", "name": "n", "alt": "t"}\nx = 1\n'
+    )
+    assert [c.cell_type for c in cells] == ["markdown", "code"]
+    assert cells[0].source == "# Title\ntext"
+    assert cells[1].metadata["tags"] == ["a", "b"]
+    assert cells[1].metadata["mystnb"] == {"figure": {"caption": "c", "name": "n"}, "image": {"alt": "t"}}

@@ -1,0 +1,42 @@
+"""Figures and the augmentation explorer draw what they say, without pyplot state."""
+
+import matplotlib.pyplot as plt
+import torch
+
+from tlbook.augment import rotation
+from tlbook.plots import accuracy_bars, plot_history, sampling_grid, show_images
+from tlbook.train import EpochStats, History
+from tlbook.widgets import augmentation_explorer, explorer_figure
+
+
+def test_figures_are_not_left_open():
+    before = len(plt.get_fignums())
+    fig = show_images(torch.zeros(5, 3, 8, 8, dtype=torch.uint8), titles=list("abcde"), ncols=3)
+    assert len(fig.axes) == 5
+    accuracy_bars({"a": 0.5, "b": 0.25}, chance=0.1)
+    assert len(plt.get_fignums()) == before
+
+
+def test_history_plot_has_train_and_validation_lines():
+    h = History(epochs=[EpochStats(e, 1.0 / e, 0.1 * e, 1.2 / e, 0.1 * e, 1e-3, 1.0) for e in (1, 2, 3)])
+    fig = plot_history({"run": h})
+    loss_ax = fig.axes[0]
+    assert len(loss_ax.lines) == 2
+
+
+def test_sampling_grid_of_the_identity_covers_the_image():
+    fig = show_images(torch.zeros(1, 3, 16, 16, dtype=torch.uint8))
+    ax = fig.axes[0]
+    sampling_grid(ax, torch.eye(3), height=16, width=16, step=4)
+    xs = torch.cat([torch.as_tensor(line.get_xdata()) for line in ax.lines])
+    assert xs.min() == -0.5 and xs.max() == 15.5
+
+
+def test_explorer_static_and_live():
+    image = torch.randint(0, 256, (3, 16, 16), dtype=torch.uint8)
+    fig = explorer_figure(image, angle=90.0)
+    matrix_text = fig.axes[2].texts[0].get_text()
+    expected = rotation(90.0)
+    assert f"{expected[0, 1].item():7.3f}" in matrix_text
+    widget = augmentation_explorer(image)
+    assert widget.children  # sliders and output
