@@ -296,12 +296,16 @@ def preprocess(
     >>> preprocess(x, size=64, mean=(0.5,) * 3, std=(0.5,) * 3).shape
     torch.Size([2, 3, 64, 64])
     """
-    x = images.to(device=device or images.device, non_blocking=True).float().div_(255.0)  # (B, 3, H, W)
-    if matrices is not None or x.shape[-2:] != (size, size):
-        x = warp(x, matrices, size=size, padding_mode=padding_mode)  # (B, 3, size, size)
+    x = images.to(device=device or images.device, non_blocking=True)  # (B, 3, H, W) uint8
     m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
-    return (x - m) / s
+    # (x/255 - m)/s = x * (1/(255 s)) - m/s. Scaling is linear, so it commutes with the
+    # interpolation and with zero padding (0 stays black): scale at the small input
+    # size, warp, then shift once at the output size.
+    x = x.float().mul_(1.0 / (255.0 * s))  # (B, 3, H, W)
+    if matrices is not None or x.shape[-2:] != (size, size):
+        x = warp(x, matrices, size=size, padding_mode=padding_mode)  # (B, 3, size, size)
+    return x.sub_(m / s)
 
 
 # --- colour: per-pixel maps, not coordinate maps ------------------------------------------
