@@ -81,15 +81,14 @@ from tlbook.experiment import load_data, run
 from tlbook.plots import accuracy_bars, show_images
 
 cfg = get_config()
-print(f"preset {cfg.preset}: backbone {cfg.backbone}, data {cfg.data or 'torchvision download'}, "
-      f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
+print(cfg.describe())
 
 # %% [markdown]
 # A small experiment: a few hundred labelled CIFAR-10 images (30 per class in the
 # `cpu` preset), upsampled to 96 pixels, a few epochs. The test images come from
 # CIFAR-10's separate test split and are never used for training.
 
-# %%
+# %% figure={"caption": "One training image of each CIFAR-10 class, 32 x 32 pixels.", "name": "fig-cifar-classes", "alt": "Ten small photographs: an airplane, a car, a bird, a cat, a deer, a dog, a frog, a horse, a ship and a truck."}
 demo = cfg.replace(train_per_class=min(30, cfg.train_per_class or 30), image_size=min(96, cfg.image_size),
                    epochs=min(5, cfg.epochs))
 train, val, test = load_data(demo)
@@ -115,9 +114,10 @@ accuracy_bars({"from ImageNet weights": pretrained.test.accuracy, "from scratch"
 
 # %% [markdown]
 # With the same few hundred images, the pretrained network is far more
-# accurate; the randomly initialised one stays near chance (10 %), because a
-# few hundred images cannot teach a network with 3.4 million parameters what
-# edges, textures and object parts look like.
+# accurate; the randomly initialised one is barely above chance (10 %), because
+# a few hundred images cannot teach a network with 3.4 million parameters what
+# edges, textures and object parts look like. (The exact numbers above come from
+# this notebook's run in the `cpu` preset; rerunning it reproduces them on a CPU.)
 #
 # ### More data for the network trained from scratch?
 #

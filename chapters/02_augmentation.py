@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Augmentation math: $I_{aug} = T(I)$ made precise
+# # Augmentation math: I_aug = T(I) made precise
 #
 # :::{admonition} In this chapter
 # :class: tip
@@ -40,11 +40,10 @@ from tlbook.augment import (SOURCE_AUGMENT, DEFAULT_AUGMENT, AugmentConfig, adju
                             scaling, shear, translation, vflip, warp)
 from tlbook.experiment import load_data, run
 from tlbook.plots import show_images
-from tlbook.widgets import augmentation_explorer, explorer_figure
+from tlbook.widgets import augmentation_explorer, explorer_grid
 
 cfg = get_config()
-print(f"preset {cfg.preset}: backbone {cfg.backbone}, data {cfg.data or 'torchvision download'}, "
-      f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
+print(cfg.describe())
 train, val, test = load_data(cfg)
 cat = test.images[(test.labels == test.classes.index("cat")).nonzero()[0, 0]]  # (3, 32, 32) uint8
 photo = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)  # (3, 300, 451) uint8, ships with scikit-image
@@ -96,7 +95,7 @@ print("shear(45) maps (0, 1) to", [round(v, 6) for v in apply_to_points(shear(45
 # from, so every output pixel gets exactly one value. The price is that $A^{-1}(q)$
 # falls *between* input pixels, so the input must be interpolated there.
 
-# %%
+# %% figure={"caption": "Pushing pixels forward through a rotation and zoom leaves holes; pulling values through the inverse map does not.", "name": "fig-holes", "alt": "Three cats: the input, a rotated version speckled with black holes, and a clean rotated version."}
 def forward_splat(image: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Push each input pixel to its rounded output position (the naive way)."""
     c, h, w = image.shape
@@ -204,14 +203,13 @@ print(f"mean |difference| on a CIFAR-10 cat: {(warp(c, rotation(10.0)) - TF.rota
 # translation. `tlbook` describes such a distribution with a small dataclass and
 # draws a whole batch of matrices at once:
 
-# %%
+# %% figure={"caption": "Sixteen random draws of the book's default augmentation applied to one CIFAR-10 image.", "name": "fig-random-draws", "alt": "A grid of sixteen versions of the same cat, some mirrored, zoomed in and shifted."}
 print(SOURCE_AUGMENT)
 print(DEFAULT_AUGMENT)
 g = torch.Generator().manual_seed(0)
 m = sample_matrices(16, DEFAULT_AUGMENT, height=32, width=32, generator=g)  # (16, 3, 3)
 print("one sampled matrix:\n", m[0].numpy().round(3))
-show_images(warp(cat[None].float().expand(16, -1, -1, -1) / 255, m, size=64, padding_mode="reflection"),
-            ncols=8, size=1.2, suptitle="16 draws of the book's default augmentation (flip, zoom, shift)")
+show_images(warp(cat[None].float().expand(16, -1, -1, -1) / 255, m, size=64, padding_mode="reflection"), ncols=8, size=1.2)
 
 # %% [markdown]
 # The book's default is a horizontal flip plus a random "crop" (zoom in up to
@@ -233,7 +231,7 @@ show_images(warp(cat[None].float().expand(16, -1, -1, -1) / 255, m, size=64, pad
 # where $g(I)$ is the grey value of each pixel and $\bar g$ its mean over the
 # image, and results are clipped to $[0, 1]$. No interpolation is involved.
 
-# %%
+# %% figure={"caption": "Colour augmentations change pixel values, not positions.", "name": "fig-colour", "alt": "Five versions of a cat: original, brighter, low contrast, grey, and oversaturated."}
 x = big_cat
 show_images(torch.stack([x, adjust_brightness(x, 1.5), adjust_contrast(x, 0.4), adjust_saturation(x, 0.0),
                          adjust_saturation(x, 2.0)]),
@@ -251,7 +249,7 @@ show_images(torch.stack([x, adjust_brightness(x, 1.5), adjust_contrast(x, 0.4), 
 # left). Ask, for every augmentation: *would a human still give the same label,
 # and can this image occur at test time?*
 
-# %%
+# %% figure={"caption": "A horizontal flip keeps a CIFAR-10 image realistic; a vertical flip does not.", "name": "fig-flips", "alt": "Three cats: the original, mirrored left-right, and upside down."}
 show_images(torch.stack([big_cat, warp(big_cat[None], hflip())[0], warp(big_cat[None], vflip())[0]]),
             titles=["input", "horizontal flip: fine", "vertical flip: unrealistic"], ncols=3, size=2.4)
 
@@ -268,17 +266,11 @@ show_images(torch.stack([big_cat, warp(big_cat[None], hflip())[0], warp(big_cat[
 augmentation_explorer(cat)
 
 # %% [markdown]
-# The same panels for four fixed settings (rotation; zoom with a shift; shear;
-# mirror with rotation), drawn by the function the sliders call:
+# The same panels for four fixed settings, drawn by the function the sliders
+# call ({numref}`fig-explorer-static`):
 
-# %%
-settings = [dict(angle=30.0), dict(zoom=1.6, shift_x=0.15), dict(shear_angle=25.0), dict(hflip=True, angle=-15.0)]
-from IPython.display import display
-
-for s in settings:
-    fig = explorer_figure(cat, **s)
-    fig.suptitle(", ".join(f"{k}={v}" for k, v in s.items()), fontsize=10)
-    display(fig)
+# %% figure={"caption": "The explorer's panels for four fixed settings: rotation; zoom with a shift; shear; mirror with rotation.", "name": "fig-explorer-static", "alt": "Four rows, each with the input cat and a yellow grid of sampling points, the augmented cat, and the 3 by 3 matrix."}
+explorer_grid(cat, [dict(angle=30.0), dict(zoom=1.6, shift_x=0.15), dict(shear_angle=25.0), dict(hflip=True, angle=-15.0)])
 
 # %% [markdown]
 # ## Test-time preprocessing must be deterministic

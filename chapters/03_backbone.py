@@ -40,8 +40,7 @@ from tlbook.experiment import load_data
 from tlbook.plots import show_images
 
 cfg = get_config()
-print(f"preset {cfg.preset}: backbone {cfg.backbone}, data {cfg.data or 'torchvision download'}, "
-      f"device {'cuda' if torch.cuda.is_available() else 'cpu'}")
+print(cfg.describe())
 
 # %% tags=["nbval-check-output"]
 torch.manual_seed(0)
@@ -140,8 +139,11 @@ for name, img in photos.items():
     print(f"{name:>10}: " + ", ".join(f"{names[i]} {p:.0%}" for p, i in zip(top.values.tolist(), top.indices.tolist())))
 
 # %% [markdown]
-# The network recognises a tabby/Egyptian cat, an espresso, and so on: these
-# weights encode a great deal about the visual world. Where does that knowledge
+# The network recognises the cat (three cat breeds share most of the
+# probability), the espresso and the rocket ("missile", "projectile"). ImageNet
+# has no "astronaut" class, so for that photograph it names what it can: a
+# jersey, sports gear. These weights encode a great deal about the visual world,
+# and only about the 1,000 classes they were trained on. Where does that knowledge
 # live? The first layer's filters respond to colours and edges:
 
 # %% figure={"caption": "The 32 filters of EfficientNet-Lite0's first convolution (3x3 pixels, shown enlarged), learned on ImageNet.", "name": "fig-first-filters", "alt": "A grid of 32 tiny colour patches, many showing oriented light-dark edges or colour contrasts."}

@@ -7,8 +7,8 @@ the cell tags, and ``figure={"caption": ..., "name": ..., "alt": ...}`` on
 the same line turns the cell's image into a numbered figure with alt text
 (myst-nb's ``mystnb`` cell metadata). This script
 
-1. puts the canonical Colab setup cell first (one text, built from the
-   repository URL in ``_config.yml``),
+1. puts the canonical Colab setup cell first among the code cells, right
+   after the title (one text, built from the repository URL in ``_config.yml``),
 2. writes ``book/NN_name.ipynb``,
 3. executes it in a fresh kernel in the ``cpu`` preset (or ``--preset``),
    saving widget state so that widgets render in the static book.
@@ -18,6 +18,7 @@ The executed notebooks are committed; the book renders their outputs and
 
     python tools/build_notebooks.py                 # all chapters, cpu preset
     python tools/build_notebooks.py 02_augmentation # one chapter
+    python tools/build_notebooks.py --text-only     # after editing prose only: keep outputs
     python tools/build_notebooks.py --no-execute    # structure only
 """
 
@@ -98,12 +99,33 @@ def parse_percent(text: str) -> list[nbformat.NotebookNode]:
     return cells
 
 
-def build(source: Path, *, execute: bool, preset: str, timeout: int) -> Path:
+def notebook_cells(source_text: str) -> list[nbformat.NotebookNode]:
+    """The chapter's cells with the Colab setup cell right after the opening markdown cell."""
+    cells = parse_percent(source_text)
+    colab = nbformat.v4.new_code_cell(colab_cell_source())
+    colab.metadata["tags"] = ["hide-input"]  # the rendered book shows it folded
+    at = 1 if cells and cells[0].cell_type == "markdown" else 0
+    return cells[:at] + [colab] + cells[at:]
+
+
+def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Path:
+    """Write ``book/<stem>.ipynb``; ``execute="if-code-changed"`` re-runs only when a code cell changed."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(colab_cell_source())] + parse_percent(source.read_text())
+    nb.cells = notebook_cells(source.read_text())
     target = BOOK / f"{source.stem}.ipynb"
+    if execute == "if-code-changed" and target.exists():
+        old = nbformat.read(target, as_version=4)
+        old_code = [c for c in old.cells if c.cell_type == "code"]
+        new_code = [c for c in nb.cells if c.cell_type == "code"]
+        if [c.source for c in old_code] == [c.source for c in new_code]:
+            # Only the text changed: keep the executed outputs, re-run nothing.
+            for new, prev in zip(new_code, old_code):
+                new.outputs, new.execution_count = prev.outputs, prev.execution_count
+            nb.metadata = old.metadata
+            execute = False
+            print(f"{target.name}: code unchanged, outputs kept")
     if execute:
         env_preset = os.environ.get("TLBOOK_PRESET")
         os.environ["TLBOOK_PRESET"] = preset
@@ -127,7 +149,9 @@ def build(source: Path, *, execute: bool, preset: str, timeout: int) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="source names (default: all in chapters/)")
-    parser.add_argument("--no-execute", action="store_true")
+    parser.add_argument("--no-execute", action="store_true", help="write the notebook without running it")
+    parser.add_argument("--text-only", action="store_true",
+                        help="keep the committed outputs when no code cell changed (re-execute otherwise)")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     args = parser.parse_args()
@@ -137,7 +161,8 @@ def main() -> int:
         if not sources:
             raise SystemExit(f"no chapter source matches {args.chapters} in {SOURCES}")
     for source in sources:
-        build(source, execute=not args.no_execute, preset=args.preset, timeout=args.timeout)
+        execute: bool | str = "if-code-changed" if args.text_only else not args.no_execute
+        build(source, execute=execute, preset=args.preset, timeout=args.timeout)
     return 0
 
 

@@ -19,12 +19,13 @@ from matplotlib.figure import Figure
 from .augment import affine_matrix, warp
 from .plots import sampling_grid, to_display
 
-__all__ = ["explorer_figure", "augmentation_explorer"]
+__all__ = ["explorer_figure", "explorer_grid", "augmentation_explorer"]
 
 
 def explorer_figure(
     image: torch.Tensor,
     *,
+    axes: tuple | None = None,
     angle: float = 0.0,
     zoom: float = 1.0,
     shift_x: float = 0.0,
@@ -36,12 +37,16 @@ def explorer_figure(
     """Input with its sampling grid, the augmented output, and the matrix, for one setting.
 
     ``image`` is ``(3, H, W)`` uint8; shifts are fractions of the image side.
+    ``axes`` draws into three existing axes instead of a new figure.
     """
     _, h, w = image.shape
     a = affine_matrix(angle=angle, zoom=zoom, shift=(shift_x * w, shift_y * h), shear_angle=shear_angle, hflip=hflip)
     out = warp(image[None].float() / 255, a, mode=mode, padding_mode="zeros")[0]  # (3, H, W)
-    fig = Figure(figsize=(10, 3.4))
-    (ax_in, ax_out, ax_m) = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]})
+    if axes is None:
+        fig = Figure(figsize=(10, 3.4))
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]})
+    ax_in, ax_out, ax_m = axes
+    fig = ax_in.figure
     ax_in.imshow(to_display(image), interpolation="nearest")
     sampling_grid(ax_in, a, height=h, width=w, step=max(1, h // 8))
     ax_in.set_title("input and where the output samples it", fontsize=9)
@@ -54,6 +59,22 @@ def explorer_figure(
     rows = "\n".join("  ".join(f"{v:7.3f}" for v in row) for row in a.tolist())
     ax_m.text(0.0, 0.5, rows, family="monospace", fontsize=10, va="center")
     ax_m.set_title("matrix A (input -> output)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def explorer_grid(image: torch.Tensor, settings: list[dict]) -> Figure:
+    """One row of :func:`explorer_figure` panels per setting: the static stand-in for the sliders.
+
+    >>> fig = explorer_grid(torch.zeros(3, 8, 8, dtype=torch.uint8), [dict(angle=10.0), dict(hflip=True)])
+    >>> len(fig.axes)
+    6
+    """
+    fig = Figure(figsize=(10, 3.0 * len(settings)))
+    rows = fig.subplots(len(settings), 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]}, squeeze=False)
+    for row, setting in zip(rows, settings):
+        explorer_figure(image, axes=tuple(row), **setting)
+        row[0].set_ylabel(", ".join(f"{k}={v}" for k, v in setting.items()), fontsize=9)
     fig.tight_layout()
     return fig
 
