@@ -1,0 +1,176 @@
+"""Evaluation beyond one accuracy number: intervals, per-class scores, calibration, corruptions.
+
+Chapter 5 uses these on the output of :func:`tlbook.train.evaluate`:
+
+* :func:`wilson_interval` -- a 95 % confidence interval for an accuracy;
+* :func:`per_class_scores` and :func:`most_confused` -- precision, recall,
+  F1 and the class pairs mixed up most, from a confusion matrix;
+* :func:`reliability` and :func:`expected_calibration_error` -- is a
+  confidence of 80 % right 80 % of the time?
+* :func:`fit_temperature` -- temperature scaling, fitted on validation logits;
+* :func:`corrupt` -- Gaussian noise, blur, JPEG and brightness at severities 1-5.
+
+>>> lo, hi = wilson_interval(700, 1000)
+>>> round(lo, 3), round(hi, 3)
+(0.671, 0.728)
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+__all__ = [
+    "wilson_interval",
+    "per_class_scores",
+    "most_confused",
+    "reliability",
+    "expected_calibration_error",
+    "fit_temperature",
+    "CORRUPTIONS",
+    "corrupt",
+]
+
+
+def wilson_interval(correct: int, total: int, *, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion ``correct / total`` (95 % for z = 1.96).
+
+    Better than ``p +- z * sqrt(p(1-p)/n)`` near 0 and 1 and for small ``n``.
+    """
+    if total <= 0:
+        raise ValueError("total must be positive")
+    p = correct / total
+    denom = 1 + z**2 / total
+    centre = (p + z**2 / (2 * total)) / denom
+    half = z * math.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / denom
+    return centre - half, centre + half
+
+
+def per_class_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Precision, recall and F1 per class ``(K,)`` from a confusion matrix (rows: true).
+
+    >>> s = per_class_scores(torch.tensor([[8, 2], [1, 9]]))
+    >>> [round(v, 3) for v in s["recall"].tolist()], [round(v, 3) for v in s["precision"].tolist()]
+    ([0.8, 0.9], [0.889, 0.818])
+    """
+    c = confusion.double()
+    tp = c.diag()
+    precision = tp / c.sum(0).clamp(min=1)
+    recall = tp / c.sum(1).clamp(min=1)
+    f1 = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": c.sum(1)}
+
+
+def most_confused(confusion: torch.Tensor, classes: list[str], *, k: int = 5) -> list[tuple[str, str, int]]:
+    """The ``k`` largest off-diagonal counts as ``(true class, predicted class, count)``.
+
+    >>> most_confused(torch.tensor([[5, 3], [1, 6]]), ["cat", "dog"], k=1)
+    [('cat', 'dog', 3)]
+    """
+    off = confusion.clone()
+    off.fill_diagonal_(0)
+    values, flat = off.flatten().topk(min(k, off.numel()))
+    n = confusion.shape[0]
+    return [(classes[i // n], classes[i % n], int(v)) for v, i in zip(values.tolist(), flat.tolist()) if v > 0]
+
+
+def reliability(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = 10) -> dict[str, torch.Tensor]:
+    """Confidence and accuracy per confidence bin (equal width on [0, 1]).
+
+    Returns ``confidence``, ``accuracy`` and ``count`` per bin ``(bins,)``;
+    empty bins have confidence and accuracy 0.
+    """
+    conf, pred = probs.max(dim=1)  # (N,), (N,)
+    correct = (pred == labels).double()
+    idx = torch.clamp((conf * bins).long(), max=bins - 1)  # (N,) bin of each prediction
+    count = torch.bincount(idx, minlength=bins).double()
+    conf_sum = torch.bincount(idx, weights=conf.double(), minlength=bins)
+    acc_sum = torch.bincount(idx, weights=correct, minlength=bins)
+    safe = count.clamp(min=1)
+    return {"confidence": conf_sum / safe, "accuracy": acc_sum / safe, "count": count}
+
+
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = 15) -> float:
+    """ECE: the average gap between confidence and accuracy, weighted by bin size.
+
+    >>> probs = torch.tensor([[0.9, 0.1], [0.9, 0.1]])  # 90 % sure, right half the time
+    >>> round(expected_calibration_error(probs, torch.tensor([0, 1])), 3)
+    0.4
+    """
+    r = reliability(probs, labels, bins=bins)
+    n = r["count"].sum()
+    return float((r["count"] / n * (r["confidence"] - r["accuracy"]).abs()).sum())
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, steps: int = 200) -> float:
+    """The temperature ``T > 0`` minimising the cross-entropy of ``softmax(logits / T)``.
+
+    Fit it on validation logits, never on the test set; dividing logits by
+    ``T`` changes confidences but never the predicted class.
+    """
+    log_t = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe")
+    logits = logits.detach().double()
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(logits / log_t.double().exp(), labels)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp())
+
+
+# --- corruptions: deterministic given a seed; uint8 images (N, 3, H, W) in, same out ------------
+
+_NOISE_STD = (0.04, 0.06, 0.08, 0.12, 0.16)  # Gaussian noise, fraction of the 0-255 range
+_BLUR_SIGMA = (0.4, 0.6, 0.8, 1.0, 1.3)  # Gaussian blur, pixels at 32 px
+_JPEG_QUALITY = (80, 60, 40, 25, 12)
+_BRIGHTNESS = (0.1, 0.2, 0.3, 0.4, 0.5)  # added to every value in [0, 1]
+CORRUPTIONS = ("gaussian_noise", "blur", "jpeg", "brightness")
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def corrupt(images: torch.Tensor, kind: str, severity: int, *, seed: int = 0) -> torch.Tensor:
+    """A corrupted copy of uint8 images ``(N, 3, H, W)``; ``severity`` 1 (mild) to 5.
+
+    >>> x = torch.full((1, 3, 8, 8), 100, dtype=torch.uint8)
+    >>> int(corrupt(x, "brightness", 1)[0, 0, 0, 0])
+    126
+    """
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {kind!r}; choose one of {', '.join(CORRUPTIONS)}")
+    if not 1 <= severity <= 5:
+        raise ValueError(f"severity must be 1 to 5, got {severity}")
+    s = severity - 1
+    x = images.float() / 255.0  # (N, 3, H, W)
+    if kind == "gaussian_noise":
+        g = torch.Generator().manual_seed(seed)
+        x = x + torch.randn(x.shape, generator=g) * _NOISE_STD[s]
+    elif kind == "blur":
+        x = _blur(x, _BLUR_SIGMA[s])
+    elif kind == "brightness":
+        x = x + _BRIGHTNESS[s]
+    elif kind == "jpeg":
+        out = torch.empty_like(images)
+        for i, img in enumerate(images):
+            buf = io.BytesIO()
+            Image.fromarray(img.permute(1, 2, 0).numpy()).save(buf, format="JPEG", quality=_JPEG_QUALITY[s])
+            out[i] = torch.from_numpy(np.array(Image.open(buf).convert("RGB"))).permute(2, 0, 1)
+        return out
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8)
