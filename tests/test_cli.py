@@ -78,3 +78,22 @@ def test_module_entry_point_runs(dataset_root, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy" in proc.stdout and (out / "model.pt").is_file()
+
+
+@pytest.mark.parametrize("name", ["ladder", "strategies", "curve"])
+def test_studies_write_their_rows(dataset_root, tmp_path, name):
+    out = tmp_path / f"{name}.json"
+    extra = ["--sizes", "2", "4", "--seeds", "1"] if name == "curve" else []
+    assert main(["study", name, "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet", *extra]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["study"] == name and saved["config"]["preset"] == "smoke"
+    rows = saved["rows"]
+    if name == "ladder":
+        assert [r["step"] for r in rows][0] == "source recipe" and len(rows) == 6
+        assert rows[0]["size"] == 32 and rows[-1]["optimizer"] == "adamw"
+    elif name == "strategies":
+        assert rows[-1]["strategy"].startswith("linear, BatchNorm not frozen")
+        assert len(rows) == 6
+    else:
+        assert {(r["strategy"], r["per_class"]) for r in rows} == {(s, k) for s in ("finetune", "scratch") for k in (2, 4)}
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)

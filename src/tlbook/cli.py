@@ -9,11 +9,13 @@ accuracy goals in the README come from it).
     python -m tlbook train --strategy finetune --out runs/finetune
     python -m tlbook evaluate --run runs/finetune
     python -m tlbook compare --strategies finetune scratch --out runs/goals.json
+    python -m tlbook study ladder --out book/results/ladder-cpu.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -106,6 +108,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from . import studies
+
+    cfg = _config(args)
+    if args.name == "ladder":
+        rows = studies.ladder(cfg, verbose=True)
+    elif args.name == "strategies":
+        rows = studies.strategies(cfg, verbose=True)
+    else:
+        rows = studies.data_curve(cfg, per_class=tuple(args.sizes), seeds=tuple(range(args.seeds)), verbose=True)
+    write_json_atomic(args.out, {"study": args.name, "config": dataclasses.asdict(cfg), "rows": rows})
+    print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tlbook",
@@ -135,6 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["finetune", "scratch"])
     p.add_argument("--out", help="write all metrics to this JSON file")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("study", help="run a multi-run study of chapters 4-5 and save its rows as JSON")
+    _add_common(p)
+    p.add_argument("name", choices=["ladder", "strategies", "curve"],
+                   help="ladder: the source's recipe, one fix at a time; strategies: all strategies and the "
+                   "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 25, 50, 100], help="curve: images per class")
+    p.add_argument("--seeds", type=int, default=3, help="curve: seeds per point")
+    p.set_defaults(func=cmd_study)
     return parser
 
 
