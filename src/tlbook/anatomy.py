@@ -19,7 +19,9 @@ already know; chapter 4's linear probe is the same idea trained with
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -68,17 +70,24 @@ def extract_features(
     for EfficientNet-Lite0.
     """
     captured: list[torch.Tensor] = []
-    handle = get_head(model, backbone).register_forward_hook(
-        lambda module, inputs, output: captured.append(inputs[0].detach().float().cpu())  # (B, D)
-    )
+    keep_input = lambda module, inputs, output: captured.append(inputs[0].detach().float().cpu())  # (B, D)  # noqa: E731
+    with _probe(model, [(get_head(model, backbone), keep_input)]):
+        predict_logits(model, images, preprocessing=preprocessing, batch_size=batch_size, device=device)
+    return torch.cat(captured)
+
+
+@contextlib.contextmanager
+def _probe(model: nn.Module, hooks: list[tuple[nn.Module, Callable]]) -> Iterator[None]:
+    """Eval mode with forward hooks attached; both undone afterwards, even on an error."""
+    handles = [module.register_forward_hook(fn) for module, fn in hooks]
     was_training = model.training
     model.eval()
     try:
-        predict_logits(model, images, preprocessing=preprocessing, batch_size=batch_size, device=device)
+        yield
     finally:
-        handle.remove()
+        for h in handles:
+            h.remove()
         model.train(was_training)
-    return torch.cat(captured)
 
 
 def _stage_modules(model: nn.Module, backbone: str) -> list[tuple[str, nn.Module]]:
@@ -97,18 +106,12 @@ def stage_table(model: nn.Module, backbone: str, *, size: int) -> list[dict]:
     last row.
     """
     shapes: dict[str, tuple[int, ...]] = {}
-    handles = [
-        module.register_forward_hook(lambda m, i, o, label=label: shapes.__setitem__(label, tuple(o.shape[1:])))
+    hooks = [
+        (module, lambda m, i, o, label=label: shapes.__setitem__(label, tuple(o.shape[1:])))
         for label, module in _stage_modules(model, backbone)
     ]
-    was_training = model.training
-    model.eval()
-    try:
+    with _probe(model, hooks):
         head_out = model(torch.zeros(1, 3, size, size))  # (1, K)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
     rows = []
     for stage in get_spec(backbone).stages:
         label = "+".join(stage)
@@ -141,20 +144,10 @@ def count_macs(model: nn.Module, *, size: int) -> int:
         nonlocal total
         total += output.numel() * m.in_features
 
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
-    was_training = model.training
-    model.eval()
-    try:
+    hooks = [(m, conv_hook if isinstance(m, nn.Conv2d) else linear_hook)
+             for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with _probe(model, hooks):
         model(torch.zeros(1, 3, size, size))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
     return total
 
 
@@ -162,18 +155,12 @@ def count_macs(model: nn.Module, *, size: int) -> int:
 def feature_maps(model: nn.Module, backbone: str, x: torch.Tensor) -> dict[str, torch.Tensor]:
     """Activations ``(C, H, W)`` of every stage for one preprocessed image ``(1, 3, S, S)``."""
     maps: dict[str, torch.Tensor] = {}
-    handles = [
-        module.register_forward_hook(lambda m, i, o, label=label: maps.__setitem__(label, o[0].detach().cpu()))
+    hooks = [
+        (module, lambda m, i, o, label=label: maps.__setitem__(label, o[0].detach().cpu()))
         for label, module in _stage_modules(model, backbone)
     ]
-    was_training = model.training
-    model.eval()
-    try:
+    with _probe(model, hooks):
         model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
     return maps
 
 
