@@ -97,3 +97,19 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name):
     else:
         assert {(r["strategy"], r["per_class"]) for r in rows} == {(s, k) for s in ("finetune", "scratch") for k in (2, 4)}
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
+
+
+def test_chapters_load_saved_studies_or_compute(dataset_root, tmp_path, capsys):
+    from tlbook.config import get_config
+    from tlbook.studies import load_or_run
+
+    cfg = get_config("smoke", data=str(dataset_root))
+    rows = [{"step": "x", "test_accuracy": 0.5}]
+    (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": {"preset": "smoke"}, "rows": rows}))
+    assert load_or_run("ladder", cfg, folder=tmp_path) == rows
+    assert "python -m tlbook study ladder" in capsys.readouterr().out
+    (tmp_path / "curve-smoke.json").write_text(json.dumps({"study": "ladder", "config": {"preset": "smoke"}, "rows": []}))
+    with pytest.raises(ValueError, match="does not hold the curve study"):
+        load_or_run("curve", cfg, folder=tmp_path)
+    with pytest.raises(ValueError, match="unknown study"):
+        load_or_run("zoo", cfg, folder=tmp_path)

@@ -99,6 +99,16 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "History":
+        """Inverse of :meth:`to_dict` (for histories saved in JSON).
+
+        >>> h = History(epochs=[EpochStats(1, 2.0, 0.1, None, None, 1e-3, 1.0)])
+        >>> History.from_dict(h.to_dict()) == h
+        True
+        """
+        return cls(**{**d, "epochs": [EpochStats(**e) for e in d["epochs"]]})
+
 
 @dataclass
 class Evaluation:
