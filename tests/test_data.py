@@ -156,3 +156,21 @@ def test_offline_cifar10_folder(cifar):
 def test_cifar10_download(tmp_path):
     ds = load_split("test", data=None, cache=tmp_path, per_class=2)
     assert ds.classes == tldata.CIFAR10_CLASSES
+
+
+def test_a_single_folder_of_your_own_photos_is_split(tmp_path):
+    root = make_image_folder(tmp_path / "mine", per_class=10, fmt="jpg")
+    # One photo of another size, as a phone would make it: every split is then stored at 256 px.
+    Image.new("RGB", (300, 200), (200, 10, 10)).save(root / "circle" / "0000.jpg")
+    train, val, test = load_splits(data=root, train_per_class=6, val_per_class=2, test_per_class=None)
+    assert test.counts() == [2, 2, 2]  # a fifth of the smallest class (10 images)
+    assert val.counts() == [2, 2, 2] and train.counts() == [6, 6, 6]
+    for split in (train, val, test):
+        assert split.images.shape[-1] == tldata.DEFAULT_STORAGE_SIZE
+    with pytest.raises(DataError, match=r"training images \(from .*mine\).*class 0 has 6"):
+        load_splits(data=root, train_per_class=8, val_per_class=2, test_per_class=2)
+
+
+def test_uniform_small_images_keep_their_size(dataset_root):
+    train, _, _ = load_splits(data=dataset_root, train_per_class=2, val_per_class=1, test_per_class=1)
+    assert train.images.shape[-2:] == (32, 32)

@@ -261,24 +261,51 @@ class _Split:
 
     labels: torch.Tensor
     classes: list[str]
-    take: Callable[[torch.Tensor], ImageSet]
+    take: Callable[[torch.Tensor, int | None], ImageSet]  # (indices, storage size) -> images
+    files: list[Path] | None = None  # None: already in memory (torchvision)
 
 
-def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.PathLike, storage_size: int | None) -> _Split:
+def _open_folder(folder: Path) -> _Split:
+    files, labels, classes = _list_folder(folder)
+
+    def take(idx: torch.Tensor, size: int | None) -> ImageSet:
+        return _decode_files([files[i] for i in idx.tolist()], labels[idx], classes, storage_size=size)
+
+    return _Split(labels, classes, take, files)
+
+
+def _take_all(picks: list[tuple[_Split, torch.Tensor]], storage_size: int | None | str) -> list[ImageSet]:
+    """Decode every pick with one storage size, decided over all of them together."""
+    if storage_size == "auto":
+        chosen = [s.files[i] for s, idx in picks if s.files is not None for i in idx.tolist()]
+        storage_size = _auto_storage_size(chosen) if chosen else None
+    return [s.take(idx, storage_size) for s, idx in picks]
+
+
+def _auto_storage_size(files: list[Path]) -> int | None:
+    """Keep the files' size when they all share one no larger than the default; else resize."""
+    sizes = set()
+    for f in files:
+        try:
+            with Image.open(f) as im:  # reads the header only
+                sizes.add(im.size)
+        except (OSError, SyntaxError) as e:
+            raise DataError(f"cannot read image {f}: {e}. Delete or replace this file.") from e
+        if len(sizes) > 1:
+            return DEFAULT_STORAGE_SIZE
+    return None if sizes and max(next(iter(sizes))) <= DEFAULT_STORAGE_SIZE else DEFAULT_STORAGE_SIZE
+
+
+def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.PathLike) -> _Split:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if data is None:
         full = load_cifar10_torchvision(split, cache=cache)
-        return _Split(full.labels, full.classes, full.subset)
+        return _Split(full.labels, full.classes, lambda idx, size: full.subset(idx))
     folder = Path(data).expanduser() / split
     if not folder.is_dir():
         raise DataError(f"{folder} does not exist: the data folder {data} needs train/ and test/ subfolders. {DATA_HELP}")
-    files, labels, classes = _list_folder(folder)
-
-    def take(idx: torch.Tensor) -> ImageSet:
-        return _decode_files([files[i] for i in idx.tolist()], labels[idx], classes, storage_size=storage_size)
-
-    return _Split(labels, classes, take)
+    return _open_folder(folder)
 
 
 def _pick(split: _Split, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None, name: str) -> torch.Tensor:
@@ -295,17 +322,17 @@ def load_split(
     cache: str | os.PathLike = "~/.cache/tlbook",
     per_class: int | None = None,
     seed: int = 0,
-    storage_size: int | None = None,
+    storage_size: int | None | str = "auto",
 ) -> ImageSet:
     """The ``train`` or ``test`` split of a dataset, all or ``per_class`` per class.
 
     ``data`` is a folder with ``train/`` and ``test/`` in ImageFolder layout
     (the offline CIFAR-10); ``None`` downloads CIFAR-10 with torchvision.
-    ``storage_size=None`` keeps the images' own size (CIFAR-10's 32 px).
-    Only the chosen images are decoded.
+    ``storage_size="auto"`` keeps images that share one small size (CIFAR-10's
+    32 px) and resizes others to 256 px. Only the chosen images are decoded.
     """
-    s = _open_split(split, data=data, cache=cache, storage_size=storage_size)
-    return s.take(_pick(s, per_class, seed=seed, name=f"{split} split"))
+    s = _open_split(split, data=data, cache=cache)
+    return _take_all([(s, _pick(s, per_class, seed=seed, name=f"{split} split"))], storage_size)[0]
 
 
 def load_splits(
@@ -316,20 +343,40 @@ def load_splits(
     val_per_class: int = 20,
     test_per_class: int | None = 100,
     seed: int = 0,
-    storage_size: int | None = None,
+    storage_size: int | None | str = "auto",
 ) -> tuple[ImageSet, ImageSet, ImageSet]:
     """Train, validation and test sets for one experiment.
+
+    ``data`` is a folder with ``train/`` and ``test/`` (ImageFolder layout), a
+    single folder of class folders (your own images: test images, then
+    validation images, then training images are drawn from it per class;
+    ``test_per_class=None`` then means a fifth of the smallest class), or
+    ``None`` for torchvision's CIFAR-10. ``storage_size="auto"`` keeps images
+    that all share one size up to 256 px (CIFAR-10) and otherwise resizes
+    each to 256 px on the shorter side, once.
 
     Validation images come from the training split, never from the test
     split, and are chosen first with their own seed, so they stay the same
     whatever ``train_per_class`` is. Training images of a smaller
     ``train_per_class`` are a subset of a larger one's (same ``seed``).
     """
-    train_split = _open_split("train", data=data, cache=cache, storage_size=storage_size)
+    root = Path(data).expanduser() if data is not None else None
+    if root is not None and root.is_dir() and not (root / "train").exists() and not (root / "test").exists():
+        # One folder of class folders (your own photos): test, validation and training
+        # images are carved out of it, in that order, each stratified and seeded.
+        pool = _open_folder(root)
+        smallest = min(torch.bincount(pool.labels).tolist())
+        n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
+        test_idx = _pick(pool, n_test, seed=seed + 2, name=f"test images (from {root})")
+        val_idx = _pick(pool, val_per_class, seed=seed + 1, exclude=test_idx, name=f"validation images (from {root})")
+        train_idx = _pick(pool, train_per_class, seed=seed, exclude=torch.cat([test_idx, val_idx]),
+                          name=f"training images (from {root})")
+        return tuple(_take_all([(pool, train_idx), (pool, val_idx), (pool, test_idx)], storage_size))
+    train_split = _open_split("train", data=data, cache=cache)
     val_idx = _pick(train_split, val_per_class, seed=seed + 1, name="validation (from the train split)")
     train_idx = _pick(train_split, train_per_class, seed=seed, exclude=val_idx, name="train split")
-    test_split = _open_split("test", data=data, cache=cache, storage_size=storage_size)
+    test_split = _open_split("test", data=data, cache=cache)
     if test_split.classes != train_split.classes:
         raise DataError(f"test classes {test_split.classes} differ from train classes {train_split.classes}")
     test_idx = _pick(test_split, test_per_class, seed=seed, name="test split")
-    return train_split.take(train_idx), train_split.take(val_idx), test_split.take(test_idx)
+    return tuple(_take_all([(train_split, train_idx), (train_split, val_idx), (test_split, test_idx)], storage_size))
