@@ -113,3 +113,20 @@ def test_chapters_load_saved_studies_or_compute(dataset_root, tmp_path, capsys):
         load_or_run("curve", cfg, folder=tmp_path)
     with pytest.raises(ValueError, match="unknown study"):
         load_or_run("zoo", cfg, folder=tmp_path)
+
+
+def test_resnet18_without_weights_is_a_clear_error(dataset_root, tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    import torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url",
+                        lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")))
+    out = tmp_path / "run"
+    code = main(["train", "--backbone", "resnet18", "--preset", "smoke", "--data", str(dataset_root),
+                 "--out", str(out), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "resnet18-f37072fd.pth" in err and "efficientnet_lite0" in err
+    assert not out.exists()

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .backbones import BACKBONES, preprocessing_for
+from .backbones import BACKBONES, BackboneUnavailable, preprocessing_for
 from .config import PRESETS, Config, get_config
 from .data import DataError
 from .experiment import STRATEGIES, load_data, run
@@ -169,6 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, CheckpointMismatch, FileNotFoundError, ValueError) as e:
+    except (DataError, CheckpointMismatch, BackboneUnavailable, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
