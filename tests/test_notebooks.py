@@ -71,3 +71,16 @@ def test_parse_percent_cells_tags_and_figures():
     assert cells[0].source == "# Title\ntext"
     assert cells[1].metadata["tags"] == ["a", "b"]
     assert cells[1].metadata["mystnb"] == {"figure": {"caption": "c", "name": "n"}, "image": {"alt": "t"}}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_was_rendered_as_an_image(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for out in cell.outputs:
+            data = out.get("data", {})
+            text = data.get("text/plain", "")
+            if "Figure" in text and text.lstrip().startswith("<"):
+                assert "image/png" in data, f"{path.name}, code cell {i}: a figure was shown as text only ({text!r})"
+        if "mystnb" in cell.metadata:
+            assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"{path.name}, code cell {i}: no image"

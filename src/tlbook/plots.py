@@ -12,10 +12,10 @@ figure stays open afterwards.
 
 from __future__ import annotations
 
+import io
 import math
 from typing import Sequence
 
-import matplotlib.pyplot  # noqa: F401  (in Jupyter: registers the inline PNG display of figures)
 import numpy as np
 import torch
 from matplotlib import colormaps
@@ -23,9 +23,26 @@ from matplotlib.figure import Figure
 
 from .train import History
 
-__all__ = ["to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid"]
+__all__ = ["BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid"]
 
 TAB10 = colormaps["tab10"].colors  # one colour per run or class
+
+
+class BookFigure(Figure):
+    """A matplotlib Figure that shows itself as a PNG in Jupyter, whatever the backend.
+
+    Figures made without pyplot are not displayed by the inline backend until
+    pyplot has been used in the session; ``_repr_png_`` makes the display
+    independent of that.
+
+    >>> BookFigure(figsize=(1, 1))._repr_png_()[:4]
+    b'\\x89PNG'
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight", dpi=100)
+        return buffer.getvalue()
 
 
 def to_display(image: torch.Tensor) -> np.ndarray:
@@ -47,7 +64,7 @@ def show_images(
     n = len(images)
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(size * ncols, size * nrows + (0.3 if titles else 0)))
+    fig = BookFigure(figsize=(size * ncols, size * nrows + (0.3 if titles else 0)))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -65,7 +82,7 @@ def show_images(
 
 def accuracy_bars(results: dict[str, float], *, title: str = "", chance: float | None = None) -> Figure:
     """Horizontal bars of accuracies (fractions), labelled in percent."""
-    fig = Figure(figsize=(6, 0.5 + 0.45 * len(results)))
+    fig = BookFigure(figsize=(6, 0.5 + 0.45 * len(results)))
     ax = fig.subplots()
     names = list(results)
     values = [100 * results[k] for k in names]
@@ -84,7 +101,7 @@ def accuracy_bars(results: dict[str, float], *, title: str = "", chance: float |
 
 def plot_history(histories: dict[str, History], *, title: str = "") -> Figure:
     """Loss and accuracy per epoch, train (dashed) and validation (solid), for several runs."""
-    fig = Figure(figsize=(10, 3.5))
+    fig = BookFigure(figsize=(10, 3.5))
     (ax_loss, ax_acc) = fig.subplots(1, 2)
     for i, (name, h) in enumerate(histories.items()):
         colour = TAB10[i % 10]

@@ -17,7 +17,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .augment import affine_matrix, warp
-from .plots import sampling_grid, to_display
+from .plots import BookFigure, sampling_grid, to_display
 
 __all__ = ["explorer_figure", "explorer_grid", "augmentation_explorer"]
 
@@ -43,7 +43,7 @@ def explorer_figure(
     a = affine_matrix(angle=angle, zoom=zoom, shift=(shift_x * w, shift_y * h), shear_angle=shear_angle, hflip=hflip)
     out = warp(image[None].float() / 255, a, mode=mode, padding_mode="zeros")[0]  # (3, H, W)
     if axes is None:
-        fig = Figure(figsize=(10, 3.4))
+        fig = BookFigure(figsize=(10, 3.4))
         axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]})
     ax_in, ax_out, ax_m = axes
     fig = ax_in.figure
@@ -70,7 +70,7 @@ def explorer_grid(image: torch.Tensor, settings: list[dict]) -> Figure:
     >>> len(fig.axes)
     6
     """
-    fig = Figure(figsize=(10, 3.0 * len(settings)))
+    fig = BookFigure(figsize=(10, 3.0 * len(settings)))
     rows = fig.subplots(len(settings), 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]}, squeeze=False)
     for row, setting in zip(rows, settings):
         explorer_figure(image, axes=tuple(row), **setting)
