@@ -37,8 +37,10 @@ def test_notebook_is_executed_without_errors(path):
     assert all(c.execution_count is not None for c in code), "commit notebooks executed (cpu preset)"
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{path.name} has error outputs: {[e['ename'] for e in errors]}"
-    preset_lines = [o.get("text", "") for c in code[:3] for o in c.outputs if o.output_type == "stream"]
-    assert any(t.startswith("preset cpu |") for t in preset_lines), "committed outputs must come from the cpu preset"
+    described = [line for c in code for o in c.outputs if o.output_type == "stream"
+                 for line in o.get("text", "").splitlines() if line.startswith("preset ")]
+    assert described, f"{path.name} never prints cfg.describe()"
+    assert all(line.startswith("preset cpu |") for line in described), "committed outputs must come from the cpu preset"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
