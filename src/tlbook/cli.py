@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -73,8 +74,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics_file = folder / "metrics.json"
     if not metrics_file.is_file():
         raise SystemExit(f"error: {metrics_file} does not exist; --run must be a folder written by 'python -m tlbook train'")
-    import json
-
     saved = json.loads(metrics_file.read_text())
     cfg = get_config(saved["config"]["preset"], **{k: v for k, v in saved["config"].items() if k != "preset"})
     if args.data:

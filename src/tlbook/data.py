@@ -232,14 +232,8 @@ def load_image_folder(
     sample of each class.
     """
     root = Path(root).expanduser()
-    files, labels, classes = _list_folder(root)
-    if max_per_class is not None:
-        try:
-            idx = stratified_indices(labels, max_per_class, seed=seed)
-        except DataError as e:
-            raise DataError(f"{root}: {e}") from None
-        files, labels = [files[i] for i in idx.tolist()], labels[idx]
-    return _decode_files(files, labels, classes, storage_size=storage_size)
+    folder = _open_folder(root)
+    return _take_all([(folder, _pick(folder, max_per_class, seed=seed, name=str(root)))], storage_size)[0]
 
 
 def load_cifar10_torchvision(split: str, *, cache: str | os.PathLike) -> ImageSet:

@@ -24,7 +24,7 @@ from .config import Config, default_device, get_config, seed_everything
 from .data import ImageSet, load_splits
 from .train import Evaluation, History, Recipe, evaluate, fit
 
-__all__ = ["Strategy", "STRATEGIES", "RunResult", "load_data", "recipe_for", "prepare_model", "run", "get_config"]
+__all__ = ["Strategy", "STRATEGIES", "RunResult", "load_data", "recipe_for", "prepare_model", "run"]
 
 
 @dataclass(frozen=True)
@@ -146,12 +146,15 @@ def run(
     device: torch.device | str | None = None,
     progress: bool = False,
     verbose: bool = False,
+    bn_eval: bool = True,
 ) -> RunResult:
     """Train ``cfg.backbone`` with ``strategy`` and evaluate it once on the test set.
 
     Defaults come from ``cfg`` (itself from :func:`get_config`): the data,
     the recipe (:func:`recipe_for`) and the preprocessing of the backbone at
     ``cfg.image_size``. ``data`` overrides the ``(train, val, test)`` sets.
+    ``bn_eval=False`` freezes only the parameters of frozen stages, not their
+    BatchNorm statistics (chapter 4's trap).
     """
     cfg = cfg or get_config()
     get_spec(cfg.backbone)  # fail early on a typo, before loading data
@@ -161,7 +164,8 @@ def run(
     device = torch.device(device) if device is not None else default_device()
     start = time.perf_counter()
     seed_everything(cfg.seed)
-    model, groups = prepare_model(cfg.backbone, strategy, num_classes=len(train.classes), recipe=recipe)
+    model, groups = prepare_model(cfg.backbone, strategy, num_classes=len(train.classes), recipe=recipe,
+                                  bn_eval=bn_eval)
     history = fit(
         model, train, val, preprocessing=preprocessing, recipe=recipe, param_groups=groups, device=device,
         seed=cfg.seed, progress=progress, verbose=verbose,

@@ -105,28 +105,16 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
 def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_trap: bool = True,
                verbose: bool = False) -> list[dict[str, Any]]:
     """Every strategy on the same data and budget, plus (optionally) the BatchNorm trap."""
+    runs = [(name, dict(strategy=name)) for name in names]
+    if bn_trap:
+        runs.append(("linear, BatchNorm not frozen (the trap)", dict(strategy="linear", bn_eval=False)))
     rows = []
-    for name in names:
-        r = run(cfg, strategy=name)
-        rows.append({"strategy": name, "test_accuracy": r.test.accuracy, "trainable_parameters": r.trainable_parameters,
+    for label, kwargs in runs:
+        r = run(cfg, **kwargs)
+        rows.append({"strategy": label, "test_accuracy": r.test.accuracy, "trainable_parameters": r.trainable_parameters,
                      "seconds": r.seconds, "history": r.history.to_dict()})
         if verbose:
-            print(f"{name:<16} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s")
-    if bn_trap:
-        train, val, test = load_data(cfg)
-        recipe = recipe_for(cfg, "linear")
-        pre = preprocessing_for(cfg.backbone, cfg.image_size)
-        seed_everything(cfg.seed)
-        start = time.perf_counter()
-        model, groups = prepare_model(cfg.backbone, "linear", num_classes=len(train.classes), recipe=recipe, bn_eval=False)
-        history = fit(model, train, val, preprocessing=pre, recipe=recipe, param_groups=groups, seed=cfg.seed,
-                      device=default_device())
-        acc = evaluate(model, test, preprocessing=pre).accuracy
-        rows.append({"strategy": "linear, BatchNorm not frozen (the trap)", "test_accuracy": acc,
-                     "trainable_parameters": sum(p.numel() for g in groups for p in g["params"]),
-                     "seconds": time.perf_counter() - start, "history": history.to_dict()})
-        if verbose:
-            print(f"{'BatchNorm trap':<16} {acc:6.1%}")
+            print(f"{label:<40} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s")
     return rows
 
 
