@@ -40,3 +40,26 @@ def test_explorer_static_and_live():
     assert f"{expected[0, 1].item():7.3f}" in matrix_text
     widget = augmentation_explorer(image)
     assert widget.children  # sliders and output
+
+
+def test_evaluation_plots_draw_their_data():
+    from tlbook.evaluation import reliability
+    from tlbook.plots import plot_confusion, plot_data_curve, plot_reliability, plot_robustness
+
+    fig = plot_confusion(torch.tensor([[3, 1], [0, 4]]), ["cat", "dog"])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert sorted(texts) == ["1", "3", "4"]  # zero cells left blank
+
+    probs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
+    fig = plot_reliability({"before": reliability(probs, torch.tensor([0, 1, 1]), bins=5)})
+    assert len(fig.axes[0].patches) == 2  # confidences 0.9 and 0.8 share a bin; 0.6 has its own
+    assert list(fig.axes[0].lines[0].get_xdata()) == [0, 1]  # the diagonal spans the confidence axis
+
+    rows = [{"strategy": s, "per_class": k, "seed": seed, "test_accuracy": a}
+            for s, base in (("finetune", 0.5), ("scratch", 0.2)) for k in (5, 10) for seed, a in ((0, base), (1, base + 0.1))]
+    fig = plot_data_curve(rows)
+    means = [line.get_ydata() for line in fig.axes[0].lines if len(line.get_xdata()) == 2 and line.get_marker() == "o"]
+    assert [list(m) for m in means] == [[55.0, 55.0], [25.0, 25.0]]
+
+    fig = plot_robustness({"m": {"blur": [0.5, 0.3]}}, severities=[1, 3], clean={"m": 0.7})
+    assert list(fig.axes[0].lines[0].get_ydata()) == [70.0, 50.0, 30.0]

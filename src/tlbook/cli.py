@@ -116,7 +116,8 @@ def cmd_study(args: argparse.Namespace) -> int:
     elif args.name == "strategies":
         rows = studies.strategies(cfg, verbose=True)
     else:
-        rows = studies.data_curve(cfg, per_class=tuple(args.sizes), seeds=tuple(range(args.seeds)), verbose=True)
+        rows = studies.data_curve(cfg, per_class=tuple(args.sizes) if args.sizes else None,
+                                  seeds=tuple(range(args.seeds)) if args.seeds else None, verbose=True)
     write_json_atomic(args.out, {"study": args.name, "config": dataclasses.asdict(cfg), "rows": rows})
     print(f"wrote {args.out}")
     return 0
@@ -158,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ladder: the source's recipe, one fix at a time; strategies: all strategies and the "
                    "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch")
     p.add_argument("--out", required=True, help="JSON file to write")
-    p.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 25, 50, 100], help="curve: images per class")
-    p.add_argument("--seeds", type=int, default=3, help="curve: seeds per point")
+    p.add_argument("--sizes", type=int, nargs="+",
+                   help="curve: images per class (default: the preset's, see tlbook.studies.CURVE_POINTS)")
+    p.add_argument("--seeds", type=int, help="curve: seeds per point, 0..N-1 (default: the preset's)")
     p.set_defaults(func=cmd_study)
     return parser
 

@@ -1,4 +1,4 @@
-"""Figures the chapters draw: image grids, accuracy bars, learning curves, sampling grids.
+"""Figures the chapters draw: images, accuracy bars, learning curves, sampling grids, evaluation plots.
 
 Every function returns a matplotlib ``Figure`` made without pyplot, so a
 notebook cell that ends with the call shows the figure exactly once, and no
@@ -23,7 +23,10 @@ from matplotlib.figure import Figure
 
 from .train import History
 
-__all__ = ["BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid"]
+__all__ = [
+    "BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid",
+    "plot_confusion", "plot_reliability", "plot_data_curve", "plot_robustness",
+]
 
 TAB10 = colormaps["tab10"].colors  # one colour per run or class
 
@@ -147,3 +150,100 @@ def sampling_grid(ax, matrix: torch.Tensor, *, height: int, width: int, step: in
     ax.set_xlim(-0.5 - width * 0.25, width * 1.25 - 0.5)
     ax.set_ylim(height * 1.25 - 0.5, -0.5 - height * 0.25)
 
+
+def plot_confusion(confusion: torch.Tensor, classes: Sequence[str], *, title: str = "") -> Figure:
+    """The confusion matrix ``(K, K)`` (rows: true class, columns: prediction) as row percentages."""
+    counts = confusion.double()
+    rows = 100 * counts / counts.sum(dim=1, keepdim=True).clamp(min=1)  # (K, K) percent of each true class
+    fig = BookFigure(figsize=(6.5, 5.5))
+    ax = fig.subplots()
+    im = ax.imshow(rows.numpy(), cmap="Blues", vmin=0, vmax=100)
+    k = len(classes)
+    for i in range(k):
+        for j in range(k):
+            if counts[i, j] > 0:
+                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=7,
+                        color="white" if rows[i, j] > 50 else "black")
+    ax.set_xticks(range(k), classes, rotation=45, ha="right")
+    ax.set_yticks(range(k), classes)
+    ax.set(xlabel="predicted class", ylabel="true class", title=title or "confusion matrix (counts; colour: % of row)")
+    fig.colorbar(im, ax=ax, label="% of the true class")
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(curves: dict[str, dict[str, torch.Tensor]], *, title: str = "") -> Figure:
+    """Reliability diagrams side by side: accuracy against confidence per bin.
+
+    ``curves`` maps a name to :func:`tlbook.evaluation.reliability`'s output;
+    a perfectly calibrated model lies on the diagonal.
+    """
+    fig = BookFigure(figsize=(4.2 * len(curves), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(curves)))
+    for ax, (name, r) in zip(axes, curves.items()):
+        bins = len(r["count"])
+        centres = (np.arange(bins) + 0.5) / bins
+        used = r["count"].numpy() > 0
+        ax.bar(centres[used], 100 * r["accuracy"].numpy()[used], width=1 / bins, edgecolor="black",
+               color=TAB10[0], alpha=0.8, label="accuracy in bin")
+        ax.plot([0, 1], [0, 100], "--", color="grey", linewidth=1)  # perfect calibration
+        ax.plot(centres[used], 100 * r["confidence"].numpy()[used], "o", color=TAB10[3], markersize=4,
+                label="mean confidence in bin")
+        ax.set(xlim=(0, 1), ylim=(0, 100), xlabel="confidence (max probability)", ylabel="accuracy (%)", title=name)
+        ax.legend(loc="upper left", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_data_curve(rows: Sequence[dict], *, title: str = "") -> Figure:
+    """Test accuracy against labelled images per class, one line per strategy, mean ± sd over seeds.
+
+    ``rows`` are :func:`tlbook.studies.data_curve`'s rows (``strategy``,
+    ``per_class``, ``seed``, ``test_accuracy``); each seed is also drawn as a dot.
+    """
+    fig = BookFigure(figsize=(6.5, 4))
+    ax = fig.subplots()
+    for i, name in enumerate(dict.fromkeys(r["strategy"] for r in rows)):
+        ks = sorted({r["per_class"] for r in rows if r["strategy"] == name})
+        accs = [np.array([100 * r["test_accuracy"] for r in rows if r["strategy"] == name and r["per_class"] == k])
+                for k in ks]
+        means = [a.mean() for a in accs]
+        sds = [a.std(ddof=1) if len(a) > 1 else 0.0 for a in accs]
+        ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, color=TAB10[i], label=f"{name} (mean ± sd)")
+        for k, a in zip(ks, accs):
+            ax.plot([k] * len(a), a, ".", color=TAB10[i], alpha=0.4)
+    ax.set_xscale("log")
+    ax.set_xticks(sorted({r["per_class"] for r in rows}), [str(k) for k in sorted({r["per_class"] for r in rows})])
+    ax.set(xlabel="labelled training images per class (log scale)", ylabel="test accuracy (%)",
+           title=title or "accuracy against labelled data")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_robustness(results: dict[str, dict[str, Sequence[float]]], *, severities: Sequence[int], clean: dict[str, float],
+                    title: str = "") -> Figure:
+    """Accuracy under each corruption against severity; one panel per corruption, one line per model.
+
+    ``results[model][corruption]`` holds one accuracy (fraction) per severity;
+    ``clean[model]`` is the accuracy on the uncorrupted images (severity 0).
+    """
+    corruptions = list(next(iter(results.values())))
+    fig = BookFigure(figsize=(3.2 * len(corruptions), 3.2))
+    axes = np.atleast_1d(fig.subplots(1, len(corruptions), sharey=True))
+    xs = [0, *severities]
+    for ax, kind in zip(axes, corruptions):
+        for i, (model, per_kind) in enumerate(results.items()):
+            ax.plot(xs, [100 * clean[model], *(100 * a for a in per_kind[kind])], "-o", color=TAB10[i],
+                    markersize=4, label=model)
+        ax.set(title=kind.replace("_", " "), xlabel="severity (0: clean)", xticks=xs)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

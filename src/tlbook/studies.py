@@ -31,7 +31,7 @@ from .config import Config, default_device, seed_everything
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
 from .train import evaluate, fit
 
-__all__ = ["LadderStep", "LADDER", "ladder", "strategies", "data_curve", "load_or_run"]
+__all__ = ["LadderStep", "LADDER", "ladder", "strategies", "curve_batch_size", "CURVE_POINTS", "data_curve", "load_or_run"]
 
 
 @dataclass(frozen=True)
@@ -118,20 +118,53 @@ def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_tr
     return rows
 
 
-def data_curve(cfg: Config, *, per_class: tuple[int, ...] = (5, 10, 25, 50, 100), seeds: tuple[int, ...] = (0, 1, 2),
+def curve_batch_size(n_images: int, *, batch_size: int = 50, steps_per_epoch: int = 5) -> int:
+    """Batch size for a training set of ``n_images``: at least ``steps_per_epoch`` steps, at least 10 images.
+
+    With 5 images per class (50 images) the preset's batch of 50 would give one
+    optimiser step per epoch; smaller batches keep the number of steps sensible
+    without more epochs (which would cost more time than the images are worth).
+
+    >>> [curve_batch_size(n) for n in (50, 100, 250, 1000)]
+    [10, 20, 50, 50]
+    """
+    return min(batch_size, max(10, n_images // steps_per_epoch))
+
+
+# Images per class and seeds of the data-efficiency curve, per preset (smoke: every code path, in seconds).
+CURVE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "smoke": ((2, 4), (0, 1)),
+    "cpu": ((5, 10, 25, 50, 100), (0, 1, 2)),
+    "gpu": ((5, 10, 25, 50, 100, 250, 1000), (0, 1, 2)),
+}
+
+
+def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: tuple[int, ...] | None = None,
                names: tuple[str, ...] = ("finetune", "scratch"), verbose: bool = False) -> list[dict[str, Any]]:
-    """Test accuracy for each (strategy, images per class, seed): the data-efficiency curve."""
+    """Test accuracy for each (strategy, images per class, seed): the data-efficiency curve.
+
+    ``per_class`` and ``seeds`` default to :data:`CURVE_POINTS` of ``cfg.preset``.
+
+    Each seed draws its own training, validation and test subsets, so the
+    spread over seeds includes which images were labelled. The epoch count is
+    the preset's; the batch size shrinks for small sets (:func:`curve_batch_size`).
+    """
+    default_sizes, default_seeds = CURVE_POINTS.get(cfg.preset, CURVE_POINTS["cpu"])
+    per_class, seeds = per_class or default_sizes, seeds or default_seeds
     rows = []
     for k in per_class:
         for seed in seeds:
+            kcfg = cfg.replace(train_per_class=k, seed=seed)
+            train = load_data(kcfg)[0]
+            batch = curve_batch_size(len(train), batch_size=cfg.batch_size)
             for name in names:
-                r = run(cfg.replace(train_per_class=k, seed=seed), strategy=name)
+                r = run(kcfg, strategy=name, recipe=recipe_for(kcfg, name, batch_size=batch))
                 rows.append({"strategy": name, "per_class": k, "seed": seed, "test_accuracy": r.test.accuracy,
-                             "seconds": r.seconds})
+                             "batch_size": batch, "seconds": r.seconds})
                 if verbose:
-                    print(f"{name:<10} {k:>4} per class, seed {seed}: {r.test.accuracy:6.1%}")
+                    print(f"{name:<10} {k:>4} per class, seed {seed}: {r.test.accuracy:6.1%}  {r.seconds:4.0f} s",
+                          flush=True)
     return rows
-
 
 
 def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> list[dict[str, Any]]:
