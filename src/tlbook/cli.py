@@ -123,6 +123,13 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .grading import grade_folder
+
+    grade_folder(args.submissions, out=args.out, chapter=args.chapter, timeout=args.timeout, preset=args.preset)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tlbook",
@@ -163,6 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="curve: images per class (default: the preset's, see tlbook.studies.CURVE_POINTS)")
     p.add_argument("--seeds", type=int, help="curve: seeds per point, 0..N-1 (default: the preset's)")
     p.set_defaults(func=cmd_study)
+
+    p = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks into a CSV",
+                       description="Run each submitted notebook in its own kernel (smoke preset, time limit) and "
+                       "write one CSV row per student file and exercise. NOT a sandbox: student code runs with "
+                       "your rights; grade inside a container (see the instructors' page).")
+    p.add_argument("submissions", help="folder of .ipynb files, one per student")
+    p.add_argument("--out", required=True, help="CSV file to write (a .summary.txt is written beside it)")
+    p.add_argument("--chapter", type=int, help="chapter of the exercises (default: read from each notebook)")
+    p.add_argument("--timeout", type=float, default=300, help="seconds allowed per notebook (default 300)")
+    p.add_argument("--preset", default="smoke", choices=sorted(PRESETS), help="preset the notebooks run in")
+    p.set_defaults(func=cmd_grade)
     return parser
 
 

@@ -1,0 +1,92 @@
+"""Exercises: every check passes on its solution and fails, with feedback, on the untouched stub.
+
+The solution and the stub are both generated from the chapter source by
+tools/build_notebooks.py; here each exercise cell is executed in-process in
+the smoke preset, after the chapter's exercise-setup cell, with the check log
+switched on so that the check's verdict is read back, not its printout.
+"""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tlbook.exercises import CHECK_LOG_ENV, EXERCISES, KINDS, check, exercises_of
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+builder = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(builder)
+
+SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
+
+
+def exercise_cells(source: Path) -> tuple[str, list]:
+    cells = builder.parse_percent(source.read_text())
+    setup = "\n\n".join(c.source for c in cells if "exercise-setup" in c.metadata.get("tags", []))
+    return setup, [c for c in cells if "exercise" in c.metadata.get("tags", [])]
+
+
+def run_cell(code: str, namespace: dict, log: Path) -> list[dict]:
+    log.write_text("")
+    exec(compile(code, "<exercise>", "exec"), namespace)
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_solutions_pass_and_stubs_fail(source, tmp_path, monkeypatch, cifar):
+    log = tmp_path / "checks.jsonl"
+    monkeypatch.setenv(CHECK_LOG_ENV, str(log))
+    monkeypatch.setenv("TLBOOK_DATA", str(cifar))
+    monkeypatch.setenv("TLBOOK_PRESET", "smoke")
+    monkeypatch.chdir(tmp_path)
+    setup, cells = exercise_cells(source)
+    chapter = int(source.stem[:2])
+    assert [builder.exercise_id(c) for c in cells] == [e.id for e in exercises_of(chapter)], (
+        "each registered exercise appears once, in order, in the chapter source")
+    for cell in cells:
+        ex = builder.exercise_id(cell)
+        namespace: dict = {}
+        exec(compile(setup, "<setup>", "exec"), namespace)
+        solved = run_cell(builder.solution_code(cell.source), namespace, log)
+        assert [(r["exercise"], r["passed"]) for r in solved] == [(ex, True)], f"solution of {ex}: {solved}"
+        stubbed = run_cell(builder.stub_code(cell.source, ex), namespace, log)
+        assert [(r["exercise"], r["passed"]) for r in stubbed] == [(ex, False)], f"stub of {ex}: {stubbed}"
+        assert "not attempted yet" in stubbed[0]["feedback"]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_student_notebook_is_built_from_its_source(source):
+    path = ROOT / "book" / "exercises" / f"{source.stem}.ipynb"
+    committed = nbformat.read(path, as_version=4)
+    fresh = builder.student_notebook(source)
+    assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], (
+        f"{path.name} differs from chapters/{source.name}: run python tools/build_notebooks.py --text-only")
+    assert "# BEGIN SOLUTION" not in "\n".join(c.source for c in committed.cells)
+    assert committed.cells[1].source == builder.colab_cell_source()
+    assert committed.metadata["tlbook"]["exercises"] == [e.id for e in exercises_of(int(source.stem[:2]))]
+
+
+def test_every_chapter_mixes_kinds_and_has_three_to_five():
+    kinds = {e.kind for e in EXERCISES.values()}
+    assert kinds == set(KINDS)
+    for chapter in range(1, len(SOURCES) + 1):
+        assert 3 <= len(exercises_of(chapter)) <= 5
+
+
+def test_feedback_is_specific(capsys):
+    assert not check("2.2", __import__("tlbook.augment", fromlist=["rotation"]).rotation(30.0))
+    out = capsys.readouterr().out
+    assert "corner (-16, -16) moves to" in out
+    assert not check("5.2", lambda c: (c.double().diag() / c.sum(1), c.double().diag() / c.sum(0)))
+    assert "swapped" in capsys.readouterr().out
+    assert not check("9.9", 1)
+    assert "no exercise '9.9'" in capsys.readouterr().out
+
+
+def test_stub_markers_are_validated():
+    with pytest.raises(ValueError, match="without # END SOLUTION"):
+        builder.stub_code("x = 1\n# BEGIN SOLUTION\ny = 2", "1.1")
+    assert builder.stub_code("    # BEGIN SOLUTION stub: a = ...\n    a = 1\n    # END SOLUTION", "1.1") == "    a = ..."
