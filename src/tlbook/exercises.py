@@ -414,24 +414,15 @@ def _check_temperature(answer: dict) -> list[str]:
 # --- chapter 6: outlook -----------------------------------------------------------------------------------
 
 
-def _reference_images_needed(rows: list[dict], strategy: str, target: float) -> int | None:
-    means = {}
-    for r in rows:
-        if r["strategy"] == strategy:
-            means.setdefault(r["per_class"], []).append(r["test_accuracy"])
-    for k in sorted(means):
-        if sum(means[k]) / len(means[k]) >= target:
-            return k
-    return None
-
-
 @_exercise("6.1", "how much data? read it off the curve", "derive-and-code")
 def _check_images_needed(fn: Callable[[list[dict], str, float], int | None]) -> list[str]:
+    from .studies import images_needed
+
     rows = [{"strategy": s, "per_class": k, "seed": seed, "test_accuracy": a + 0.02 * seed}
             for s, accs in (("finetune", (0.30, 0.45, 0.60)), ("scratch", (0.12, 0.20, 0.30)))
             for k, a in zip((5, 25, 100), accs) for seed in (0, 1, 2)]
     for strategy, target in (("finetune", 0.45), ("finetune", 0.5), ("scratch", 0.3), ("scratch", 0.9)):
-        got, want = fn(rows, strategy, target), _reference_images_needed(rows, strategy, target)
+        got, want = fn(rows, strategy, target), images_needed(rows, strategy, target)
         if got != want:
             return [f"for {strategy} and target {target:.2f} you return {got}; expected {want}: the smallest images "
                     "per class whose *mean* accuracy over seeds reaches the target, or None if none does"]

@@ -31,7 +31,7 @@ from .config import Config, default_device, seed_everything
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
 from .train import evaluate, fit
 
-__all__ = ["LadderStep", "LADDER", "ladder", "strategies", "curve_batch_size", "CURVE_POINTS", "data_curve", "load_or_run"]
+__all__ = ["LadderStep", "LADDER", "ladder", "strategies", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "load_or_run"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,24 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
     return rows
 
 
+def curve_means(rows: list[dict[str, Any]], strategy: str) -> dict[int, float]:
+    """Mean test accuracy over seeds for each images-per-class point of ``strategy``.
+
+    >>> curve_means([{"strategy": "a", "per_class": 5, "test_accuracy": x} for x in (0.25, 0.75)], "a")
+    {5: 0.5}
+    """
+    points: dict[int, list[float]] = {}
+    for r in rows:
+        if r["strategy"] == strategy:
+            points.setdefault(r["per_class"], []).append(r["test_accuracy"])
+    return {k: sum(v) / len(v) for k, v in sorted(points.items())}
+
+
+def images_needed(rows: list[dict[str, Any]], strategy: str, target: float) -> int | None:
+    """The fewest images per class at which ``strategy``'s mean accuracy reaches ``target`` (None: never)."""
+    return next((k for k, m in curve_means(rows, strategy).items() if m >= target), None)
+
+
 def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> list[dict[str, Any]]:
     """Rows of study ``name`` for ``cfg.preset``: from ``folder/NAME-PRESET.json`` if it exists, else run now.
 
@@ -182,6 +200,9 @@ def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> li
         saved = json.loads(path.read_text())
         if saved.get("study") != name or saved.get("config", {}).get("preset") != cfg.preset:
             raise ValueError(f"{path} does not hold the {name} study of the {cfg.preset} preset; delete or regenerate it")
-        print(f"loaded {path}, written by: python -m tlbook study {name} --preset {cfg.preset} --out book/results/{path.name}")
+        size = saved["config"].get("image_size")
+        flag = f" --image-size {size}" if size is not None and size != cfg.image_size else ""
+        print(f"loaded {path}, written by: python -m tlbook study {name} --preset {cfg.preset}{flag} "
+              f"--out book/results/{path.name}")
         return saved["rows"]
     return studies[name](cfg)
