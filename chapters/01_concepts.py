@@ -8,7 +8,12 @@
 # work: the same network trained on a few hundred CIFAR-10 images, once from
 # ImageNet weights and once from scratch.
 #
-# **Runtime**: about 2 minutes on a 2-core CPU (`cpu` preset), seconds on a GPU.
+# **Runtime**: about 4 minutes on a 2-core CPU (`cpu` preset), seconds on a GPU.
+#
+# **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
+# runtime the `gpu` preset (all of CIFAR-10) is chosen automatically; to choose
+# yourself, run `%env TLBOOK_PRESET=cpu` (or `gpu`, `smoke`) before the first
+# `get_config()`.
 # :::
 #
 # The source text defines transfer learning as taking a model trained on one task
@@ -147,16 +152,77 @@ print(f"pretrained,   {demo.train_per_class} images per class: test accuracy {pr
 #   network that barely beats chance into a useful classifier, and more labels
 #   do not close the gap for the network trained from scratch.
 #
+# References are listed in {doc}`references`.
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. **Predict, then measure.** Before running it, guess the test accuracy of the
-#    scratch network with 10 times more epochs (`demo.replace(epochs=...)`). Run
-#    it. Did more epochs help it as much as pretrained weights did?
-# 2. **Fewer labels.** Re-run the experiment with 5 images per class. Which
-#    network loses more accuracy, and why?
-# 3. **Dissimilar data.** Name a dataset where you would expect ImageNet weights
-#    to help little, and say which layers you would retrain.
-# 4. **Chance level.** Why is 10 % the chance level here, and what would it be
-#    if the test set had 90 % cats?
+# Each exercise ends with `check("1.N", ...)`, which says whether your answer
+# passes and, if not, what is wrong. The solutions are folded under each cell;
+# try first. Students get the same exercises with empty stubs in
+# `book/exercises/01_concepts.ipynb` (see {doc}`instructors`).
+
+# %% tags=["exercise-setup"]
+import tempfile
+from pathlib import Path
+
+import torch
+
+from tlbook import get_config
+from tlbook.data import export_image_folder
+from tlbook.exercises import check
+from tlbook.experiment import load_data, run
+
+# %% [markdown]
+# ### Exercise 1.1: the parameters of a new head (derive and code)
 #
-# References are listed in {doc}`references`.
+# Transfer learning replaces the ImageNet head by `nn.Linear(features, classes)`.
+# How many trainable parameters does that layer have? Write the formula.
+
+# %% tags=["exercise"]
+def head_parameters(features: int, classes: int) -> int:
+    """Trainable parameters of nn.Linear(features, classes)."""
+    # BEGIN SOLUTION
+    return features * classes + classes  # one weight per (feature, class), one bias per class
+    # END SOLUTION
+
+
+check("1.1", head_parameters)
+
+# %% [markdown]
+# ### Exercise 1.2: pretrained or scratch with 10 labels per class? (predict, then measure)
+#
+# *Before* running anything, write down which network you expect to win with
+# only 10 labelled images per class. Then measure both with
+# `run(get_config(train_per_class=10), strategy=...)` (`"finetune"` starts from
+# ImageNet, `"scratch"` from random weights) and fill in the test accuracies.
+# Was the gap larger or smaller than with 30 per class above?
+
+# %% tags=["exercise"]
+# BEGIN SOLUTION stub: answer = {"prediction": ..., "pretrained": ..., "scratch": ...}
+few = get_config(train_per_class=10)
+answer = {
+    "prediction": "pretrained",
+    "pretrained": run(few, strategy="finetune").test.accuracy,
+    "scratch": run(few, strategy="scratch").test.accuracy,
+}
+# END SOLUTION
+check("1.2", answer)
+
+# %% [markdown]
+# ### Exercise 1.3: a folder of your own images (open-ended)
+#
+# The book's library reads any folder with one subfolder of images per class
+# (`my_folder/cat/*.jpg`, `my_folder/dog/*.jpg`, ...). Make one: photograph two
+# or more kinds of objects, or, as the solution does, export two CIFAR-10
+# classes with `tlbook.data.export_image_folder`. Point `my_folder` at it; the
+# check loads it and counts the images per class. Which classes would ImageNet
+# features separate easily, and which not?
+
+# %% tags=["exercise"]
+# BEGIN SOLUTION stub: my_folder = ...
+train_images = load_data(get_config())[0]
+cats_and_dogs = torch.nonzero(torch.isin(train_images.labels, torch.tensor([3, 5]))).flatten()
+my_folder = export_image_folder(train_images.subset(cats_and_dogs), Path(tempfile.mkdtemp()) / "cats-and-dogs")
+# END SOLUTION
+check("1.3", my_folder)

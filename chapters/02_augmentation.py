@@ -11,6 +11,11 @@
 # augment whole batches on the model's device.
 #
 # **Runtime**: about 2 minutes on a 2-core CPU (`cpu` preset).
+#
+# **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
+# runtime the `gpu` preset (all of CIFAR-10) is chosen automatically; to choose
+# yourself, run `%env TLBOOK_PRESET=cpu` (or `gpu`, `smoke`) before the first
+# `get_config()`.
 # :::
 #
 # The source writes augmentation as $I_{aug} = T(I)$: an augmented image is a
@@ -314,18 +319,71 @@ print(f"spread of the random evaluations:    {100 * (max(random_accs) - min(rand
 # - Colour augmentations change values, not positions.
 # - An augmentation must keep the label true; test-time preprocessing must be
 #   deterministic.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. **Derive and code: shear.** Write the matrix of a vertical shear
-#    $y \mathrel{+}= x\tan\phi$ and check it against `shear(0, phi)` on a few points.
-# 2. **Rotation about a corner.** Build the matrix that rotates by 30° about the
-#    top-left corner of a $32\times32$ image from `translation` and `rotation`
-#    (hint: move the corner to the origin, rotate, move back).
-# 3. **Predict, then measure.** What does `scaling(0.5)` do to the image, and what
-#    fills the border? Check with `warp` and both padding modes.
-# 4. **Crop as a matrix.** Which `scaling` and `translation` make the matrix of
-#    "crop the 16x16 top-left quarter of a 32x32 image and resize it to 32x32"?
-# 5. **Safe or not?** For each of MNIST digits, chest X-rays, satellite images and
-#    CIFAR-10, say which of horizontal flip, vertical flip and 90° rotation keep the
-#    label, and why.
+# Each exercise ends with `check("2.N", ...)`, which says whether your answer
+# passes and, if not, what is wrong. The solutions are folded under each cell;
+# try first. Students get the same exercises with empty stubs in
+# `book/exercises/02_augmentation.ipynb` (see {doc}`instructors`).
+
+# %% tags=["exercise-setup"]
+import math
+
+import torch
+
+from tlbook.augment import apply_to_points, rotation, translation, warp
+from tlbook.exercises import check
+
+# %% [markdown]
+# ### Exercise 2.1: a vertical shear (derive and code)
+#
+# Write the $3\times3$ homogeneous matrix of the vertical shear
+# $x' = x,\; y' = y + x\tan\varphi$ for an angle $\varphi$ in degrees.
+
+# %% tags=["exercise"]
+def vertical_shear(phi_degrees: float) -> torch.Tensor:
+    """3x3 matrix: x' = x, y' = y + tan(phi) * x."""
+    # BEGIN SOLUTION
+    t = math.tan(math.radians(phi_degrees))
+    return torch.tensor([[1.0, 0.0, 0.0], [t, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    # END SOLUTION
+
+
+check("2.1", vertical_shear)
+
+# %% [markdown]
+# ### Exercise 2.2: rotation about a corner (derive and code)
+#
+# `rotation(30.0)` turns about the image centre, the origin of `tlbook`'s
+# centred pixel coordinates. Build the matrix that turns a $32\times32$ image by
+# 30° about its **top-left corner**, at $(-16, -16)$, from `translation` and
+# `rotation`. Hint: move the corner to the origin, rotate, move it back, and
+# remember that $BA$ applies $A$ first.
+
+# %% tags=["exercise"]
+# BEGIN SOLUTION stub: about_corner = ...
+about_corner = translation(-16, -16) @ rotation(30.0) @ translation(16, 16)
+# END SOLUTION
+check("2.2", about_corner)
+
+# %% [markdown]
+# ### Exercise 2.3: how much of a rotated image is border? (predict, then measure)
+#
+# The source rotates by up to 10°. Guess what fraction of a $32\times32$ output
+# image falls outside the input (and is filled with zeros) after a 10° rotation,
+# then measure it: warp an image of ones with `warp(..., padding_mode="zeros")`
+# and count the output pixels below 0.5. Compare with 45°. What does the border
+# teach the network, and why does the book's recipe prefer flips and crops?
+
+# %% tags=["exercise"]
+def outside_fraction(degrees: float) -> float:
+    """Fraction of a 32x32 output that lies outside the input after rotation(degrees)."""
+    # BEGIN SOLUTION
+    ones = torch.ones(1, 1, 32, 32)
+    return float((warp(ones, rotation(degrees), padding_mode="zeros") < 0.5).float().mean())
+    # END SOLUTION
+
+
+check("2.3", outside_fraction)

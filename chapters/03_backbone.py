@@ -9,7 +9,12 @@
 # weights already know before any fine-tuning; why preprocessing must come from
 # the weights; and how the head is replaced.
 #
-# **Runtime**: about 2 minutes on a 2-core CPU (`cpu` preset).
+# **Runtime**: about 3 minutes on a 2-core CPU (`cpu` preset).
+#
+# **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
+# runtime the `gpu` preset (all of CIFAR-10) is chosen automatically; to choose
+# yourself, run `%env TLBOOK_PRESET=cpu` (or `gpu`, `smoke`) before the first
+# `get_config()`.
 # :::
 #
 # ## From $\max(0, Wx + b)$ to a convolution
@@ -265,17 +270,70 @@ for name, spec in BACKBONES.items():
 #   costs most.
 # - The head is data: `fc` or `classifier`, replaced by a new `nn.Linear`.
 #
+# References are listed in {doc}`references`.
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. **Count the weights.** How many weights would a fully connected layer from a
-#    $3\times32\times32$ image to $64\times32\times32$ outputs have, and how many does
-#    a $3\times3$ convolution with 64 output channels have? Check the second with
-#    `conv_as_matrix`.
-# 2. **Receptive field.** By hand, how many input pixels can one output of two
-#    stacked $3\times3$ convolutions see? Three?
-# 3. **Predict, then measure.** What does the stage table look like at 64 px? Run
-#    `stage_table(resnet, "resnet18", size=64)`.
-# 4. **More photographs.** Run the ImageNet model on `skdata.coins()` (greyscale:
-#    repeat it to three channels). Is the prediction sensible, and why or why not?
+# Each exercise ends with `check("3.N", ...)`, which says whether your answer
+# passes and, if not, what is wrong. The solutions are folded under each cell;
+# try first. Students get the same exercises with empty stubs in
+# `book/exercises/03_backbone.ipynb` (see {doc}`instructors`).
+
+# %% tags=["exercise-setup"]
+from typing import Callable
+
+import torch
+
+from tlbook.exercises import check
+
+# %% [markdown]
+# ### Exercise 3.1: one layer, $f(x; W) = \max(0, Wx + b)$ (derive and code)
 #
-# References are listed in {doc}`references`.
+# Write the layer for a *batch*: `x` is `(N, in)`, `W` is `(out, in)` as in
+# `nn.Linear`, `b` is `(out,)`; the result is `(N, out)`.
+
+# %% tags=["exercise"]
+def dense_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """max(0, W x + b) for every row x of a batch (N, in) -> (N, out)."""
+    # BEGIN SOLUTION
+    return torch.clamp(x @ W.T + b, min=0)  # (N, in) @ (in, out) + (out,) -> (N, out)
+    # END SOLUTION
+
+
+check("3.1", dense_relu)
+
+# %% [markdown]
+# ### Exercise 3.2: the output size of a convolution (derive and code)
+#
+# A convolution with kernel $k$, stride $s$ and zero padding $p$ maps $n$ pixels
+# to how many? Derive it, then check that ResNet-18's stem turns 224 pixels
+# into 112.
+
+# %% tags=["exercise"]
+def conv_output_size(n: int, kernel: int, stride: int, padding: int) -> int:
+    """Output side of a convolution on an n-pixel side."""
+    # BEGIN SOLUTION
+    return (n + 2 * padding - kernel) // stride + 1
+    # END SOLUTION
+
+
+check("3.2", conv_output_size)
+
+# %% [markdown]
+# ### Exercise 3.3: a residual connection (derive and code)
+#
+# A residual block computes $\mathrm{ReLU}(x + F(x))$, where $F$ is its branch
+# of convolutions. Write it for any branch `f`. Why does a block whose branch
+# outputs zeros pass its input (after the ReLU) through unchanged, and why does
+# that make very deep networks trainable?
+
+# %% tags=["exercise"]
+def residual(x: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """ReLU(x + f(x))."""
+    # BEGIN SOLUTION
+    return torch.relu(x + f(x))
+    # END SOLUTION
+
+
+check("3.3", residual)

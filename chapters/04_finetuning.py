@@ -13,6 +13,11 @@
 # tables are computed by `python -m tlbook study ...` (about 15 minutes each on 2
 # cores) and loaded from `book/results/`; in other presets this notebook computes
 # them itself.
+#
+# **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
+# runtime the `gpu` preset (all of CIFAR-10) is chosen automatically; to choose
+# yourself, run `%env TLBOOK_PRESET=cpu` (or `gpu`, `smoke`) before the first
+# `get_config()`.
 # :::
 #
 # ## The loss, done right
@@ -249,16 +254,82 @@ print(f"parameters + BatchNorm frozen:   running mean moved by {drift_after(bn_e
 #   here; both beat training from scratch by a wide margin.
 # - Freezing must freeze BatchNorm's running statistics too.
 #
+# References are listed in {doc}`references`.
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. **Derive and code.** Derive the gradient of the label-smoothed loss with respect
-#    to the logits and check your formula against `cross_entropy_grad(z, y, smoothing=0.1)`.
-# 2. **Binary or categorical?** For logits `z = [3, 3, -2]` and true class 0, compute
-#    both losses by hand. Which one is smaller, and why?
-# 3. **Predict, then measure.** Before running it, guess the linear probe's test
-#    accuracy with the BatchNorm layers *not* frozen; then compare with the trap row.
-# 4. **A rung of your own.** Add a rung to the ladder (for example SGD with a tuned
-#    learning rate instead of AdamW) by running `tlbook.experiment.run` with a
-#    modified `recipe_for(cfg, ...)`. Where does it land?
+# Each exercise ends with `check("4.N", ...)`, which says whether your answer
+# passes and, if not, what is wrong. The solutions are folded under each cell;
+# try first. Students get the same exercises with empty stubs in
+# `book/exercises/04_finetuning.ipynb` (see {doc}`instructors`).
+
+# %% tags=["exercise-setup"]
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tlbook.exercises import check
+
+# %% [markdown]
+# ### Exercise 4.1: the gradient of the label-smoothed loss (derive and code)
 #
-# References are listed in {doc}`references`.
+# With label smoothing $\varepsilon$ the target is
+# $t = (1-\varepsilon)\,\mathrm{onehot}(y) + \varepsilon/K$. Derive the gradient
+# of the batch-mean loss $-\frac1N\sum_i\sum_k t_{ik}\log p_{ik}$ with respect to
+# the logits and write it without autograd. The check compares it with autograd
+# for $\varepsilon = 0$ and $0.1$.
+
+# %% tags=["exercise"]
+def smoothed_ce_grad(z: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+    """d loss / d z for logits z (N, K), labels y (N,) and smoothing eps."""
+    # BEGIN SOLUTION
+    n, k = z.shape
+    target = (1 - eps) * F.one_hot(y, k) + eps / k  # (N, K)
+    return (z.softmax(dim=1) - target) / n
+    # END SOLUTION
+
+
+check("4.1", smoothed_ce_grad)
+
+# %% [markdown]
+# ### Exercise 4.2: binary or categorical? (derive and code)
+#
+# For the logits $z = (3, 3, -2)$ and true class 0, compute the categorical
+# cross-entropy $-\log \mathrm{softmax}(z)_0$ and the source's binary formula
+# summed over the three classes (one sigmoid per class, target one-hot). Which
+# is smaller, and why does the binary loss barely punish the second 3?
+
+# %% tags=["exercise"]
+# BEGIN SOLUTION stub: answer = {"categorical": ..., "binary": ...}
+z, target = torch.tensor([3.0, 3.0, -2.0]), torch.tensor([1.0, 0.0, 0.0])
+answer = {
+    "categorical": float(-z.log_softmax(dim=0)[0]),
+    "binary": float(-(target * F.logsigmoid(z) + (1 - target) * F.logsigmoid(-z)).sum()),
+}
+# END SOLUTION
+check("4.2", answer)
+
+# %% [markdown]
+# ### Exercise 4.3: the BatchNorm trap, repaired by hand (derive and code)
+#
+# Write `train_mode(model)`: put the model in training mode, then every
+# BatchNorm layer whose parameters are all frozen (`requires_grad=False`) back
+# into eval mode, so its running statistics stay those of ImageNet. (This is
+# what `tlbook.backbones.freeze` arranges with a hook.) Before you run the
+# check, predict: which layers does the check's small model leave in training
+# mode?
+
+# %% tags=["exercise"]
+def train_mode(model: nn.Module) -> nn.Module:
+    """model.train(), except frozen BatchNorm layers, which stay in eval mode."""
+    # BEGIN SOLUTION
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters()):
+            m.eval()
+    return model
+    # END SOLUTION
+
+
+check("4.3", train_mode)

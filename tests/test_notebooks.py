@@ -55,8 +55,9 @@ def test_first_code_cell_is_the_canonical_colab_cell(path):
 def test_chapter_has_objectives_summary_and_exercises(path):
     text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
     assert "In this chapter" in text and "**Runtime**" in text
+    assert "TLBOOK_PRESET" in text.split("## ")[0], "the opening box says how to switch presets (Colab picks gpu)"
     assert re.search(r"^## Summary", text, re.M) and re.search(r"^## Exercises", text, re.M)
-    assert 3 <= len(re.findall(r"^\d\. \*\*", text.split("## Exercises")[1], re.M)) <= 5
+    assert 3 <= len(re.findall(r"^### Exercise \d\.\d", text.split("## Exercises")[1], re.M)) <= 5
 
 
 def test_every_notebook_is_in_the_table_of_contents():

@@ -16,10 +16,20 @@ the same line turns the cell's image into a numbered figure with alt text
 The executed notebooks are committed; the book renders their outputs and
 ``make test`` re-runs them under nbval in the ``smoke`` preset.
 
+Exercises come from the same source. The chapter's exercise section starts
+with a code cell tagged ``exercise-setup`` (imports, ``check``); each
+exercise is a markdown cell with its statement followed by a code cell
+tagged ``exercise`` whose solution lies between ``# BEGIN SOLUTION`` and
+``# END SOLUTION`` lines (``# BEGIN SOLUTION stub: answer = ...`` names the
+stub; the default stub raises ``NotImplementedError``). In the book the
+solution is shown folded, with the check's output; the student version,
+``book/exercises/NN_name.ipynb`` (not executed), has the stubs instead.
+
     python tools/build_notebooks.py                 # all chapters, cpu preset
     python tools/build_notebooks.py 02_augmentation # one chapter
     python tools/build_notebooks.py --text-only     # after editing prose only: keep outputs
     python tools/build_notebooks.py --no-execute    # structure only
+    python tools/build_notebooks.py --exercises-only  # the student notebooks only
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "chapters"
 BOOK = ROOT / "book"
+EXERCISES = BOOK / "exercises"
+SOLUTION = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?: stub: (?P<stub>.*))?$")
+END_SOLUTION = re.compile(r"^\s*# END SOLUTION\s*$")
 
 
 def repository_url() -> str:
@@ -99,13 +112,102 @@ def parse_percent(text: str) -> list[nbformat.NotebookNode]:
     return cells
 
 
-def notebook_cells(source_text: str) -> list[nbformat.NotebookNode]:
-    """The chapter's cells with the Colab setup cell right after the opening markdown cell."""
-    cells = parse_percent(source_text)
+def solution_code(source: str) -> str:
+    """An exercise cell as the book shows it: the solution, without the markers."""
+    return "\n".join(line for line in source.splitlines() if not (SOLUTION.match(line) or END_SOLUTION.match(line)))
+
+
+def stub_code(source: str, exercise: str) -> str:
+    """An exercise cell as students get it: each solution block replaced by its stub."""
+    out, inside = [], False
+    for line in source.splitlines():
+        start = SOLUTION.match(line)
+        if start:
+            if inside:
+                raise ValueError(f"exercise {exercise}: nested # BEGIN SOLUTION")
+            inside = True
+            stub = start.group("stub") or f'raise NotImplementedError("Exercise {exercise}: replace this line with your code")'
+            out.append(start.group("indent") + stub)
+        elif END_SOLUTION.match(line):
+            if not inside:
+                raise ValueError(f"exercise {exercise}: # END SOLUTION without # BEGIN SOLUTION")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"exercise {exercise}: # BEGIN SOLUTION without # END SOLUTION")
+    return "\n".join(out)
+
+
+def exercise_id(cell: nbformat.NotebookNode) -> str:
+    """The id in the cell's ``check("N.M", ...)`` call."""
+    match = re.search(r'check\("(\d+\.\d+)"', cell.source)
+    if not match:
+        raise ValueError(f"an exercise cell has no check(\"N.M\", ...) call:\n{cell.source}")
+    return match.group(1)
+
+
+def colab_cell() -> nbformat.NotebookNode:
     colab = nbformat.v4.new_code_cell(colab_cell_source())
     colab.metadata["tags"] = ["hide-input"]  # the rendered book shows it folded
+    return colab
+
+
+def notebook_cells(source_text: str) -> list[nbformat.NotebookNode]:
+    """The chapter's cells with the Colab setup cell right after the opening markdown cell.
+
+    Exercise cells show their solution (markers removed), folded in the book.
+    """
+    cells = parse_percent(source_text)
+    for cell in cells:
+        if "exercise" in cell.metadata.get("tags", []):
+            cell.source = solution_code(cell.source)
+            cell.metadata["tags"] = [*cell.metadata["tags"], "hide-input"]
     at = 1 if cells and cells[0].cell_type == "markdown" else 0
-    return cells[:at] + [colab] + cells[at:]
+    return cells[:at] + [colab_cell()] + cells[at:]
+
+
+def student_notebook(source: Path) -> nbformat.NotebookNode:
+    """The student version of a chapter's exercises: statements and stubs, not executed."""
+    cells = parse_percent(source.read_text())
+    title = cells[0].source.splitlines()[0].lstrip("# ").strip()
+    starts = [i for i, c in enumerate(cells) if "exercise-setup" in c.metadata.get("tags", [])]
+    if not starts:
+        raise ValueError(f"{source.name} has no code cell tagged exercise-setup")
+    chapter = int(source.stem.split("_")[0])
+    body, ids = [], []
+    for cell in cells[starts[0]:]:
+        cell = nbformat.from_dict(dict(cell))
+        tags = cell.metadata.get("tags", [])
+        if "exercise" in tags:
+            ids.append(exercise_id(cell))
+            cell.source = stub_code(cell.source, ids[-1])
+        cell.metadata.pop("tags", None)
+        body.append(cell)
+    intro = nbformat.v4.new_markdown_cell(
+        f"# Exercises, chapter {chapter}: {title}\n\n"
+        "Complete each cell marked with `NotImplementedError` or `...`, then run it: "
+        "`check(...)` says whether your answer passes and, if not, what is wrong. "
+        "Run the setup cells first. The chapter itself explains everything used here."
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["tlbook"] = {"chapter": chapter, "exercises": ids}
+    nb.cells = [intro, colab_cell(), *body]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"chapter{chapter}-cell{i}"  # stable ids: rebuilding changes nothing
+    return nb
+
+
+def write_student_notebook(source: Path) -> Path:
+    target = EXERCISES / f"{source.stem}.ipynb"
+    EXERCISES.mkdir(exist_ok=True)
+    nb = student_notebook(source)
+    tmp = target.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(target)
+    return target
 
 
 def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Path:
@@ -152,6 +254,8 @@ def main() -> int:
     parser.add_argument("--no-execute", action="store_true", help="write the notebook without running it")
     parser.add_argument("--text-only", action="store_true",
                         help="keep the committed outputs when no code cell changed (re-execute otherwise)")
+    parser.add_argument("--exercises-only", action="store_true",
+                        help="write only the student notebooks in book/exercises/")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     args = parser.parse_args()
@@ -161,8 +265,10 @@ def main() -> int:
         if not sources:
             raise SystemExit(f"no chapter source matches {args.chapters} in {SOURCES}")
     for source in sources:
-        execute: bool | str = "if-code-changed" if args.text_only else not args.no_execute
-        build(source, execute=execute, preset=args.preset, timeout=args.timeout)
+        if not args.exercises_only:
+            execute: bool | str = "if-code-changed" if args.text_only else not args.no_execute
+            build(source, execute=execute, preset=args.preset, timeout=args.timeout)
+        print(f"wrote {write_student_notebook(source).relative_to(ROOT)}")
     return 0
 
 
