@@ -1,7 +1,8 @@
 # tlbook's one entry point. Each target sets up .venv itself on a fresh machine.
 #
 #   make book       build the rendered book into _build/html   (the main job)
-#   make test       run every test: unit tests, doctests, notebooks under nbval
+#   make test       run every test: unit tests, doctests, notebooks under nbval, then
+#                   the book in headless Chromium (make browser-test)
 #   make reproduce  re-measure the accuracy goals of the README (cpu preset)
 #   make benchmark  pipeline speed against the source's loop (ratios)
 
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.tlbook-installed
 # outputs of cells tagged nbval-check-output.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
 
-.PHONY: setup book test reproduce benchmark clean
+.PHONY: setup book test browser-test browser-deps reproduce benchmark clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +30,23 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP)
-	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook $(wildcard book/*.ipynb) $(NBVAL)
+	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook $(wildcard book/*.ipynb) $(NBVAL) \
+	    --ignore=tests/browser
+	$(MAKE) browser-test
+
+# The rendered book in headless Chromium: pages load without JavaScript errors,
+# figures load, equations are typeset (MathJax served locally); screenshots of
+# every page go to _build/screenshots/.
+browser-test: book browser-deps
+	$(BIN)/python -m pytest -q tests/browser
+
+browser-deps:
+	@if command -v chromium >/dev/null && test -f /usr/share/javascript/mathjax/MathJax.js; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium and libjs-mathjax for the browser test"; \
+	    apt-get install -y --no-install-recommends chromium libjs-mathjax >/dev/null 2>&1 || \
+	    (apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium libjs-mathjax >/dev/null); \
+	else echo "browser test: install Debian's chromium and libjs-mathjax (apt-get) to run it"; fi
 
 reproduce: $(STAMP)
 	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --out runs/goals-cpu.json

@@ -1,0 +1,89 @@
+"""The Colab path: install tlbook into a fresh environment the way the setup cell does, then run a chapter.
+
+Colab keeps its preinstalled torch and installs only the book's library. Here a
+fresh virtual environment sees this environment's packages as its
+"preinstalled" ones (a ``.pth`` file), and the setup cell's
+``pip install "tlbook @ git+<repository>"`` is run with the repository's local
+path in place of the URL (there is no network). Chapter 2 then runs top to
+bottom in the ``smoke`` preset in a kernel of that environment, and the
+notebook itself reports that it imported the freshly installed copy.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+builder = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(builder)
+
+CHAPTER = ROOT / "book" / "02_augmentation.ipynb"
+
+DRIVER = """
+import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+nb.cells.append(nbformat.v4.new_code_cell("import tlbook; print('TLBOOK_FROM', tlbook.__file__)"))
+NotebookClient(nb, kernel_name="colab-like", timeout=600, resources={"metadata": {"path": sys.argv[3]}}).execute()
+nbformat.write(nb, sys.argv[2])
+"""
+
+
+def install_command(python: Path, checkout: Path) -> list[str]:
+    """The setup cell's pip command, with a local checkout's path for the repository URL."""
+    cell = builder.colab_cell_source()
+    requirement = next(part for part in cell.split('"') if part.startswith("tlbook @ git+"))
+    local = requirement.replace(f"git+{builder.repository_url()}", checkout.as_uri())
+    return [str(python), "-m", "pip", "install", "--quiet", "--no-index", "--no-build-isolation", local]
+
+
+def test_setup_cell_install_then_chapter_runs(tmp_path, cifar):
+    venv = tmp_path / "colab"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                        text=True).strip())
+    # Colab's preinstalled packages (torch, jupyter, ...): this environment's, behind the fresh one's own.
+    (site / "colab_preinstalled.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # venv's bundled setuptools is older than torch requires; Colab's is current: use the preinstalled one.
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], check=True)
+
+    # pip builds in the source tree: build from a copy, so that the repository is left untouched.
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "_build", "build", "runs", ".cache", "*.egg-info", "__pycache__", "book", "examples"))
+    cmd = install_command(python, checkout)
+    assert cmd[-1].startswith("tlbook @ file://")
+    subprocess.run(cmd, check=True, cwd=tmp_path)
+    installed = list(site.glob("tlbook-*.dist-info"))
+    assert installed, "pip did not install tlbook into the fresh environment"
+
+    kernels = tmp_path / "jupyter" / "kernels" / "colab-like"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "colab-like", "language": "python"}))
+    env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "TLBOOK_PRESET": "smoke",
+           "TLBOOK_DATA": str(cifar), "MPLBACKEND": "Agg"}
+    out = tmp_path / "executed.ipynb"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    subprocess.run([str(python), "-c", DRIVER, str(CHAPTER), str(out), str(workdir)], check=True, env=env,
+                   cwd=workdir, timeout=900)
+
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
+    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    origin = Path(printed.split("TLBOOK_FROM", 1)[1].strip())
+    assert site in origin.parents, f"the chapter imported tlbook from {origin}, not from the fresh environment {site}"
+    assert ROOT not in origin.parents
