@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+# The repository's scripts (tools/build_notebooks.py) are imported by the notebook and exercise tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 CLASSES = ["circle", "square", "stripes"]
 # Read once, before the autouse fixture below hides it from each test.

@@ -9,7 +9,6 @@ bottom in the ``smoke`` preset in a kernel of that environment, and the
 notebook itself reports that it imported the freshly installed copy.
 """
 
-import importlib.util
 import json
 import os
 import shutil
@@ -21,10 +20,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import build_notebooks as builder  # tools/, put on sys.path by conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
-builder = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(builder)
 
 CHAPTER = ROOT / "book" / "02_augmentation.ipynb"
 

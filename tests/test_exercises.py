@@ -6,19 +6,17 @@ the smoke preset, after the chapter's exercise-setup cell, with the check log
 switched on so that the check's verdict is read back, not its printout.
 """
 
-import importlib.util
 import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import build_notebooks as builder  # tools/, put on sys.path by conftest.py
+
 from tlbook.exercises import CHECK_LOG_ENV, EXERCISES, KINDS, check, exercises_of
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
-builder = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(builder)
 
 SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 

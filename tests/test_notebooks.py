@@ -1,6 +1,5 @@
 """The committed notebooks: built from their chapter sources, executed, Colab-ready, in the book."""
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -8,10 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import build_notebooks as builder  # tools/, put on sys.path by conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
-builder = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(builder)
 
 SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 NOTEBOOKS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))

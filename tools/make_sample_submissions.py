@@ -9,15 +9,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import nbformat
 
+import build_notebooks as builder  # beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
-builder = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(builder)
 
 SOURCE = ROOT / "chapters" / "02_augmentation.py"
 OUT = ROOT / "examples" / "submissions" / "chapter02"

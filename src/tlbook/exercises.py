@@ -456,12 +456,13 @@ def _check_faq(answer: dict) -> list[str]:
 
 @_exercise("6.3", "bring your own images: fine-tune on a folder", "open-ended")
 def _check_own_run(result: Any) -> list[str]:
+    from .data import CIFAR10_CLASSES
     from .experiment import RunResult
 
     if not isinstance(result, RunResult):
         return [f"expected the RunResult that tlbook.experiment.run returns; got {type(result).__name__}"]
     classes = result.test.classes
-    if classes == ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]:
+    if classes == CIFAR10_CLASSES:
         return ["this run used all of CIFAR-10; point cfg.data (or data=) at your own folder of class folders"]
     chance = 1 / len(classes)
     print(f"  {len(classes)} classes ({', '.join(classes)}): test accuracy {result.test.accuracy:.1%} "
