@@ -12,6 +12,7 @@ Chromium (Debian's ``chromium``). For each page:
 * where the page has math, MathJax has typeset it (rendered MathJax elements
   in the DOM after the scripts ran);
 * pages with widgets also show their static fallback figure;
+* figures are numbered, and the bibliography lists every entry of references.bib;
 * a screenshot is saved to ``_build/screenshots/`` (look at them).
 """
 
@@ -130,6 +131,16 @@ def test_page_renders(site, page):
     if "widget-view+json" in source:
         assert 'id="fig-explorer-static"' in dom, f"{page}: has a widget but not its static fallback figure"
 
+    if "<figure" in source:
+        assert re.search(r'<span class="caption-number">Fig\. \d+ </span>', dom), f"{page}: figures are not numbered"
+
     shot = SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")
     chromium(f"--screenshot={shot}", "--window-size=1280,2400", url)
     assert shot.exists() and Image.open(shot).size == (1280, 2400), f"{page}: no screenshot"
+
+
+def test_bibliography_lists_every_entry(site):
+    entries = len(re.findall(r"^@\w+\{", (ROOT / "references.bib").read_text(), flags=re.M))
+    dom = chromium("--dump-dom", f"{site}/book/references.html").stdout
+    listed = dom.count('role="doc-biblioentry"')
+    assert listed == entries, f"the references page lists {listed} of the {entries} entries in references.bib (cite each)"
