@@ -179,7 +179,7 @@ from tlbook.experiment import load_data, run
 # Transfer learning replaces the ImageNet head by `nn.Linear(features, classes)`.
 # How many trainable parameters does that layer have? Write the formula.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def head_parameters(features: int, classes: int) -> int:
     """Trainable parameters of nn.Linear(features, classes)."""
     # BEGIN SOLUTION

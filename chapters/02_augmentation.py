@@ -342,7 +342,7 @@ from tlbook.exercises import check
 # Write the $3\times3$ homogeneous matrix of the vertical shear
 # $x' = x,\; y' = y + x\tan\varphi$ for an angle $\varphi$ in degrees.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def vertical_shear(phi_degrees: float) -> torch.Tensor:
     """3x3 matrix: x' = x, y' = y + tan(phi) * x."""
     # BEGIN SOLUTION
@@ -362,7 +362,7 @@ check("2.1", vertical_shear)
 # `rotation`. Hint: move the corner to the origin, rotate, move it back, and
 # remember that $BA$ applies $A$ first.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 # BEGIN SOLUTION stub: about_corner = ...
 about_corner = translation(-16, -16) @ rotation(30.0) @ translation(16, 16)
 # END SOLUTION
@@ -377,7 +377,7 @@ check("2.2", about_corner)
 # and count the output pixels below 0.5. Compare with 45°. What does the border
 # teach the network, and why does the book's recipe prefer flips and crops?
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def outside_fraction(degrees: float) -> float:
     """Fraction of a 32x32 output that lies outside the input after rotation(degrees)."""
     # BEGIN SOLUTION

@@ -293,7 +293,7 @@ from tlbook.exercises import check
 # Write the layer for a *batch*: `x` is `(N, in)`, `W` is `(out, in)` as in
 # `nn.Linear`, `b` is `(out,)`; the result is `(N, out)`.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def dense_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """max(0, W x + b) for every row x of a batch (N, in) -> (N, out)."""
     # BEGIN SOLUTION
@@ -310,7 +310,7 @@ check("3.1", dense_relu)
 # to how many? Derive it, then check that ResNet-18's stem turns 224 pixels
 # into 112.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def conv_output_size(n: int, kernel: int, stride: int, padding: int) -> int:
     """Output side of a convolution on an n-pixel side."""
     # BEGIN SOLUTION
@@ -328,7 +328,7 @@ check("3.2", conv_output_size)
 # outputs zeros pass its input (after the ReLU) through unchanged, and why does
 # that make very deep networks trainable?
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def residual(x: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """ReLU(x + f(x))."""
     # BEGIN SOLUTION

@@ -280,7 +280,7 @@ from tlbook.exercises import check
 # the logits and write it without autograd. The check compares it with autograd
 # for $\varepsilon = 0$ and $0.1$.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def smoothed_ce_grad(z: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
     """d loss / d z for logits z (N, K), labels y (N,) and smoothing eps."""
     # BEGIN SOLUTION
@@ -300,7 +300,7 @@ check("4.1", smoothed_ce_grad)
 # summed over the three classes (one sigmoid per class, target one-hot). Which
 # is smaller, and why does the binary loss barely punish the second 3?
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 # BEGIN SOLUTION stub: answer = {"categorical": ..., "binary": ...}
 z, target = torch.tensor([3.0, 3.0, -2.0]), torch.tensor([1.0, 0.0, 0.0])
 answer = {
@@ -320,7 +320,7 @@ check("4.2", answer)
 # check, predict: which layers does the check's small model leave in training
 # mode?
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def train_mode(model: nn.Module) -> nn.Module:
     """model.train(), except frozen BatchNorm layers, which stay in eval mode."""
     # BEGIN SOLUTION

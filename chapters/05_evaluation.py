@@ -304,7 +304,7 @@ from tlbook.train import predict_logits
 # does the plain normal interval $\hat p \pm z\sqrt{\hat p(1-\hat p)/n}$ give
 # for 0 correct out of 20, and why is that absurd?
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval for k successes out of n."""
     # BEGIN SOLUTION
@@ -324,7 +324,7 @@ check("5.1", wilson)
 # predictions, compute per-class precision and recall without
 # `per_class_scores`.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def precision_recall(confusion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-class precision and recall (K,) from a (K, K) confusion matrix."""
     # BEGIN SOLUTION

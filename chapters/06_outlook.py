@@ -208,7 +208,7 @@ from tlbook.studies import load_or_run
 # (`load_or_run("curve", cfg)`). How many images per class does the network from
 # scratch need to match fine-tuning with 5?
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 def images_needed(rows: list[dict], strategy: str, target: float) -> int | None:
     """Smallest images per class whose mean accuracy over seeds reaches target, else None."""
     # BEGIN SOLUTION
@@ -230,7 +230,7 @@ check("6.1", images_needed)
 # Mark each statement `True` or `False`, using what the book measured. The check
 # explains each one you get wrong.
 
-# %% tags=["exercise"]
+# %% tags=["exercise", "nbval-check-output"]
 # BEGIN SOLUTION stub: answer = {statement: ... for statement in ("Transfer learning always improves accuracy.", "A frozen backbone must keep its BatchNorm layers in eval mode.", "Fine-tuning from ImageNet needs thousands of labels per class.", "Transfer learning is a computer-vision technique only.")}
 answer = {
     "Transfer learning always improves accuracy.": False,

@@ -225,6 +225,12 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
             # Only the text changed: keep the executed outputs, re-run nothing.
             for new, prev in zip(new_code, old_code):
                 new.outputs, new.execution_count = prev.outputs, prev.execution_count
+                if "execution" in prev.metadata:
+                    new.metadata["execution"] = prev.metadata["execution"]
+            if len(old.cells) == len(nb.cells):  # same structure: keep cell ids, so the diff shows only what changed
+                for new, prev in zip(nb.cells, old.cells):
+                    if "id" in prev:
+                        new["id"] = prev["id"]
             nb.metadata = old.metadata
             execute = False
             print(f"{target.name}: code unchanged, outputs kept")

@@ -181,7 +181,12 @@ def curve_means(rows: list[dict[str, Any]], strategy: str) -> dict[int, float]:
 
 
 def images_needed(rows: list[dict[str, Any]], strategy: str, target: float) -> int | None:
-    """The fewest images per class at which ``strategy``'s mean accuracy reaches ``target`` (None: never)."""
+    """The fewest images per class at which ``strategy``'s mean accuracy reaches ``target`` (None: never).
+
+    >>> rows = [{"strategy": "a", "per_class": k, "test_accuracy": acc} for k, acc in ((5, 0.3), (10, 0.5))]
+    >>> images_needed(rows, "a", 0.4), images_needed(rows, "a", 0.9)
+    (10, None)
+    """
     return next((k for k, m in curve_means(rows, strategy).items() if m >= target), None)
 
 
