@@ -160,7 +160,7 @@ print(f"pretrained,   {demo.train_per_class} images per class: test accuracy {pr
 # Each exercise ends with `check("1.N", ...)`, which says whether your answer
 # passes and, if not, what is wrong. The solutions are folded under each cell;
 # try first. Students get the same exercises with empty stubs in
-# `book/exercises/01_concepts.ipynb` (see {doc}`instructors`).
+# `exercises/01_concepts.ipynb` (see {doc}`instructors`).
 
 # %% tags=["exercise-setup"]
 import tempfile

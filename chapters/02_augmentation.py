@@ -326,7 +326,7 @@ print(f"spread of the random evaluations:    {100 * (max(random_accs) - min(rand
 # Each exercise ends with `check("2.N", ...)`, which says whether your answer
 # passes and, if not, what is wrong. The solutions are folded under each cell;
 # try first. Students get the same exercises with empty stubs in
-# `book/exercises/02_augmentation.ipynb` (see {doc}`instructors`).
+# `exercises/02_augmentation.ipynb` (see {doc}`instructors`).
 
 # %% tags=["exercise-setup"]
 import math

@@ -278,7 +278,7 @@ for name, spec in BACKBONES.items():
 # Each exercise ends with `check("3.N", ...)`, which says whether your answer
 # passes and, if not, what is wrong. The solutions are folded under each cell;
 # try first. Students get the same exercises with empty stubs in
-# `book/exercises/03_backbone.ipynb` (see {doc}`instructors`).
+# `exercises/03_backbone.ipynb` (see {doc}`instructors`).
 
 # %% tags=["exercise-setup"]
 from typing import Callable

@@ -262,7 +262,7 @@ print(f"parameters + BatchNorm frozen:   running mean moved by {drift_after(bn_e
 # Each exercise ends with `check("4.N", ...)`, which says whether your answer
 # passes and, if not, what is wrong. The solutions are folded under each cell;
 # try first. Students get the same exercises with empty stubs in
-# `book/exercises/04_finetuning.ipynb` (see {doc}`instructors`).
+# `exercises/04_finetuning.ipynb` (see {doc}`instructors`).
 
 # %% tags=["exercise-setup"]
 import torch

@@ -284,7 +284,7 @@ plot_robustness(robustness, severities=severities, clean=clean)
 # Each exercise ends with `check("5.N", ...)`, which says whether your answer
 # passes and, if not, what is wrong. The solutions are folded under each cell;
 # try first. Students get the same exercises with empty stubs in
-# `book/exercises/05_evaluation.ipynb` (see {doc}`instructors`).
+# `exercises/05_evaluation.ipynb` (see {doc}`instructors`).
 
 # %% tags=["exercise-setup"]
 import math

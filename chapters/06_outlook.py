@@ -185,7 +185,7 @@ show_images(test.images[shown], ncols=6, size=1.8, titles=[
 # Each exercise ends with `check("6.N", ...)`, which says whether your answer
 # passes and, if not, what is wrong. The solutions are folded under each cell;
 # try first. Students get the same exercises with empty stubs in
-# `book/exercises/06_outlook.ipynb` (see {doc}`instructors`).
+# `exercises/06_outlook.ipynb` (see {doc}`instructors`).
 
 # %% tags=["exercise-setup"]
 import tempfile

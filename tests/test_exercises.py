@@ -57,7 +57,7 @@ def test_solutions_pass_and_stubs_fail(source, tmp_path, monkeypatch, cifar):
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_student_notebook_is_built_from_its_source(source):
-    path = ROOT / "book" / "exercises" / f"{source.stem}.ipynb"
+    path = ROOT / "exercises" / f"{source.stem}.ipynb"
     committed = nbformat.read(path, as_version=4)
     fresh = builder.student_notebook(source)
     assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], (

@@ -23,7 +23,7 @@ tagged ``exercise`` whose solution lies between ``# BEGIN SOLUTION`` and
 ``# END SOLUTION`` lines (``# BEGIN SOLUTION stub: answer = ...`` names the
 stub; the default stub raises ``NotImplementedError``). In the book the
 solution is shown folded, with the check's output; the student version,
-``book/exercises/NN_name.ipynb`` (not executed), has the stubs instead.
+``exercises/NN_name.ipynb`` (not executed), has the stubs instead.
 
     python tools/build_notebooks.py                 # all chapters, cpu preset
     python tools/build_notebooks.py 02_augmentation # one chapter
@@ -48,7 +48,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "chapters"
 BOOK = ROOT / "book"
-EXERCISES = BOOK / "exercises"
+EXERCISES = ROOT / "exercises"  # student handouts: not part of the book, not executed
 SOLUTION = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?: stub: (?P<stub>.*))?$")
 END_SOLUTION = re.compile(r"^\s*# END SOLUTION\s*$")
 
@@ -261,7 +261,7 @@ def main() -> int:
     parser.add_argument("--text-only", action="store_true",
                         help="keep the committed outputs when no code cell changed (re-execute otherwise)")
     parser.add_argument("--exercises-only", action="store_true",
-                        help="write only the student notebooks in book/exercises/")
+                        help="write only the student notebooks in exercises/")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     args = parser.parse_args()

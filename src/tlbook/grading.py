@@ -9,7 +9,7 @@ report through the file named by ``TLBOOK_CHECK_LOG`` (see
 :mod:`tlbook.exercises`). A submission that crashes its kernel, runs past the
 limit or is not a notebook gets rows that say so, and the others are still
 graded. Which exercises are expected comes from ``--chapter`` or from the
-notebook's metadata (the student notebooks in ``book/exercises/`` carry it).
+notebook's metadata (the student notebooks in ``exercises/`` carry it).
 
 **This is not a sandbox.** Student code runs with your user's rights: it can
 read and delete your files and use the network. Grade inside a throw-away
