@@ -34,8 +34,8 @@
 import torch
 
 from tlbook import get_config
-from tlbook.evaluation import (CORRUPTIONS, corrupt, expected_calibration_error, fit_temperature, most_confused,
-                               per_class_scores, reliability, wilson_interval)
+from tlbook.evaluation import (CORRUPTIONS, corruption_accuracy, expected_calibration_error, fit_temperature,
+                               most_confused, per_class_scores, reliability, wilson_interval)
 from tlbook.experiment import load_data, run
 from tlbook.plots import plot_confusion, plot_data_curve, plot_reliability, plot_robustness, show_images
 from tlbook.studies import curve_means, images_needed, load_or_run
@@ -231,17 +231,12 @@ plot_data_curve(curve)
 
 # %%
 severities = (1, 3, 5)
-subset = torch.arange(0, len(test), 2)  # every other test image: half the cost
-images, labels = test.images[subset], test.labels[subset]
+half = test.subset(torch.arange(0, len(test), 2))  # every other test image: half the cost
 clean, robustness = {}, {}
 for name, r in (("fine-tuned", finetuned), ("linear probe", probe)):
     m = r.model.eval()
-    clean[name] = evaluate(m, type(test)(images, labels, test.classes), preprocessing=pre).accuracy
-    robustness[name] = {
-        kind: [evaluate(m, type(test)(corrupt(images, kind, s), labels, test.classes), preprocessing=pre).accuracy
-               for s in severities]
-        for kind in CORRUPTIONS
-    }
+    clean[name] = evaluate(m, half, preprocessing=pre).accuracy
+    robustness[name] = corruption_accuracy(m, half, preprocessing=pre, severities=severities)
     print(f"{name:<13} clean {clean[name]:.1%}  " + "  ".join(
         f"{kind}: {robustness[name][kind][-1]:.1%}" for kind in CORRUPTIONS) + "  (severity 5)")
 

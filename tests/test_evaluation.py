@@ -78,3 +78,21 @@ def test_bad_corruption_arguments():
         corrupt(x, "fog", 1)
     with pytest.raises(ValueError, match="severity"):
         corrupt(x, "blur", 6)
+
+
+def test_corruption_accuracy_matches_evaluating_corrupted_copies():
+    from tlbook.backbones import Preprocessing
+    from tlbook.data import ImageSet
+    from tlbook.evaluation import corruption_accuracy
+    from tlbook.train import evaluate
+
+    g = torch.Generator().manual_seed(0)
+    data = ImageSet(torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8, generator=g), torch.tensor([0, 1] * 3),
+                    ["a", "b"])
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2)).eval()
+    pre = Preprocessing(8, (0.5,) * 3, (0.5,) * 3)
+    got = corruption_accuracy(model, data, preprocessing=pre, severities=(1, 5), kinds=("blur", "brightness"))
+    assert list(got) == ["blur", "brightness"] and all(len(v) == 2 for v in got.values())
+    by_hand = evaluate(model, ImageSet(corrupt(data.images, "brightness", 5), data.labels, data.classes),
+                       preprocessing=pre).accuracy
+    assert got["brightness"][1] == by_hand

@@ -8,7 +8,8 @@ Chapter 5 uses these on the output of :func:`tlbook.train.evaluate`:
 * :func:`reliability` and :func:`expected_calibration_error` -- is a
   confidence of 80 % right 80 % of the time?
 * :func:`fit_temperature` -- temperature scaling, fitted on validation logits;
-* :func:`corrupt` -- Gaussian noise, blur, JPEG and brightness at severities 1-5.
+* :func:`corrupt` -- Gaussian noise, blur, JPEG and brightness at severities 1-5;
+* :func:`corruption_accuracy` -- a model's accuracy under each corruption and severity.
 
 >>> lo, hi = wilson_interval(700, 1000)
 >>> round(lo, 3), round(hi, 3)
@@ -24,6 +25,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch import nn
+
+from .backbones import Preprocessing
+from .data import ImageSet
+from .train import evaluate
 
 __all__ = [
     "wilson_interval",
@@ -34,6 +40,7 @@ __all__ = [
     "fit_temperature",
     "CORRUPTIONS",
     "corrupt",
+    "corruption_accuracy",
 ]
 
 
@@ -174,3 +181,23 @@ def corrupt(images: torch.Tensor, kind: str, severity: int, *, seed: int = 0) ->
             out[i] = torch.from_numpy(np.array(Image.open(buf).convert("RGB"))).permute(2, 0, 1)
         return out
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def corruption_accuracy(
+    model: nn.Module,
+    data: ImageSet,
+    *,
+    preprocessing: Preprocessing,
+    severities: tuple[int, ...] = (1, 3, 5),
+    kinds: tuple[str, ...] = CORRUPTIONS,
+) -> dict[str, list[float]]:
+    """Accuracy of ``model`` on ``data`` under each corruption, one value per severity.
+
+    The corruptions are deterministic (:func:`corrupt`), so two models see the
+    same corrupted images; the result is what :func:`tlbook.plots.plot_robustness` draws.
+    """
+    return {
+        kind: [evaluate(model, ImageSet(corrupt(data.images, kind, s), data.labels, data.classes),
+                        preprocessing=preprocessing).accuracy for s in severities]
+        for kind in kinds
+    }
