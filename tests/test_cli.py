@@ -37,7 +37,18 @@ def test_compare_writes_a_table(dataset_root, tmp_path, capsys):
                  "--quiet", "--out", str(tmp_path / "cmp.json")]) == 0
     rows = json.loads((tmp_path / "cmp.json").read_text())
     assert [r["strategy"] for r in rows] == ["linear", "scratch"]
-    assert "scratch" in capsys.readouterr().out
+    assert "linear - scratch:" in capsys.readouterr().out
+
+
+def test_compare_repeats_with_seeds_and_prints_the_mean(dataset_root, tmp_path, capsys):
+    assert main(["compare", "--preset", "smoke", "--data", str(dataset_root), "--strategies", "linear", "scratch",
+                 "--seed", "3", "--seeds", "2", "--quiet", "--out", str(tmp_path / "cmp.json")]) == 0
+    rows = json.loads((tmp_path / "cmp.json").read_text())
+    assert [(r["strategy"], r["config"]["seed"]) for r in rows] == [
+        ("linear", 3), ("scratch", 3), ("linear", 4), ("scratch", 4)]
+    out = capsys.readouterr().out
+    assert "mean of 2 seeds: linear" in out
+    assert "linear - scratch:" in out and "(mean of 2 seeds)" in out
 
 
 def test_bad_data_fails_cleanly_and_writes_nothing(tmp_path, capsys):
@@ -107,7 +118,12 @@ def test_chapters_load_saved_studies_or_compute(dataset_root, tmp_path, capsys):
     rows = [{"step": "x", "test_accuracy": 0.5}]
     (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": {"preset": "smoke"}, "rows": rows}))
     assert load_or_run("ladder", cfg, folder=tmp_path) == rows
-    assert "python -m tlbook study ladder" in capsys.readouterr().out
+    assert "python -m tlbook study ladder --preset smoke --out" in capsys.readouterr().out
+    # A study saved with other settings prints the flags that reproduce it.
+    saved = {"preset": "smoke", "image_size": 96, "lr": 0.004, "epochs": cfg.epochs}
+    (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": saved, "rows": rows}))
+    load_or_run("ladder", cfg, folder=tmp_path)
+    assert "study ladder --preset smoke --image-size 96 --lr 0.004 --out" in capsys.readouterr().out
     (tmp_path / "curve-smoke.json").write_text(json.dumps({"study": "ladder", "config": {"preset": "smoke"}, "rows": []}))
     with pytest.raises(ValueError, match="does not hold the curve study"):
         load_or_run("curve", cfg, folder=tmp_path)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -93,14 +94,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     cfg = _config(args)
+    seeds = range(cfg.seed, cfg.seed + args.seeds)
     rows = []
-    for strategy in args.strategies:
-        result = run(cfg, strategy=strategy, progress=not args.quiet)
-        rows.append(result.metrics())
-        _print_result(strategy, rows[-1])
-    print(f"\n{'strategy':<16}{'test acc':>9}{'trainable':>14}{'seconds':>9}")
+    for seed in seeds:  # each seed draws other training images and other initial weights
+        for strategy in args.strategies:
+            result = run(cfg.replace(seed=seed), strategy=strategy, progress=not args.quiet)
+            rows.append(result.metrics())
+            _print_result(f"{strategy} (seed {seed})", rows[-1])
+    print(f"\n{'strategy':<16}{'seed':>5}{'test acc':>9}{'trainable':>14}{'seconds':>9}")
     for r in rows:
-        print(f"{r['strategy']:<16}{r['test']['accuracy']:>9.1%}{r['trainable_parameters']:>14,}{r['seconds']:>9.0f}")
+        print(f"{r['strategy']:<16}{r['config']['seed']:>5}{r['test']['accuracy']:>9.1%}"
+              f"{r['trainable_parameters']:>14,}{r['seconds']:>9.0f}")
+    mean = {s: statistics.fmean(r["test"]["accuracy"] for r in rows if r["strategy"] == s) for s in args.strategies}
+    if len(seeds) > 1:
+        print(f"\nmean of {len(seeds)} seeds: " + ", ".join(f"{s} {a:.1%}" for s, a in mean.items()))
+    first, *others = args.strategies
+    for other in others:
+        print(f"{first} - {other}: {100 * (mean[first] - mean[other]):+.1f} points"
+              + (f" (mean of {len(seeds)} seeds)" if len(seeds) > 1 else ""))
     if args.out:
         write_json_atomic(args.out, rows)
         print(f"wrote {args.out}")
@@ -157,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="train several strategies on the same data; print a table")
     _add_common(p)
     p.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["finetune", "scratch"])
+    p.add_argument("--seeds", type=int, default=1,
+                   help="repeat with this many seeds, from --seed on (other images, other initial weights); "
+                        "prints the mean (default 1)")
     p.add_argument("--out", help="write all metrics to this JSON file")
     p.set_defaults(func=cmd_compare)
 
