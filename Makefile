@@ -3,7 +3,7 @@
 #   make book       build the rendered book into _build/html   (the main job)
 #   make test       run every test: unit tests, doctests, notebooks under nbval, then
 #                   the book in headless Chromium (make browser-test)
-#   make reproduce  re-measure the accuracy goals of the README (cpu preset)
+#   make reproduce  re-measure the accuracy goals of the README (cpu preset, 3 seeds, ~18 min)
 #   make benchmark  pipeline speed against the source's loop (ratios)
 
 PYTHON ?= python3
@@ -49,10 +49,11 @@ browser-deps:
 	else echo "browser test: install Debian's chromium and libjs-mathjax (apt-get) to run it"; fi
 
 reproduce: $(STAMP)
-	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --out runs/goals-cpu.json
+	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --seeds 3 --out runs/goals-cpu.json
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_speed.py
+	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18
 
 clean:
 	rm -rf _build runs

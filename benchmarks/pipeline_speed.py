@@ -1,7 +1,9 @@
 """Speed of tlbook's batched in-memory pipeline against the source document's loop.
 
-Same backbone (ResNet-18 architecture; weights do not change speed), same
-images, same batch size, measured in one run and printed as ratios:
+Same backbone (the book's default, EfficientNet-Lite0, or ``--backbone
+resnet18``, the source's; weights do not change speed), same images, same
+batch size, same model in the same memory format, measured in one run and
+printed as ratios:
 
 * data only   -- images/s delivered to the model, ready to use;
 * whole step  -- images/s of forward + backward + SGD step, data included;
@@ -16,6 +18,7 @@ on a uint8 tensor: one interpolation per image, whole batches at once.
 
     python benchmarks/pipeline_speed.py            # uses TLBOOK_DATA or synthetic images
     python benchmarks/pipeline_speed.py --quick    # fewer batches
+    python benchmarks/pipeline_speed.py --backbone resnet18
 
 Timings vary with load on the machine; compare the ratios, which are taken
 in one run.
@@ -35,8 +38,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from tlbook.augment import SOURCE_AUGMENT, preprocess, sample_matrices
-from tlbook.backbones import create_model
-from tlbook.config import PRESETS, default_device
+from tlbook.backbones import BACKBONES, create_model
+from tlbook.config import PRESETS, Config, default_device
+
+DEFAULT_BACKBONE = Config.backbone
 from tlbook.data import ImageSet, load_split
 
 SOURCE_MEAN = SOURCE_STD = (0.5, 0.5, 0.5)
@@ -99,8 +104,8 @@ def images_per_second(batches, n_batches: int, step=None, warmup: int = 2) -> fl
     return seen / (time.perf_counter() - start)
 
 
-def make_step(device: torch.device):
-    model = create_model("resnet18", num_classes=10, pretrained=False).to(device, memory_format=torch.channels_last)
+def make_step(backbone: str, device: torch.device):
+    model = create_model(backbone, num_classes=10, pretrained=False).to(device, memory_format=torch.channels_last)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
 
@@ -117,6 +122,8 @@ def make_step(device: torch.device):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer batches (a rough check)")
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=sorted(BACKBONES),
+                        help=f"network trained by both loops (default: {DEFAULT_BACKBONE})")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the source pipeline (its value: 2)")
     args = parser.parse_args()
     device = default_device()
@@ -129,7 +136,8 @@ def main() -> None:
                         torch.arange(2000) % 10, [str(i) for i in range(10)])
     sizes = [32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}")
+          f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}, "
+          f"backbone {args.backbone}")
     print(f"{'size':>5} {'measure':<11} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}")
     for size in sizes:
         batch = 100 if size == 32 else 50
@@ -138,7 +146,7 @@ def main() -> None:
         src = images_per_second(source_batches(data, size, batch, args.workers), n_data)
         ours = images_per_second(tlbook_batches(data, size, batch, device), n_data)
         print(f"{size:>5} {'data only':<11} {src:>13.0f} {ours:>13.0f} {ours / src:>6.1f}x", flush=True)
-        step = make_step(device)
+        step = make_step(args.backbone, device)
         src = images_per_second(source_batches(data, size, batch, args.workers), n_step, step)
         ours = images_per_second(tlbook_batches(data, size, batch, device), n_step, step)
         print(f"{size:>5} {'whole step':<11} {src:>13.0f} {ours:>13.0f} {ours / src:>6.1f}x", flush=True)
