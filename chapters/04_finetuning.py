@@ -9,7 +9,7 @@
 # discriminative learning rates) and what each buys on 100 images per class; the
 # BatchNorm trap when freezing; and what each flaw of the source's recipe costs.
 #
-# **Runtime**: about 2 minutes on a 2-core CPU (`cpu` preset). The multi-run
+# **Runtime**: under a minute on a 2-core CPU (`cpu` preset). The multi-run
 # tables are computed by `python -m tlbook study ...` (about 15 minutes each on 2
 # cores) and loaded from `book/results/`; in other presets this notebook computes
 # them itself.
@@ -235,7 +235,7 @@ print(f"parameters + BatchNorm frozen:   running mean moved by {drift_after(bn_e
 # `tlbook.backbones.freeze` keeps frozen BatchNorm layers in eval mode even after
 # `model.train()` (a forward pre-hook), so the linear probe really trains a head on
 # fixed features. The last row of the strategies table above is the same linear
-# probe with only the parameters frozen: in the `cpu` preset it lands about 17
+# probe with only the parameters frozen: in the `cpu` preset it lands about 10
 # points below the real linear probe, although both train exactly the same
 # 12,810 parameters.
 #
