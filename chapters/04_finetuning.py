@@ -235,7 +235,7 @@ print(f"parameters + BatchNorm frozen:   running mean moved by {drift_after(bn_e
 # `tlbook.backbones.freeze` keeps frozen BatchNorm layers in eval mode even after
 # `model.train()` (a forward pre-hook), so the linear probe really trains a head on
 # fixed features. The last row of the strategies table above is the same linear
-# probe with only the parameters frozen: in the `cpu` preset it lands about 10
+# probe with only the parameters frozen: in the `cpu` preset it lands about 11
 # points below the real linear probe, although both train exactly the same
 # 12,810 parameters.
 #

@@ -251,7 +251,7 @@ plot_robustness(robustness, severities=severities, clean=clean)
 # Gaussian noise hurts most, then blur: at CIFAR-10's 32 pixels a blur of one
 # pixel removes much of what distinguishes a cat from a dog. Compare the *drop*
 # from clean accuracy rather than the absolute numbers. In the `cpu` preset the
-# fine-tuned model starts almost 20 points higher and stays far ahead under JPEG
+# fine-tuned model starts about 10 points higher and stays well ahead under JPEG
 # compression and brightness, but under strong noise and blur it loses nearly all
 # of that lead: at the highest severity it is level with the linear probe under
 # blur and *below* it under noise. Fine-tuning every layer on 1,000 clean images

@@ -27,7 +27,7 @@
 # {doc}`04_finetuning` puts a price on each choice: a linear probe trains only
 # the new head (12,810 parameters for EfficientNet-Lite0) and is the cheapest
 # per step, while full fine-tuning trains all 3.4 million and, on 100 images per
-# class, is about 17 points better. The field has looked for the middle ground:
+# class, is about 11 points better. The field has looked for the middle ground:
 # *parameter-efficient fine-tuning* trains small added modules such as adapters
 # {cite}`houlsby2019parameter` or low-rank updates (LoRA) {cite}`hu2022lora`
 # and keeps the backbone frozen, so one backbone serves many tasks.
