@@ -40,9 +40,9 @@ from torchvision import transforms
 from tlbook.augment import SOURCE_AUGMENT, preprocess, sample_matrices
 from tlbook.backbones import BACKBONES, create_model
 from tlbook.config import PRESETS, Config, default_device
-
-DEFAULT_BACKBONE = Config.backbone
 from tlbook.data import ImageSet, load_split
+
+DEFAULT_BACKBONE = Config.backbone  # the book's default network
 
 SOURCE_MEAN = SOURCE_STD = (0.5, 0.5, 0.5)
 

@@ -40,6 +40,15 @@ def test_compare_writes_a_table(dataset_root, tmp_path, capsys):
     assert "linear - scratch:" in capsys.readouterr().out
 
 
+def test_flags_printed_for_saved_studies_exist_on_the_command_line():
+    from tlbook.cli import build_parser
+    from tlbook.studies import _FLAGS
+
+    for field, flag in _FLAGS.items():
+        args = build_parser().parse_args(["study", "ladder", "--out", "x.json", flag, "7"])
+        assert getattr(args, field) == 7, (field, flag)
+
+
 def test_compare_repeats_with_seeds_and_prints_the_mean(dataset_root, tmp_path, capsys):
     assert main(["compare", "--preset", "smoke", "--data", str(dataset_root), "--strategies", "linear", "scratch",
                  "--seed", "3", "--seeds", "2", "--quiet", "--out", str(tmp_path / "cmp.json")]) == 0
