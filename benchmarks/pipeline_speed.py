@@ -20,8 +20,10 @@ on a uint8 tensor: one interpolation per image, whole batches at once.
     python benchmarks/pipeline_speed.py --quick    # fewer batches
     python benchmarks/pipeline_speed.py --backbone resnet18
 
-Timings vary with load on the machine; compare the ratios, which are taken
-in one run.
+Timings vary with load on the machine; compare the ratios. Each ratio is the
+median of ``--rounds`` back-to-back pairs of measurements (source, then
+tlbook, then the other way round, ...), so that a slow spell of the machine
+hits both loops alike; the range of the rounds' ratios is printed beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import time
 
 import torch
@@ -119,13 +122,20 @@ def make_step(backbone: str, device: torch.device):
     return step
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer batches (a rough check)")
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=sorted(BACKBONES),
                         help=f"network trained by both loops (default: {DEFAULT_BACKBONE})")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="pairs of measurements per ratio, the median is printed (default 5; 1 with --quick)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None,
+                        help="input sizes in px (default: 32 and the cpu preset's on a CPU, 32 and 224 on a GPU)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the source pipeline (its value: 2)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    rounds = (1 if args.quick else 5) if args.rounds is None else args.rounds
+    if rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {rounds}")
     device = default_device()
     data_root = os.environ.get("TLBOOK_DATA")
     if data_root:
@@ -134,22 +144,30 @@ def main() -> None:
         g = torch.Generator().manual_seed(0)
         data = ImageSet(torch.randint(0, 256, (2000, 3, 32, 32), dtype=torch.uint8, generator=g),
                         torch.arange(2000) % 10, [str(i) for i in range(10)])
-    sizes = [32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224]
+    sizes = args.sizes or ([32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224])
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}, "
           f"backbone {args.backbone}")
-    print(f"{'size':>5} {'measure':<11} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}")
+    print(f"{'size':>5} {'measure':<11} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}  range of {rounds} rounds")
     for size in sizes:
         batch = 100 if size == 32 else 50
         n_data = 5 if args.quick else 15
         n_step = (3 if args.quick else 8) if device.type == "cpu" and size > 32 else (5 if args.quick else 15)
-        src = images_per_second(source_batches(data, size, batch, args.workers), n_data)
-        ours = images_per_second(tlbook_batches(data, size, batch, device), n_data)
-        print(f"{size:>5} {'data only':<11} {src:>13.0f} {ours:>13.0f} {ours / src:>6.1f}x", flush=True)
         step = make_step(args.backbone, device)
-        src = images_per_second(source_batches(data, size, batch, args.workers), n_step, step)
-        ours = images_per_second(tlbook_batches(data, size, batch, device), n_step, step)
-        print(f"{size:>5} {'whole step':<11} {src:>13.0f} {ours:>13.0f} {ours / src:>6.1f}x", flush=True)
+        for measure, n, fn in (("data only", n_data, None), ("whole step", n_step, step)):
+            pairs = []  # (source img/s, tlbook img/s) per round
+            for r in range(rounds):  # alternate which loop goes first, so drift in machine speed cancels
+                if r % 2 == 0:
+                    src = images_per_second(source_batches(data, size, batch, args.workers), n, fn)
+                    ours = images_per_second(tlbook_batches(data, size, batch, device), n, fn)
+                else:
+                    ours = images_per_second(tlbook_batches(data, size, batch, device), n, fn)
+                    src = images_per_second(source_batches(data, size, batch, args.workers), n, fn)
+                pairs.append((src, ours))
+            ratios = sorted(ours / src for src, ours in pairs)
+            src, ours = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+            print(f"{size:>5} {measure:<11} {src:>13.0f} {ours:>13.0f} {statistics.median(ratios):>6.1f}x"
+                  f"  {ratios[0]:.2f}-{ratios[-1]:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+"""benchmarks/pipeline_speed.py runs end to end and prints one ratio per size and measure."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "pipeline_speed.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("pipeline_speed", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys):
+    # Synthetic images (the conftest hides TLBOOK_DATA); 32 px only, no worker processes: seconds.
+    bench.main(["--quick", "--rounds", "2", "--sizes", "32", "--workers", "0"])
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\s+32 (data only|whole step)\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)$", out, re.M)
+    assert [r[0] for r in rows] == ["data only", "whole step"], out
+    for _, src, ours, median, low, high in rows:
+        assert int(src) > 0 and int(ours) > 0
+        assert float(low) <= float(median) + 0.05 and float(median) <= float(high) + 0.05
+    assert "range of 2 rounds" in out
+
+
+def test_rounds_must_be_positive(bench):
+    with pytest.raises(SystemExit):
+        bench.main(["--rounds", "0"])
