@@ -3,7 +3,7 @@
 #   make book       build the rendered book into _build/html   (the main job)
 #   make test       run every test: unit tests, doctests, notebooks under nbval, then
 #                   the book in headless Chromium (make browser-test)
-#   make reproduce  re-measure the accuracy goals of the README (cpu preset, 3 seeds, ~17 min)
+#   make reproduce  re-measure the accuracy goals of the README (cpu preset, 3 seeds, ~20 min)
 #   make benchmark  pipeline speed against the source's loop (ratios)
 
 PYTHON ?= python3
