@@ -13,8 +13,8 @@
 #
 # **Runtime**: about 7 minutes on a 2-core CPU (`cpu` preset): two training runs
 # and a few thousand evaluations. The data-efficiency curve (30 training runs,
-# about 35 minutes on 2 cores) is computed by
-# `python -m tlbook study curve --preset cpu --image-size 96 --lr 0.001 --out book/results/curve-cpu.json`
+# about 30 minutes on 2 cores) is computed by
+# `python -m tlbook study curve --preset cpu --image-size 96 --out book/results/curve-cpu.json`
 # and loaded; in other presets this notebook computes it itself.
 #
 # **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
@@ -192,9 +192,9 @@ print(f"without TTA {ev.accuracy:.1%}, with flip TTA {tta.accuracy:.1%} "
 # budget, for 5 to 100 labelled images per class, three seeds per point (each
 # seed draws its own training, validation and test images). To fit 30 runs in
 # about half an hour on 2 cores, the curve uses 96-pixel inputs (the rest of the
-# chapter uses the preset's size), the learning rate 0.001 and, for the smallest
-# sets, a smaller batch (`tlbook.studies.curve_batch_size`); the line printed
-# below is the command that reproduces it.
+# chapter uses the preset's size) and, for the smallest sets, a smaller batch
+# (`tlbook.studies.curve_batch_size`); the line printed below is the command that
+# reproduces it.
 
 # %%
 curve = load_or_run("curve", cfg)

@@ -69,7 +69,7 @@
 #
 # **Why use a pretrained model instead of training from scratch?** Because with
 # few labels the pretrained features are far better than anything the labels
-# alone can teach: 71 % against 36 % at 100 images per class in the `cpu`
+# alone can teach: 71 % against 38 % at 100 images per class in the `cpu`
 # preset ({doc}`04_finetuning`). It is not a free lunch: with the wrong
 # preprocessing or a bad recipe, as in the source's own code sample, most of the
 # advantage is lost.
