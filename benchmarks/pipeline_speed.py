@@ -7,6 +7,8 @@ printed as ratios:
 
 * data only   -- images/s delivered to the model, ready to use;
 * whole step  -- images/s of forward + backward + SGD step, data included;
+* network only -- the same step on one batch prepared in advance: the ceiling
+  that no data pipeline can pass (its ratio is against the source's whole step);
 
 at 32 px (the source's input size) and at the ``cpu`` preset's size. The
 source's pipeline is torchvision's per-image PIL transforms
@@ -21,14 +23,16 @@ on a uint8 tensor: one interpolation per image, whole batches at once.
     python benchmarks/pipeline_speed.py --backbone resnet18
 
 Timings vary with load on the machine; compare the ratios. Each ratio is the
-median of ``--rounds`` back-to-back pairs of measurements (source, then
-tlbook, then the other way round, ...), so that a slow spell of the machine
-hits both loops alike; the range of the rounds' ratios is printed beside it.
+median of ``--rounds`` rounds of back-to-back measurements (source, tlbook,
+network; then starting with the next loop, ...), so that a slow spell of the
+machine hits every loop alike; the range of the rounds' ratios is printed
+beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import statistics
@@ -148,26 +152,33 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}, "
           f"backbone {args.backbone}")
-    print(f"{'size':>5} {'measure':<11} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}  range of {rounds} rounds")
+    print(f"{'size':>5} {'measure':<12} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}  range of {rounds} rounds")
     for size in sizes:
         batch = 100 if size == 32 else 50
         n_data = 5 if args.quick else 15
         n_step = (3 if args.quick else 8) if device.type == "cpu" and size > 32 else (5 if args.quick else 15)
         step = make_step(args.backbone, device)
+        fixed = next(tlbook_batches(data, size, batch, device))  # one batch prepared in advance
+        loops = {
+            "source": lambda n, fn: images_per_second(source_batches(data, size, batch, args.workers), n, fn),
+            "tlbook": lambda n, fn: images_per_second(tlbook_batches(data, size, batch, device), n, fn),
+            "network": lambda n, fn: images_per_second(itertools.repeat(fixed), n, fn),  # no data cost at all
+        }
         for measure, n, fn in (("data only", n_data, None), ("whole step", n_step, step)):
-            pairs = []  # (source img/s, tlbook img/s) per round
-            for r in range(rounds):  # alternate which loop goes first, so drift in machine speed cancels
-                if r % 2 == 0:
-                    src = images_per_second(source_batches(data, size, batch, args.workers), n, fn)
-                    ours = images_per_second(tlbook_batches(data, size, batch, device), n, fn)
-                else:
-                    ours = images_per_second(tlbook_batches(data, size, batch, device), n, fn)
-                    src = images_per_second(source_batches(data, size, batch, args.workers), n, fn)
-                pairs.append((src, ours))
-            ratios = sorted(ours / src for src, ours in pairs)
-            src, ours = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-            print(f"{size:>5} {measure:<11} {src:>13.0f} {ours:>13.0f} {statistics.median(ratios):>6.1f}x"
-                  f"  {ratios[0]:.2f}-{ratios[-1]:.2f}", flush=True)
+            names = ["source", "tlbook"] + (["network"] if fn else [])
+            rates = {name: [] for name in names}  # img/s per round
+            for r in range(rounds):  # rotate which loop goes first, so drift in machine speed cancels
+                for name in names[r % len(names):] + names[: r % len(names)]:
+                    rates[name].append(loops[name](n, fn))
+            src = rates["source"]
+            for name in names[1:]:
+                ratios = sorted(x / s for s, x in zip(src, rates[name]))
+                if name == "tlbook":
+                    label, source_column, note = measure, f"{statistics.median(src):.0f}", ""
+                else:  # the ceiling, as a ratio against the source's whole step
+                    label, source_column, note = "network only", "", "  (the most any data pipeline can reach)"
+                print(f"{size:>5} {label:<12} {source_column:>13} {statistics.median(rates[name]):>13.0f}"
+                      f" {statistics.median(ratios):>6.2f}x  {ratios[0]:.2f}-{ratios[-1]:.2f}{note}", flush=True)
 
 
 if __name__ == "__main__":

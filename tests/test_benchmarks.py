@@ -27,6 +27,8 @@ def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys):
         assert int(src) > 0 and int(ours) > 0
         assert float(low) <= float(median) + 0.05 and float(median) <= float(high) + 0.05
     assert "range of 2 rounds" in out
+    ceiling = re.search(r"^\s+32 network only\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)", out, re.M)
+    assert ceiling and int(ceiling.group(1)) > 0, out
 
 
 def test_rounds_must_be_positive(bench):
