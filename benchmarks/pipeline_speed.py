@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=sorted(BACKBONES),
                         help=f"network trained by both loops (default: {DEFAULT_BACKBONE})")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="pairs of measurements per ratio, the median is printed (default 5; 1 with --quick)")
+                        help="rounds of measurements per ratio; the median is printed (default 5; 1 with --quick)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="input sizes in px (default: 32 and the cpu preset's on a CPU, 32 and 224 on a GPU)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the source pipeline (its value: 2)")
