@@ -1,0 +1,84 @@
+"""The numbers typed into README.md and book/reproduce.md match book/results/.
+
+The multi-run tables are measured by ``python -m tlbook study ...`` and saved
+in ``book/results/*.json``; the chapters load those files, but the README and
+the reproduction page copy some of the numbers as text. These tests fail when
+a study is re-run and the copied text is not updated (or the other way round).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tlbook.studies import curve_means
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "book" / "results"
+
+
+def _rows(name: str) -> list[dict]:
+    return json.loads((RESULTS / f"{name}-cpu.json").read_text())["rows"]
+
+
+def _pct(fraction: float) -> str:
+    """0.7070000171 -> '70.7 %', as the prose writes it."""
+    return f"{100 * fraction:.1f} %"
+
+
+def _text(name: str) -> str:
+    # Markdown wraps lines anywhere: compare with whitespace collapsed.
+    return re.sub(r"\s+", " ", (ROOT / name).read_text())
+
+
+def _table_row(markdown: str, label: str) -> list[str]:
+    """The cells after ``label`` in the first table row that starts with it."""
+    for line in (ROOT / markdown).read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0] == label:
+            return cells[1:]
+    raise AssertionError(f"{markdown} has no table row starting with {label!r}")
+
+
+def test_ladder_claim_in_readme() -> None:
+    rows = _rows("ladder")
+    first, last = rows[0], rows[-1]
+    assert first["step"] == "source recipe"
+    claim = f"{_pct(first['test_accuracy'])} (source recipe) to {_pct(last['test_accuracy'])} (book recipe)"
+    assert claim in _text("README.md")
+
+
+def test_strategies_claim_in_readme() -> None:
+    acc = {r["strategy"]: r["test_accuracy"] for r in _rows("strategies")}
+    trap = next(v for k, v in acc.items() if "not frozen" in k)
+    claim = (
+        f"full {_pct(acc['finetune'])}, partial {_pct(acc['partial'])}, "
+        f"discriminative {_pct(acc['discriminative'])}, linear probe {_pct(acc['linear'])} "
+        f"({_pct(trap)} with BatchNorm not frozen), scratch {_pct(acc['scratch'])}"
+    )
+    assert claim in _text("README.md")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "label"), [("finetune", "fine-tuned from ImageNet"), ("scratch", "from scratch")]
+)
+def test_curve_table_in_reproduce_page(strategy: str, label: str) -> None:
+    rows = _rows("curve")
+    means = curve_means(rows, strategy)  # images per class -> mean test accuracy over seeds
+    header = _table_row("book/reproduce.md", "images per class")
+    assert [int(h) for h in header] == sorted(means)
+    assert _table_row("book/reproduce.md", label) == [_pct(means[k]) for k in sorted(means)]
+
+
+def test_curve_claim_in_readme() -> None:
+    rows = _rows("curve")
+    ft, sc = curve_means(rows, "finetune"), curve_means(rows, "scratch")
+    lo, hi = min(ft), max(ft)
+    claim = (
+        f"fine-tuned {_pct(ft[lo])} ({lo} per class) to {_pct(ft[hi])} ({hi} per class); "
+        f"from scratch {_pct(sc[lo])} to {_pct(sc[hi])}"
+    )
+    assert claim in _text("README.md")
