@@ -49,7 +49,7 @@ browser-deps:
 	else echo "browser test: install Debian's chromium and libjs-mathjax (apt-get) to run it"; fi
 
 reproduce: $(STAMP)
-	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --seeds 3 --out runs/goals-cpu.json
+	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --seeds 3 --out book/results/goals-cpu.json
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_speed.py

@@ -1,8 +1,9 @@
 """The numbers typed into README.md and book/reproduce.md match book/results/.
 
-The multi-run tables are measured by ``python -m tlbook study ...`` and saved
-in ``book/results/*.json``; the chapters load those files, but the README and
-the reproduction page copy some of the numbers as text. These tests fail when
+The multi-run tables are measured by ``python -m tlbook study ...`` (and the
+accuracy goals by ``make reproduce``) and saved in ``book/results/*.json``; the
+chapters load those files, but the README and the reproduction page copy some
+of the numbers as text. These tests fail when
 a study is re-run and the copied text is not updated (or the other way round).
 """
 
@@ -80,5 +81,47 @@ def test_curve_claim_in_readme() -> None:
     claim = (
         f"fine-tuned {_pct(ft[lo])} ({lo} per class) to {_pct(ft[hi])} ({hi} per class); "
         f"from scratch {_pct(sc[lo])} to {_pct(sc[hi])}"
+    )
+    assert claim in _text("README.md")
+
+
+def _goals() -> dict[str, dict[int, dict]]:
+    """``make reproduce``'s runs: strategy -> seed -> run."""
+    runs = json.loads((RESULTS / "goals-cpu.json").read_text())
+    by: dict[str, dict[int, dict]] = {}
+    for r in runs:
+        by.setdefault(r["strategy"], {})[r["config"]["seed"]] = r
+    assert set(by) == {"finetune", "scratch"} and by["finetune"].keys() == by["scratch"].keys()
+    return by
+
+
+def test_goals_table_in_reproduce_page() -> None:
+    by = _goals()
+    ft, sc = by["finetune"], by["scratch"]
+    seeds = sorted(ft)
+    for seed in seeds:
+        label = f"{seed} (the chapters' seed)" if seed == 0 else str(seed)
+        a, b = ft[seed]["test"]["accuracy"], sc[seed]["test"]["accuracy"]
+        assert _table_row("book/reproduce.md", label) == [
+            _pct(a), _pct(b), f"{100 * (a - b):.1f} points", f"{ft[seed]['seconds']:.0f} s, {sc[seed]['seconds']:.0f} s"
+        ]
+    mean_ft = sum(ft[s]["test"]["accuracy"] for s in seeds) / len(seeds)
+    mean_sc = sum(sc[s]["test"]["accuracy"] for s in seeds) / len(seeds)
+    mean_s = sum(r["seconds"] for runs in by.values() for r in runs.values()) / (2 * len(seeds))
+    assert _table_row("book/reproduce.md", "**mean**") == [
+        f"**{_pct(mean_ft)}**", _pct(mean_sc), f"**{100 * (mean_ft - mean_sc):.1f} points**", f"{mean_s:.0f} s"
+    ]
+
+
+def test_goals_claim_in_readme() -> None:
+    by = _goals()
+    ft, sc = by["finetune"], by["scratch"]
+    n = len(ft)
+    mean_ft = sum(r["test"]["accuracy"] for r in ft.values()) / n
+    mean_sc = sum(r["test"]["accuracy"] for r in sc.values()) / n
+    claim = (
+        f"{_pct(mean_ft)} fine-tuned vs {_pct(mean_sc)} from scratch (at its best learning rate), "
+        f"{100 * (mean_ft - mean_sc):.1f} points apart (mean of {n} seeds; "
+        f"seed 0: {_pct(ft[0]['test']['accuracy'])} vs {_pct(sc[0]['test']['accuracy'])})"
     )
     assert claim in _text("README.md")
