@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,10 @@ def _goals() -> dict[str, dict[int, dict]]:
     return by
 
 
+def _mean_accuracy(runs: dict[int, dict]) -> float:
+    return statistics.fmean(r["test"]["accuracy"] for r in runs.values())
+
+
 def test_goals_table_in_reproduce_page() -> None:
     by = _goals()
     ft, sc = by["finetune"], by["scratch"]
@@ -105,9 +110,8 @@ def test_goals_table_in_reproduce_page() -> None:
         assert _table_row("book/reproduce.md", label) == [
             _pct(a), _pct(b), f"{100 * (a - b):.1f} points", f"{ft[seed]['seconds']:.0f} s, {sc[seed]['seconds']:.0f} s"
         ]
-    mean_ft = sum(ft[s]["test"]["accuracy"] for s in seeds) / len(seeds)
-    mean_sc = sum(sc[s]["test"]["accuracy"] for s in seeds) / len(seeds)
-    mean_s = sum(r["seconds"] for runs in by.values() for r in runs.values()) / (2 * len(seeds))
+    mean_ft, mean_sc = _mean_accuracy(ft), _mean_accuracy(sc)
+    mean_s = statistics.fmean(r["seconds"] for runs in by.values() for r in runs.values())
     assert _table_row("book/reproduce.md", "**mean**") == [
         f"**{_pct(mean_ft)}**", _pct(mean_sc), f"**{100 * (mean_ft - mean_sc):.1f} points**", f"{mean_s:.0f} s"
     ]
@@ -116,12 +120,10 @@ def test_goals_table_in_reproduce_page() -> None:
 def test_goals_claim_in_readme() -> None:
     by = _goals()
     ft, sc = by["finetune"], by["scratch"]
-    n = len(ft)
-    mean_ft = sum(r["test"]["accuracy"] for r in ft.values()) / n
-    mean_sc = sum(r["test"]["accuracy"] for r in sc.values()) / n
+    mean_ft, mean_sc = _mean_accuracy(ft), _mean_accuracy(sc)
     claim = (
         f"{_pct(mean_ft)} fine-tuned vs {_pct(mean_sc)} from scratch (at its best learning rate), "
-        f"{100 * (mean_ft - mean_sc):.1f} points apart (mean of {n} seeds; "
+        f"{100 * (mean_ft - mean_sc):.1f} points apart (mean of {len(ft)} seeds; "
         f"seed 0: {_pct(ft[0]['test']['accuracy'])} vs {_pct(sc[0]['test']['accuracy'])})"
     )
     assert claim in _text("README.md")
