@@ -21,6 +21,7 @@ on a uint8 tensor: one interpolation per image, whole batches at once.
     python benchmarks/pipeline_speed.py            # uses TLBOOK_DATA or synthetic images
     python benchmarks/pipeline_speed.py --quick    # fewer batches
     python benchmarks/pipeline_speed.py --backbone resnet18
+    python benchmarks/pipeline_speed.py --out book/results/benchmark-efficientnet_lite0.json  # also save the table
 
 Timings vary with load on the machine; compare the ratios. Each ratio is the
 median of ``--rounds`` rounds of back-to-back measurements (source, tlbook,
@@ -48,6 +49,7 @@ from tlbook.augment import SOURCE_AUGMENT, preprocess, sample_matrices
 from tlbook.backbones import BACKBONES, create_model
 from tlbook.config import PRESETS, Config, default_device
 from tlbook.data import ImageSet, load_split
+from tlbook.train import write_json_atomic
 
 DEFAULT_BACKBONE = Config.backbone  # the book's default network
 
@@ -136,6 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=None,
                         help="input sizes in px (default: 32 and the cpu preset's on a CPU, 32 and 224 on a GPU)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the source pipeline (its value: 2)")
+    parser.add_argument("--out", default=None,
+                        help="also write the printed rows to this JSON file (book/benchmarks.md copies them)")
     args = parser.parse_args(argv)
     rounds = (1 if args.quick else 5) if args.rounds is None else args.rounds
     if rounds < 1:
@@ -149,9 +153,10 @@ def main(argv: list[str] | None = None) -> None:
         data = ImageSet(torch.randint(0, 256, (2000, 3, 32, 32), dtype=torch.uint8, generator=g),
                         torch.arange(2000) % 10, [str(i) for i in range(10)])
     sizes = args.sizes or ([32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224])
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}, "
-          f"backbone {args.backbone}")
+    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+               f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}")
+    print(f"machine: {machine}, backbone {args.backbone}")
+    table = []  # the printed rows, for --out
     print(f"{'size':>5} {'measure':<12} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}  range of {rounds} rounds")
     for size in sizes:
         batch = 100 if size == 32 else 50
@@ -179,6 +184,14 @@ def main(argv: list[str] | None = None) -> None:
                     label, source_column, note = "network only", "", "  (the most any data pipeline can reach)"
                 print(f"{size:>5} {label:<12} {source_column:>13} {statistics.median(rates[name]):>13.0f}"
                       f" {statistics.median(ratios):>6.2f}x  {ratios[0]:.2f}-{ratios[-1]:.2f}{note}", flush=True)
+                table.append({"size": size, "measure": label,
+                              "source_images_per_second": statistics.median(src) if name == "tlbook" else None,
+                              "images_per_second": statistics.median(rates[name]),
+                              "ratio": statistics.median(ratios), "ratio_low": ratios[0], "ratio_high": ratios[-1]})
+    if args.out:
+        write_json_atomic(args.out, {"machine": machine, "backbone": args.backbone, "rounds": rounds,
+                                     "data": "CIFAR-10 (TLBOOK_DATA)" if data_root else "synthetic", "rows": table})
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """benchmarks/pipeline_speed.py runs end to end and prints one ratio per size and measure."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -17,9 +18,10 @@ def bench():
     return module
 
 
-def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys):
+def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys, tmp_path):
     # Synthetic images (the conftest hides TLBOOK_DATA); 32 px only, no worker processes: seconds.
-    bench.main(["--quick", "--rounds", "2", "--sizes", "32", "--workers", "0"])
+    out_file = tmp_path / "bench.json"
+    bench.main(["--quick", "--rounds", "2", "--sizes", "32", "--workers", "0", "--out", str(out_file)])
     out = capsys.readouterr().out
     rows = re.findall(r"^\s+32 (data only|whole step)\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)$", out, re.M)
     assert [r[0] for r in rows] == ["data only", "whole step"], out
@@ -29,6 +31,16 @@ def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys):
     assert "range of 2 rounds" in out
     ceiling = re.search(r"^\s+32 network only\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)", out, re.M)
     assert ceiling and int(ceiling.group(1)) > 0, out
+    # --out saves the same rows as printed (book/benchmarks.md copies them; tests/test_claims.py checks the copy).
+    saved = json.loads(out_file.read_text())
+    assert saved["rounds"] == 2 and saved["data"] == "synthetic"
+    assert [(r["size"], r["measure"]) for r in saved["rows"]] == [
+        (32, "data only"), (32, "whole step"), (32, "network only")]
+    for row, (_, src, ours, median, low, high) in zip(saved["rows"], rows):
+        assert (f"{row['source_images_per_second']:.0f}", f"{row['images_per_second']:.0f}") == (src, ours)
+        assert (f"{row['ratio']:.2f}", f"{row['ratio_low']:.2f}", f"{row['ratio_high']:.2f}") == (median, low, high)
+    assert saved["rows"][2]["source_images_per_second"] is None
+    assert f"{saved['rows'][2]['ratio']:.2f}" == ceiling.group(2)
 
 
 def test_rounds_must_be_positive(bench):
