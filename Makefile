@@ -52,8 +52,8 @@ reproduce: $(STAMP)
 	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --seeds 3 --out book/results/goals-cpu.json
 
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/pipeline_speed.py
-	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18
+	$(BIN)/python benchmarks/pipeline_speed.py --out book/results/benchmark-efficientnet_lite0.json
+	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18 --out book/results/benchmark-resnet18.json
 
 clean:
 	rm -rf _build runs

@@ -1,10 +1,11 @@
-"""The numbers typed into README.md and book/reproduce.md match book/results/.
+"""The numbers typed into README.md and the book's pages match book/results/.
 
-The multi-run tables are measured by ``python -m tlbook study ...`` (and the
-accuracy goals by ``make reproduce``) and saved in ``book/results/*.json``; the
-chapters load those files, but the README and the reproduction page copy some
-of the numbers as text. These tests fail when
-a study is re-run and the copied text is not updated (or the other way round).
+The multi-run tables are measured by ``python -m tlbook study ...``, the
+accuracy goals by ``make reproduce`` and the pipeline's speed by ``make
+benchmark``, all saved in ``book/results/*.json``; the chapters load those
+files, but the README, the reproduction page and the benchmarks page copy some
+of the numbers as text. These tests fail when a measurement is re-run and the
+copied text is not updated (or the other way round).
 """
 
 from __future__ import annotations
@@ -125,5 +126,47 @@ def test_goals_claim_in_readme() -> None:
         f"{_pct(mean_ft)} fine-tuned vs {_pct(mean_sc)} from scratch (at its best learning rate), "
         f"{100 * (mean_ft - mean_sc):.1f} points apart (mean of {len(ft)} seeds; "
         f"seed 0: {_pct(ft[0]['test']['accuracy'])} vs {_pct(sc[0]['test']['accuracy'])})"
+    )
+    assert claim in _text("README.md")
+
+
+# book/benchmarks.md: `make benchmark` -> book/results/benchmark-<backbone>.json
+_BACKBONE_NAMES = {"efficientnet_lite0": "EfficientNet-Lite0", "resnet18": "ResNet-18"}
+_MEASURE_NAMES = {"data only": "data only", "whole step": "whole training step", "network only": "network only (ceiling)"}
+
+
+def _ratio(row: dict, value: float) -> str:
+    """Ratios as the page writes them: data-only to 0.1 (they are large), steps to 0.01."""
+    return f"{value:.1f}" if row["measure"] == "data only" else f"{value:.2f}"
+
+
+@pytest.mark.parametrize("backbone", sorted(_BACKBONE_NAMES))
+def test_benchmark_table_in_benchmarks_page(backbone: str) -> None:
+    saved = json.loads((RESULTS / f"benchmark-{backbone}.json").read_text())
+    assert saved["backbone"] == backbone and saved["data"] == "CIFAR-10 (TLBOOK_DATA)"
+    lines = (ROOT / "book" / "benchmarks.md").read_text().splitlines()
+    # Cells without bold markers; the size cell without its note, e.g. "112 px (`cpu` preset)" -> "112 px".
+    table = [[c.strip().strip("*") for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("| ")]
+    for row in saved["rows"]:
+        key = [_BACKBONE_NAMES[backbone], f"{row['size']} px", _MEASURE_NAMES[row["measure"]]]
+        found = [cells for cells in table if [cells[0], cells[1].split(" (")[0], cells[2]] == key]
+        assert len(found) == 1, f"book/benchmarks.md: no single table row for {key}"
+        src = row["source_images_per_second"]
+        assert found[0][3:7] == [
+            "" if src is None else f"{src:,.0f}",
+            f"{row['images_per_second']:,.0f}",
+            f"{_ratio(row, row['ratio'])}x",
+            f"{_ratio(row, row['ratio_low'])}-{_ratio(row, row['ratio_high'])}",
+        ], key
+
+
+def test_benchmark_claim_in_readme() -> None:
+    saved = json.loads((RESULTS / "benchmark-efficientnet_lite0.json").read_text())
+    r = {(row["size"], row["measure"]): row for row in saved["rows"]}
+    claim = (
+        f"data {_ratio(r[32, 'data only'], r[32, 'data only']['ratio'])}x faster at 32 px, "
+        f"{_ratio(r[112, 'data only'], r[112, 'data only']['ratio'])}x at 112 px; "
+        f"whole step {r[32, 'whole step']['ratio']:.2f}x at 32 px (median of {saved['rounds']} rounds), "
+        f"where the network alone, with no data cost, is {r[32, 'network only']['ratio']:.2f}x"
     )
     assert claim in _text("README.md")
