@@ -182,12 +182,13 @@ def main(argv: list[str] | None = None) -> None:
                     label, source_column, note = measure, f"{statistics.median(src):.0f}", ""
                 else:  # the ceiling, as a ratio against the source's whole step
                     label, source_column, note = "network only", "", "  (the most any data pipeline can reach)"
-                print(f"{size:>5} {label:<12} {source_column:>13} {statistics.median(rates[name]):>13.0f}"
-                      f" {statistics.median(ratios):>6.2f}x  {ratios[0]:.2f}-{ratios[-1]:.2f}{note}", flush=True)
-                table.append({"size": size, "measure": label,
-                              "source_images_per_second": statistics.median(src) if name == "tlbook" else None,
-                              "images_per_second": statistics.median(rates[name]),
-                              "ratio": statistics.median(ratios), "ratio_low": ratios[0], "ratio_high": ratios[-1]})
+                row = {"size": size, "measure": label,
+                       "source_images_per_second": statistics.median(src) if name == "tlbook" else None,
+                       "images_per_second": statistics.median(rates[name]),
+                       "ratio": statistics.median(ratios), "ratio_low": ratios[0], "ratio_high": ratios[-1]}
+                table.append(row)
+                print(f"{size:>5} {label:<12} {source_column:>13} {row['images_per_second']:>13.0f}"
+                      f" {row['ratio']:>6.2f}x  {row['ratio_low']:.2f}-{row['ratio_high']:.2f}{note}", flush=True)
     if args.out:
         write_json_atomic(args.out, {"machine": machine, "backbone": args.backbone, "rounds": rounds,
                                      "data": "CIFAR-10 (TLBOOK_DATA)" if data_root else "synthetic", "rows": table})
