@@ -52,8 +52,9 @@ reproduce: $(STAMP)
 	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --seeds 3 --out book/results/goals-cpu.json
 
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/pipeline_speed.py --out book/results/benchmark-efficientnet_lite0.json
-	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18 --out book/results/benchmark-resnet18.json
+	dev=$$($(BIN)/python -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')") && \
+	$(BIN)/python benchmarks/pipeline_speed.py --out book/results/benchmark-efficientnet_lite0-$$dev.json && \
+	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18 --out book/results/benchmark-resnet18-$$dev.json
 
 clean:
 	rm -rf _build runs

@@ -21,7 +21,7 @@ on a uint8 tensor: one interpolation per image, whole batches at once.
     python benchmarks/pipeline_speed.py            # uses TLBOOK_DATA or synthetic images
     python benchmarks/pipeline_speed.py --quick    # fewer batches
     python benchmarks/pipeline_speed.py --backbone resnet18
-    python benchmarks/pipeline_speed.py --out book/results/benchmark-efficientnet_lite0.json  # also save the table
+    python benchmarks/pipeline_speed.py --out bench.json   # also save the table as JSON
 
 Timings vary with load on the machine; compare the ratios. Each ratio is the
 median of ``--rounds`` rounds of back-to-back measurements (source, tlbook,

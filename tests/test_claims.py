@@ -130,7 +130,7 @@ def test_goals_claim_in_readme() -> None:
     assert claim in _text("README.md")
 
 
-# book/benchmarks.md: `make benchmark` -> book/results/benchmark-<backbone>.json
+# book/benchmarks.md: `make benchmark` on a CPU -> book/results/benchmark-<backbone>-cpu.json
 _BACKBONE_NAMES = {"efficientnet_lite0": "EfficientNet-Lite0", "resnet18": "ResNet-18"}
 _MEASURE_NAMES = {"data only": "data only", "whole step": "whole training step", "network only": "network only (ceiling)"}
 
@@ -142,7 +142,7 @@ def _ratio(row: dict, value: float) -> str:
 
 @pytest.mark.parametrize("backbone", sorted(_BACKBONE_NAMES))
 def test_benchmark_table_in_benchmarks_page(backbone: str) -> None:
-    saved = json.loads((RESULTS / f"benchmark-{backbone}.json").read_text())
+    saved = json.loads((RESULTS / f"benchmark-{backbone}-cpu.json").read_text())
     assert saved["backbone"] == backbone and saved["data"] == "CIFAR-10 (TLBOOK_DATA)"
     lines = (ROOT / "book" / "benchmarks.md").read_text().splitlines()
     # Cells without bold markers; the size cell without its note, e.g. "112 px (`cpu` preset)" -> "112 px".
@@ -161,7 +161,7 @@ def test_benchmark_table_in_benchmarks_page(backbone: str) -> None:
 
 
 def test_benchmark_claim_in_readme() -> None:
-    saved = json.loads((RESULTS / "benchmark-efficientnet_lite0.json").read_text())
+    saved = json.loads((RESULTS / "benchmark-efficientnet_lite0-cpu.json").read_text())
     r = {(row["size"], row["measure"]): row for row in saved["rows"]}
     claim = (
         f"data {_ratio(r[32, 'data only'], r[32, 'data only']['ratio'])}x faster at 32 px, "
