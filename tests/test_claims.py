@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
 
 
+def _load(name: str):
+    """``book/results/{name}-cpu.json``, parsed."""
+    return json.loads((RESULTS / f"{name}-cpu.json").read_text())
+
+
 def _rows(name: str) -> list[dict]:
-    return json.loads((RESULTS / f"{name}-cpu.json").read_text())["rows"]
+    return _load(name)["rows"]
 
 
 def _pct(fraction: float) -> str:
@@ -37,11 +42,16 @@ def _text(name: str) -> str:
     return re.sub(r"\s+", " ", (ROOT / name).read_text())
 
 
+def _table_rows(markdown: str) -> list[list[str]]:
+    """The cells of every table row in ``markdown`` (a path below the repository root)."""
+    lines = (ROOT / markdown).read_text().splitlines()
+    return [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("| ")]
+
+
 def _table_row(markdown: str, label: str) -> list[str]:
     """The cells after ``label`` in the first table row that starts with it."""
-    for line in (ROOT / markdown).read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells and cells[0] == label:
+    for cells in _table_rows(markdown):
+        if cells[0] == label:
             return cells[1:]
     raise AssertionError(f"{markdown} has no table row starting with {label!r}")
 
@@ -89,7 +99,7 @@ def test_curve_claim_in_readme() -> None:
 
 def _goals() -> dict[str, dict[int, dict]]:
     """``make reproduce``'s runs: strategy -> seed -> run."""
-    runs = json.loads((RESULTS / "goals-cpu.json").read_text())
+    runs = _load("goals")
     by: dict[str, dict[int, dict]] = {}
     for r in runs:
         by.setdefault(r["strategy"], {})[r["config"]["seed"]] = r
@@ -142,11 +152,10 @@ def _ratio(row: dict, value: float) -> str:
 
 @pytest.mark.parametrize("backbone", sorted(_BACKBONE_NAMES))
 def test_benchmark_table_in_benchmarks_page(backbone: str) -> None:
-    saved = json.loads((RESULTS / f"benchmark-{backbone}-cpu.json").read_text())
+    saved = _load(f"benchmark-{backbone}")
     assert saved["backbone"] == backbone and saved["data"] == "CIFAR-10 (TLBOOK_DATA)"
-    lines = (ROOT / "book" / "benchmarks.md").read_text().splitlines()
     # Cells without bold markers; the size cell without its note, e.g. "112 px (`cpu` preset)" -> "112 px".
-    table = [[c.strip().strip("*") for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("| ")]
+    table = [[c.strip("*") for c in cells] for cells in _table_rows("book/benchmarks.md")]
     for row in saved["rows"]:
         key = [_BACKBONE_NAMES[backbone], f"{row['size']} px", _MEASURE_NAMES[row["measure"]]]
         found = [cells for cells in table if [cells[0], cells[1].split(" (")[0], cells[2]] == key]
@@ -161,7 +170,7 @@ def test_benchmark_table_in_benchmarks_page(backbone: str) -> None:
 
 
 def test_benchmark_claim_in_readme() -> None:
-    saved = json.loads((RESULTS / "benchmark-efficientnet_lite0-cpu.json").read_text())
+    saved = _load("benchmark-efficientnet_lite0")
     r = {(row["size"], row["measure"]): row for row in saved["rows"]}
     claim = (
         f"data {_ratio(r[32, 'data only'], r[32, 'data only']['ratio'])}x faster at 32 px, "
