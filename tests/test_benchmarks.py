@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "pipeline_speed.py"
 
@@ -35,12 +36,40 @@ def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys, tmp_path):
     saved = json.loads(out_file.read_text())
     assert saved["rounds"] == 2 and saved["data"] == "synthetic"
     assert [(r["size"], r["measure"]) for r in saved["rows"]] == [
-        (32, "data only"), (32, "whole step"), (32, "network only")]
+        (32, "data only"), (32, "whole step"), (32, "network only"), (32, "vs source as written")]
     for row, (_, src, ours, median, low, high) in zip(saved["rows"], rows):
         assert (f"{row['source_images_per_second']:.0f}", f"{row['images_per_second']:.0f}") == (src, ours)
         assert (f"{row['ratio']:.2f}", f"{row['ratio_low']:.2f}", f"{row['ratio_high']:.2f}") == (median, low, high)
     assert saved["rows"][2]["source_images_per_second"] is None
     assert f"{saved['rows'][2]['ratio']:.2f}" == ceiling.group(2)
+    # The source's loop as its code stands (NCHW, float32) against tlbook's same whole step.
+    written = re.search(r"^\s+32 vs source as written\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)", out, re.M)
+    assert written and int(written.group(1)) > 0, out
+    assert written.group(2) == rows[1][2]  # tlbook's column: the whole step's images/s
+    as_written = saved["rows"][3]
+    assert f"{as_written['source_images_per_second']:.0f}" == written.group(1)
+    assert as_written["images_per_second"] == saved["rows"][1]["images_per_second"]
+    assert f"{as_written['ratio']:.2f}" == written.group(3)
+
+
+def test_as_written_step_keeps_the_default_memory_format(bench, monkeypatch):
+    # The source's model stays NCHW; tlbook's goes channels_last, as fit() does.
+    made = {}
+    real_create = bench.create_model
+
+    def create(*args, **kwargs):
+        model = real_create(*args, **kwargs)
+        made.setdefault("models", []).append(model)
+        return model
+
+    monkeypatch.setattr(bench, "create_model", create)
+    x, y = torch.rand(2, 3, 32, 32), torch.tensor([0, 1])
+    bench.make_step("efficientnet_lite0", torch.device("cpu"))(x.contiguous(memory_format=torch.channels_last), y)
+    bench.make_step("efficientnet_lite0", torch.device("cpu"), as_written=True)(x, y)
+    tlbook_model, source_model = made["models"]
+    conv = lambda m: next(p for p in m.parameters() if p.ndim == 4)  # noqa: E731
+    assert conv(tlbook_model).is_contiguous(memory_format=torch.channels_last)
+    assert conv(source_model).is_contiguous() and not conv(source_model).is_contiguous(memory_format=torch.channels_last)
 
 
 def test_rounds_must_be_positive(bench):

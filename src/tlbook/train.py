@@ -50,6 +50,7 @@ __all__ = [
     "fit",
     "evaluate",
     "predict_logits",
+    "mixed_precision",
     "save_checkpoint",
     "load_checkpoint",
     "CheckpointMismatch",
@@ -152,8 +153,17 @@ def _batches(n: int, batch_size: int, *, generator: torch.Generator | None) -> I
         yield idx
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bfloat16 mixed precision on CUDA (no gradient scaler needed); nothing on the CPU."""
+def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast :func:`fit` and :func:`evaluate` run the network under.
+
+    bfloat16 mixed precision on CUDA (no gradient scaler needed); nothing on
+    the CPU, whose cores here have no fast bfloat16.
+
+    >>> import torch
+    >>> with mixed_precision(torch.device("cpu")):
+    ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+    torch.float32
+    """
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -247,7 +257,7 @@ def fit(
                 device=device,
             ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
             y = train.labels[idx].to(device)  # (B,)
-            with _autocast(device):
+            with mixed_precision(device):
                 logits = model(x)  # (B, K)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
@@ -330,7 +340,7 @@ def predict_logits(
             matrices=matrices, device=device,
             padding_mode=augment.padding_mode if augment is not None else "reflection",
         ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
-        with _autocast(device):
+        with mixed_precision(device):
             logits = model(x).float()  # (B, K)
             if hflip_tta:
                 logits = (logits + model(x.flip(-1)).float()) / 2
