@@ -205,9 +205,9 @@ def main(argv: list[str] | None = None) -> None:
                     # the ceiling, as a ratio against the source's whole step
                     "network": ("network only", rates["source"], rates.get("network"), False,
                                 "  (the most any data pipeline can reach)"),
-                    # tlbook's whole step against the source's loop in its own memory format
+                    # tlbook's whole step against the source's loop with its own model: format (and precision) counted
                     "as written": ("vs source as written", rates.get("as written"), rates["tlbook"], True,
-                                   "  (source: NCHW, float32; memory format counted)"),
+                                   "  (the source's code as is: NCHW, float32)"),
                 }[name]
                 ratios = sorted(x / s for s, x in zip(base, ours))
                 source_column = f"{statistics.median(base):.0f}" if show_base else ""
