@@ -65,7 +65,8 @@ EOF
 if [ "$what" != benchmark ]; then
     run_dir=$(mktemp -d /tmp/tlbook-gpu-run.XXXXXX); scratch+=("$run_dir")
     preset=gpu; [ $smoke = 1 ] && preset=smoke
-    "$PY" -m tlbook train --preset "$preset" --quiet --out "$run_dir" 2>&1 | tee "$out/train.log"
+    # With its progress bar, so that the log holds each epoch's validation accuracy even if the run is cut short.
+    "$PY" -m tlbook train --preset "$preset" --out "$run_dir" 2>&1 | tee "$out/train.log"
     cp "$run_dir/metrics.json" "$out/metrics.json"  # the checkpoint stays behind: 14 MB nobody needs here
 fi
 if [ "$what" != train ]; then
