@@ -54,19 +54,18 @@ def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys, tmp_path):
 
 def test_as_written_step_keeps_the_default_memory_format(bench, monkeypatch):
     # The source's model stays NCHW; tlbook's goes channels_last, as fit() does.
-    made = {}
+    made = []
     real_create = bench.create_model
 
     def create(*args, **kwargs):
-        model = real_create(*args, **kwargs)
-        made.setdefault("models", []).append(model)
-        return model
+        made.append(real_create(*args, **kwargs))
+        return made[-1]
 
     monkeypatch.setattr(bench, "create_model", create)
     x, y = torch.rand(2, 3, 32, 32), torch.tensor([0, 1])
     bench.make_step("efficientnet_lite0", torch.device("cpu"))(x.contiguous(memory_format=torch.channels_last), y)
     bench.make_step("efficientnet_lite0", torch.device("cpu"), as_written=True)(x, y)
-    tlbook_model, source_model = made["models"]
+    tlbook_model, source_model = made
     conv = lambda m: next(p for p in m.parameters() if p.ndim == 4)  # noqa: E731
     assert conv(tlbook_model).is_contiguous(memory_format=torch.channels_last)
     assert conv(source_model).is_contiguous() and not conv(source_model).is_contiguous(memory_format=torch.channels_last)

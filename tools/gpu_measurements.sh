@@ -31,7 +31,7 @@ case "$what" in train|benchmark|all) ;; *) echo "$0: unknown step '$what' (train
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}  # make setup's, else the machine's
 export PYTHONUNBUFFERED=1
 scratch=()  # temporary folders (unpacked data, the run's checkpoint), removed on exit
 trap 'rm -rf "${scratch[@]}"' EXIT
