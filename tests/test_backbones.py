@@ -11,6 +11,7 @@ from tlbook.augment import preprocess
 from tlbook.backbones import (
     BACKBONES,
     BackboneUnavailable,
+    Preprocessing,
     count_parameters,
     create_model,
     freeze,
@@ -42,11 +43,93 @@ def test_lite0_weights_are_the_real_imagenet_ones(lite0_imagenet):
 
 
 def test_preprocessing_comes_from_the_weights():
+    import timm
     from torchvision.models import ResNet18_Weights
 
     tv = ResNet18_Weights.IMAGENET1K_V1.transforms()
-    assert preprocessing_for("resnet18") == preprocessing_for("resnet18").__class__(224, tuple(tv.mean), tuple(tv.std))
+    assert preprocessing_for("resnet18") == Preprocessing(224, tuple(tv.mean), tuple(tv.std))
+    # The converted TensorFlow Lite0 weights: [-1, 1] inputs, as timm declares for the tf_ variant.
+    tf = timm.models.get_pretrained_cfg("tf_efficientnet_lite0")
+    assert preprocessing_for("efficientnet_lite0") == Preprocessing(224, tuple(tf.mean), tuple(tf.std))
+    assert preprocessing_for("efficientnet_lite0").mean == (0.5, 0.5, 0.5)
     assert preprocessing_for("efficientnet_lite0", 96).size == 96
+    for spec in BACKBONES.values():
+        assert spec.preprocessing_source and spec.architecture
+
+
+def test_lite0_is_built_as_the_tensorflow_network_its_weights_come_from(lite0_imagenet):
+    """TensorFlow "same" padding and BatchNorm eps 1e-3, like timm's tf_efficientnet_lite0."""
+    assert lite0_imagenet.bn1.eps == pytest.approx(1e-3)
+    assert type(lite0_imagenet.conv_stem).__name__ == "Conv2dSame"  # asymmetric padding, as in TensorFlow
+
+
+def test_lite0_weights_are_more_confident_in_their_own_architecture(lite0_imagenet):
+    """The symmetric-padding efficientnet_lite0 accepts the same tensors but predicts worse."""
+    import timm
+
+    other = timm.create_model("efficientnet_lite0").eval()
+    other.load_state_dict(lite0_imagenet.state_dict())
+    pre = preprocessing_for("efficientnet_lite0")
+    photos = _photos()
+    with torch.no_grad():
+        x = preprocess(photos, size=pre.size, mean=pre.mean, std=pre.std)
+        own = lite0_imagenet(x).softmax(1).max(1).values  # (4,)
+        theirs = other(x).softmax(1).max(1).values  # (4,)
+    assert (own > theirs).all(), f"top-1 confidence {own.tolist()} (tf_) against {theirs.tolist()} (symmetric)"
+
+
+def _photos(size: int = 256) -> torch.Tensor:
+    """Four real photographs shipped with scikit-image, as uint8 ``(4, 3, size, size)``."""
+    import torch.nn.functional as F
+
+    out = []
+    for img in (skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket()):
+        x = torch.from_numpy(img).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
+        out.append(F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)[0])
+    return torch.stack(out).round().clamp(0, 255).to(torch.uint8)
+
+
+def _pretrained_or_skip(name: str) -> nn.Module:
+    try:
+        return create_model(name, num_classes=None).eval()
+    except BackboneUnavailable as e:
+        pytest.skip(f"{name}'s weights are not on this machine: {e}")
+
+
+# What each backbone's weights must NOT be fed: the other common normalisation.
+_WRONG = {
+    "efficientnet_lite0": Preprocessing(224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # ImageNet mean/std
+    "resnet18": Preprocessing(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # the source's Normalize(0.5)
+}
+# Tolerance on CIFAR-10 photographs: the declared preprocessing puts the batch mean of every channel of the
+# first BatchNorm within 0.1 running standard deviations (on average) of the running mean; measured 0.02
+# for EfficientNet-Lite0, against 0.21 with ImageNet mean/std.
+GAP_TOLERANCE = 0.1
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_declared_preprocessing_matches_the_first_batchnorm_statistics(name, cifar):
+    from tlbook.anatomy import first_batchnorm_gap
+    from tlbook.data import load_split
+
+    model = _pretrained_or_skip(name)
+    images = load_split("test", data=cifar, per_class=10).images  # (100, 3, 32, 32) uint8
+    right = first_batchnorm_gap(model, images, preprocessing=preprocessing_for(name))
+    wrong = first_batchnorm_gap(model, images, preprocessing=_WRONG[name])
+    assert right < GAP_TOLERANCE, f"{name}: declared preprocessing leaves a gap of {right:.3f}"
+    assert wrong > GAP_TOLERANCE, f"{name}: a wrong normalisation passes the check (gap {wrong:.3f})"
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_declared_preprocessing_beats_the_other_normalisation_on_photographs(name):
+    """Without CIFAR-10: on four photographs the declared preprocessing is the closer of the two."""
+    from tlbook.anatomy import first_batchnorm_gap
+
+    model = _pretrained_or_skip(name)
+    right = first_batchnorm_gap(model, _photos(), preprocessing=preprocessing_for(name))
+    wrong = first_batchnorm_gap(model, _photos(), preprocessing=_WRONG[name])
+    assert right < wrong - 0.1, f"{name}: declared {right:.3f}, wrong {wrong:.3f}"
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))

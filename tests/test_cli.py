@@ -100,20 +100,34 @@ def test_module_entry_point_runs(dataset_root, tmp_path):
     assert "test accuracy" in proc.stdout and (out / "model.pt").is_file()
 
 
-@pytest.mark.parametrize("name", ["ladder", "strategies", "curve"])
-def test_studies_write_their_rows(dataset_root, tmp_path, name):
+@pytest.mark.parametrize("name", ["ladder", "strategies", "curve", "sweep"])
+def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
     out = tmp_path / f"{name}.json"
-    extra = ["--sizes", "2", "4", "--seeds", "1"] if name == "curve" else []
+    extra = {"curve": ["--sizes", "2", "4", "--seeds", "1"], "strategies": ["--seeds", "2"]}.get(name, [])
     assert main(["study", name, "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet", *extra]) == 0
     saved = json.loads(out.read_text())
     assert saved["study"] == name and saved["config"]["preset"] == "smoke"
+    assert "validation" in saved["choices"]["lr (finetune, and the other strategies' multiples)"]
     rows = saved["rows"]
+    if name == "sweep":
+        assert all("test_accuracy" not in r for r in rows), "a sweep never reads the test set"
+        assert {r["strategy"] for r in rows} == {"finetune", "scratch", "linear", "discriminative"}
+        assert "finetune: chosen on validation: lr" in capsys.readouterr().out
+        return
     if name == "ladder":
-        assert [r["step"] for r in rows][0] == "source recipe" and len(rows) == 6
-        assert rows[0]["size"] == 32 and rows[-1]["optimizer"] == "adamw"
+        from tlbook.studies import LADDER
+
+        assert [r["step"] for r in rows] == [step.name for step in LADDER]
+        assert rows[0]["size"] == 32 and rows[0]["optimizer"] == "sgd" and rows[-1]["optimizer"] == "adamw"
+        # Each training rung changes one thing: optimiser, then rate, then batch size.
+        by_step = {r["step"]: r for r in rows}
+        assert by_step["+ AdamW instead of SGD"]["lr"] == rows[0]["lr"]
+        assert by_step["+ the preset's learning rate"]["batch_size"] == rows[0]["batch_size"]
+        assert rows[0]["steps"] > 0
     elif name == "strategies":
-        assert rows[-1]["strategy"].startswith("linear, BatchNorm not frozen")
-        assert len(rows) == 6
+        assert [r["seed"] for r in rows] == [0] * 6 + [1] * 6
+        assert rows[5]["strategy"].startswith("linear, BatchNorm not frozen")
+        assert all(len(r["correct"]) == 12 and set(r["correct"]) <= {"0", "1"} for r in rows)  # 3 classes x 4
     else:
         assert {(r["strategy"], r["per_class"]) for r in rows} == {(s, k) for s in ("finetune", "scratch") for k in (2, 4)}
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)

@@ -96,3 +96,20 @@ def test_corruption_accuracy_matches_evaluating_corrupted_copies():
     by_hand = evaluate(model, ImageSet(corrupt(data.images, "brightness", 5), data.labels, data.classes),
                        preprocessing=pre).accuracy
     assert got["brightness"][1] == by_hand
+
+
+def test_mcnemar_is_the_exact_binomial_test_on_discordant_images():
+    from scipy.stats import binomtest
+
+    from tlbook.evaluation import mcnemar
+
+    rng = torch.Generator().manual_seed(0)
+    a = torch.rand(500, generator=rng) < 0.72  # (500,) correct?
+    b = torch.rand(500, generator=rng) < 0.66
+    t = mcnemar(a, b)
+    assert (t.a_only, t.b_only) == (int((a & ~b).sum()), int((~a & b).sum()))
+    assert t.p_value == pytest.approx(binomtest(t.a_only, t.a_only + t.b_only, 0.5).pvalue, rel=1e-9)
+    assert t.difference == pytest.approx(float(a.float().mean() - b.float().mean()))
+    assert mcnemar(a, a).p_value == 1.0 and "within the noise" in mcnemar(a, a).verdict()
+    with pytest.raises(ValueError, match="same images"):
+        mcnemar(a, b[:10])

@@ -132,6 +132,18 @@ def test_checkpoint_for_another_backbone_or_class_count_is_refused(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_checkpoint_of_the_old_symmetric_padding_lite0_is_refused(tmp_path):
+    """Before tlbook built tf_efficientnet_lite0, the same name meant another network with the same shapes."""
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+    save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"])
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert payload["architecture"] == "timm tf_efficientnet_lite0"
+    del payload["architecture"]  # as written by earlier versions
+    torch.save(payload, tmp_path / "old.pt")
+    with pytest.raises(CheckpointMismatch, match="timm efficientnet_lite0.*tf_efficientnet_lite0.*train a new"):
+        load_checkpoint(tmp_path / "old.pt")
+
+
 def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
 

@@ -9,7 +9,9 @@ already know; chapter 4's linear probe is the same idea trained with
 * :func:`stage_table` -- output shape and parameter count of every stage;
 * :func:`count_macs` -- multiply-accumulate operations of one forward pass;
 * :func:`feature_maps` -- activations of chosen stages for one image;
-* :func:`pca` and :func:`linear_probe` -- a 2-D picture and a quick accuracy.
+* :func:`pca` and :func:`linear_probe` -- a 2-D picture and a quick accuracy;
+* :func:`first_batchnorm_gap` -- do these inputs look like the ones the weights
+  were trained on? (the test of a preprocessing claim).
 
 >>> from tlbook.backbones import create_model
 >>> m = create_model("resnet18", num_classes=10, pretrained=False)
@@ -30,7 +32,10 @@ from torch import nn
 from .backbones import Preprocessing, get_head, get_spec
 from .train import predict_logits
 
-__all__ = ["conv_as_matrix", "extract_features", "stage_table", "count_macs", "feature_maps", "pca", "linear_probe"]
+__all__ = [
+    "conv_as_matrix", "extract_features", "stage_table", "count_macs", "feature_maps", "pca", "linear_probe",
+    "first_batchnorm_gap",
+]
 
 
 @torch.no_grad()
@@ -214,3 +219,35 @@ def linear_probe(
         opt.step()
     with torch.no_grad():
         return float((head(b).argmax(1) == test_y).float().mean())
+
+
+@torch.no_grad()
+def first_batchnorm_gap(model: nn.Module, images: torch.Tensor, *, preprocessing: Preprocessing) -> float:
+    """How far real inputs, preprocessed as declared, sit from what the first BatchNorm layer saw in training.
+
+    The first BatchNorm's running mean and variance are the statistics of the
+    stem's output over the weights' training images, *as they were
+    preprocessed then*. Feed real photographs ``images`` ``(N, 3, H, W)``
+    (uint8) through ``preprocessing`` and compare the batch's per-channel mean
+    with the running mean, in units of the running standard deviation; the
+    result is the average over channels. Near 0 (about 0.05 for the right
+    preprocessing) means "the same kind of inputs"; a wrong mean/std shifts
+    every channel (0.3 and more).
+
+    >>> from tlbook.backbones import create_model, preprocessing_for
+    >>> m = create_model("resnet18", num_classes=None, pretrained=False)  # random weights: gap meaningless
+    >>> images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    >>> first_batchnorm_gap(m, images, preprocessing=preprocessing_for("resnet18", 32)) >= 0
+    True
+    """
+    bn = next((m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)), None)
+    if bn is None:
+        raise ValueError("the model has no BatchNorm layer")
+    captured: list[torch.Tensor] = []
+    with _probe(model, [(bn, lambda module, inputs, output: captured.append(inputs[0]))]):
+        predict_logits(model, images, preprocessing=preprocessing, batch_size=len(images),
+                       device=next(model.parameters()).device)
+    x = captured[0].float()  # (N, C, h, w): the stem's output, the first BatchNorm's input
+    mean = x.mean(dim=(0, 2, 3))  # (C,)
+    gap = (mean - bn.running_mean) / (bn.running_var + bn.eps).sqrt()  # (C,)
+    return float(gap.abs().mean())

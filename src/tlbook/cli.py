@@ -122,14 +122,21 @@ def cmd_study(args: argparse.Namespace) -> int:
     from . import studies
 
     cfg = _config(args)
+    seeds = tuple(range(args.seeds)) if args.seeds else None
     if args.name == "ladder":
         rows = studies.ladder(cfg, verbose=True)
     elif args.name == "strategies":
-        rows = studies.strategies(cfg, verbose=True)
+        rows = studies.strategies(cfg, seeds=seeds, verbose=True)
+    elif args.name == "sweep":
+        rows = studies.sweep(cfg, seeds=seeds, verbose=True)
+        for name in dict.fromkeys(r["strategy"] for r in rows):
+            pick = studies.chosen_by_validation(rows, name)
+            print(f"{name}: chosen on validation: lr {pick['lr']:.5g} ({pick['scale']}x the table's rate), "
+                  f"validation accuracy {pick['val_accuracy']:.1%}")
     else:
-        rows = studies.data_curve(cfg, per_class=tuple(args.sizes) if args.sizes else None,
-                                  seeds=tuple(range(args.seeds)) if args.seeds else None, verbose=True)
-    write_json_atomic(args.out, {"study": args.name, "config": dataclasses.asdict(cfg), "rows": rows})
+        rows = studies.data_curve(cfg, per_class=tuple(args.sizes) if args.sizes else None, seeds=seeds, verbose=True)
+    write_json_atomic(args.out, {"study": args.name, "config": dataclasses.asdict(cfg),
+                                 "choices": studies.HYPERPARAMETER_CHOICES, "rows": rows})
     print(f"wrote {args.out}")
     return 0
 
@@ -176,13 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("study", help="run a multi-run study of chapters 4-5 and save its rows as JSON")
     _add_common(p)
-    p.add_argument("name", choices=["ladder", "strategies", "curve"],
+    p.add_argument("name", choices=["ladder", "strategies", "curve", "sweep"],
                    help="ladder: the source's recipe, one fix at a time; strategies: all strategies and the "
-                   "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch")
+                   "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch; "
+                   "sweep: each strategy's learning rate, chosen on validation accuracy (test never read)")
     p.add_argument("--out", required=True, help="JSON file to write")
     p.add_argument("--sizes", type=int, nargs="+",
                    help="curve: images per class (default: the preset's, see tlbook.studies.CURVE_POINTS)")
-    p.add_argument("--seeds", type=int, help="curve: seeds per point, 0..N-1 (default: the preset's)")
+    p.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: the preset's, see tlbook.studies.STUDY_SEEDS)")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks into a CSV",

@@ -2,7 +2,9 @@
 
 Chapter 5 uses these on the output of :func:`tlbook.train.evaluate`:
 
-* :func:`wilson_interval` -- a 95 % confidence interval for an accuracy;
+* :func:`wilson_interval` -- a 95 % confidence interval for one accuracy;
+* :func:`mcnemar` -- is one model better than another *on the same images*?
+  (the paired test; two Wilson intervals that overlap say nothing about it);
 * :func:`per_class_scores` and :func:`most_confused` -- precision, recall,
   F1 and the class pairs mixed up most, from a confusion matrix;
 * :func:`reliability` and :func:`expected_calibration_error` -- is a
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -33,6 +37,8 @@ from .train import evaluate
 
 __all__ = [
     "wilson_interval",
+    "PairedTest",
+    "mcnemar",
     "per_class_scores",
     "most_confused",
     "reliability",
@@ -56,6 +62,59 @@ def wilson_interval(correct: int, total: int, *, z: float = 1.96) -> tuple[float
     centre = (p + z**2 / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / denom
     return centre - half, centre + half
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Two models compared on the same images (or on several such sets, pooled)."""
+
+    n: int  # images scored by both
+    a_only: int  # images model A gets right and model B wrong
+    b_only: int  # images model B gets right and model A wrong
+    difference: float  # accuracy of A minus accuracy of B, 0..1
+    p_value: float  # exact two-sided McNemar test of "A and B are equally accurate"
+
+    def verdict(self, *, alpha: float = 0.05, a: str = "A", b: str = "B") -> str:
+        """One sentence: which is better, or that the gap is within the noise.
+
+        >>> PairedTest(1000, 30, 10, 0.02, 0.002).verdict(a="full", b="partial")
+        'full is better than partial by 2.0 points (McNemar p = 0.002, 1000 paired images)'
+        """
+        if self.p_value >= alpha:
+            return (f"{a} and {b} differ by {100 * self.difference:+.1f} points, within the noise "
+                    f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)")
+        better, worse = (a, b) if self.difference > 0 else (b, a)
+        return (f"{better} is better than {worse} by {100 * abs(self.difference):.1f} points "
+                f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)")
+
+
+def mcnemar(correct_a: Sequence[bool] | torch.Tensor, correct_b: Sequence[bool] | torch.Tensor) -> PairedTest:
+    """Exact McNemar test on per-image correctness of two models scored on the same images.
+
+    Only the images on which the two disagree carry information: under "equally
+    accurate" each such image is a fair coin, so the count ``a_only`` among the
+    ``a_only + b_only`` discordant images is Binomial(n, 1/2). Runs with other
+    seeds are pooled by concatenating their per-image results (each image stays
+    paired with itself).
+
+    >>> t = mcnemar([1, 1, 1, 1, 1, 1, 1, 1, 0, 1], [0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+    >>> t.a_only, t.b_only, round(t.p_value, 4)
+    (8, 0, 0.0078)
+    >>> mcnemar([1, 0], [0, 1]).p_value
+    1.0
+    """
+    a = torch.as_tensor(correct_a, dtype=torch.bool).flatten()  # (N,)
+    b = torch.as_tensor(correct_b, dtype=torch.bool).flatten()  # (N,)
+    if a.shape != b.shape:
+        raise ValueError(f"paired results need the same images: {a.numel()} against {b.numel()}")
+    if a.numel() == 0:
+        raise ValueError("no images to compare")
+    a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
+    k, n = min(a_only, b_only), a_only + b_only
+    # Two-sided exact binomial p-value: twice the smaller tail, capped at 1.
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n if n else 1.0
+    return PairedTest(n=a.numel(), a_only=a_only, b_only=b_only,
+                      difference=(a_only - b_only) / a.numel(), p_value=min(1.0, 2 * tail))
 
 
 def per_class_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -30,62 +30,77 @@ from .augment import DEFAULT_AUGMENT, SOURCE_AUGMENT
 from .backbones import Preprocessing, preprocessing_for
 from .config import Config, default_device, seed_everything
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
-from .train import evaluate, fit
+from .train import Evaluation, evaluate, fit, steps_per_epoch
 
-__all__ = ["LadderStep", "LADDER", "ladder", "strategies", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "load_or_run"]
+__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "strategies", "SWEEP_SCALES", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "load_or_run"]
 
 
 @dataclass(frozen=True)
 class LadderStep:
-    """One rung: what changes relative to the rung before."""
+    """One rung: the one thing that changes relative to the rung before."""
 
     name: str
-    recipe: dict[str, Any] = field(default_factory=dict)  # Recipe fields
-    size: int | None = None  # input size in px (None: unchanged)
-    imagenet_stats: bool | None = None  # normalise with the weights' mean/std (False: 0.5/0.5)
+    recipe: dict[str, Any] = field(default_factory=dict)  # Recipe fields; None = the book's value
+    size: int | None = None  # input size in px (-1: the preset's; None: unchanged)
+    weights_preprocessing: bool | None = None  # the weights' own mean/std (False: the source's 0.5/0.5)
     deterministic_eval: bool | None = None  # model.eval() and no test augmentation
 
 
+# The source's recipe, as its code sample writes it: SGD (lr 0.001, momentum 0.9), batch 100, no
+# weight decay, constant rate, flip + 10 degree rotation, Normalize(0.5), 32 px, evaluated in train mode
+# with the random transforms. Each later rung changes one thing, ending at the book's recipe.
 LADDER: tuple[LadderStep, ...] = (
     LadderStep(
         "source recipe",
         recipe=dict(optimizer="sgd", lr=1e-3, momentum=0.9, weight_decay=0.0, schedule="constant",
                     label_smoothing=0.0, augment=SOURCE_AUGMENT, batch_size=100),
-        size=32, imagenet_stats=False, deterministic_eval=False,
+        size=32, weights_preprocessing=False, deterministic_eval=False,
     ),
     LadderStep("+ deterministic evaluation", deterministic_eval=True),
-    LadderStep("+ ImageNet mean/std", imagenet_stats=True),
-    LadderStep("+ input size of the preset", size=-1),  # -1: cfg.image_size
-    LadderStep("+ AdamW, one-cycle schedule", recipe=dict(optimizer="adamw", lr=None, weight_decay=None,
-                                                          schedule="onecycle", batch_size=None)),
-    LadderStep("+ label smoothing, flip + crop (the book's recipe)", recipe=dict(label_smoothing=None,
-                                                                                augment=DEFAULT_AUGMENT)),
+    LadderStep("+ the weights' own mean/std", weights_preprocessing=True),
+    LadderStep("+ input size of the preset", size=-1),
+    LadderStep("+ AdamW instead of SGD", recipe=dict(optimizer="adamw")),
+    LadderStep("+ the preset's learning rate", recipe=dict(lr=None)),
+    LadderStep("+ the preset's batch size", recipe=dict(batch_size=None)),
+    LadderStep("+ weight decay", recipe=dict(weight_decay=None)),
+    LadderStep("+ warm-up and cosine decay", recipe=dict(schedule=None)),
+    LadderStep("+ label smoothing", recipe=dict(label_smoothing=None)),
+    LadderStep("+ flip, zoom and shift (the book's recipe)", recipe=dict(augment=None)),
 )
+
+# The source trains 10 epochs on 50,000 images in batches of 100: its number of optimiser steps.
+SOURCE_STEPS = 10 * 50_000 // 100
 
 
 def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
     """Run :data:`LADDER` cumulatively; one row per rung with its test accuracy.
 
-    ``None`` in a rung's recipe means "the book's value for this preset"
-    (:func:`tlbook.experiment.recipe_for`). A rung that changes only the
-    evaluation reuses the previous rung's trained model.
+    It runs the source's recipe on this book's data and backbone (``cfg``:
+    EfficientNet-Lite0 and 100 images per class in the ``cpu`` preset), not
+    ResNet-18 on 50,000 images; each row records its optimiser steps, to set
+    against the source's :data:`SOURCE_STEPS`. ``None`` in a rung's recipe
+    means "the book's value for this preset" (:func:`tlbook.experiment.recipe_for`).
+    A rung that changes nothing the training sees reuses the previous rung's
+    model (for EfficientNet-Lite0 the weights' own mean/std *is* the source's
+    0.5/0.5, so that rung changes nothing).
     """
     train, _, test = load_data(cfg)
     book = recipe_for(cfg, "finetune")
     recipe = book
-    size, imagenet, deterministic = cfg.image_size, True, True
+    size, own, deterministic = cfg.image_size, True, True
     rows, model, trained_key = [], None, None
     for step in LADDER:
         changes = {k: (getattr(book, k) if v is None else v) for k, v in step.recipe.items()}
         recipe = replace(recipe, **changes)
         size = cfg.image_size if step.size == -1 else (step.size or size)
-        imagenet = imagenet if step.imagenet_stats is None else step.imagenet_stats
+        own = own if step.weights_preprocessing is None else step.weights_preprocessing
         deterministic = deterministic if step.deterministic_eval is None else step.deterministic_eval
         weights = preprocessing_for(cfg.backbone, size)
-        pre = weights if imagenet else Preprocessing(size, (0.5,) * 3, (0.5,) * 3)
+        pre = weights if own else Preprocessing(size, (0.5,) * 3, (0.5,) * 3)
         key = (recipe, pre)
         start = time.perf_counter()
-        if key != trained_key:
+        retrained = key != trained_key
+        if retrained:
             seed_everything(cfg.seed)
             model, groups = prepare_model(cfg.backbone, "finetune", num_classes=len(train.classes), recipe=recipe)
             # No checkpoint selection on any rung (the source has none): each rung changes one thing.
@@ -97,26 +112,117 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
                           augment=None if deterministic else SOURCE_AUGMENT,
                           train_mode=not deterministic, seed=cfg.seed)
         rows.append({"step": step.name, "test_accuracy": result.accuracy, "size": size,
-                     "optimizer": recipe.optimizer, "seconds": time.perf_counter() - start})
+                     "optimizer": recipe.optimizer, "lr": recipe.lr, "batch_size": recipe.batch_size,
+                     "steps": steps_per_epoch(len(train), recipe.batch_size) * recipe.epochs,
+                     "retrained": retrained, "seconds": time.perf_counter() - start})
         if verbose:
-            print(f"{step.name:<52} {result.accuracy:6.1%}")
+            print(f"{step.name:<46} {result.accuracy:6.1%}", flush=True)
     return rows
 
 
+# Seeds of the multi-seed studies, per preset (smoke: every code path, in seconds).
+STUDY_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "gpu": (0, 1, 2)}
+
+
+def _correct_string(result: Evaluation) -> str:
+    """Per-test-image correctness as a string of 0s and 1s, for paired tests (:func:`tlbook.evaluation.mcnemar`)."""
+    return "".join("1" if c else "0" for c in (result.predictions == result.labels).tolist())
+
+
 def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_trap: bool = True,
-               verbose: bool = False) -> list[dict[str, Any]]:
-    """Every strategy on the same data and budget, plus (optionally) the BatchNorm trap."""
+               seeds: tuple[int, ...] | None = None, verbose: bool = False) -> list[dict[str, Any]]:
+    """Every strategy on the same data and budget, plus (optionally) the BatchNorm trap, for each seed.
+
+    ``seeds`` defaults to :data:`STUDY_SEEDS` of ``cfg.preset``. Within one seed
+    every strategy sees the same training, validation and test images, and each
+    row keeps its per-image results (``correct``), so two strategies can be
+    compared with a paired test on the same images.
+    """
+    seeds = seeds or STUDY_SEEDS.get(cfg.preset, (cfg.seed,))
     runs = [(name, dict(strategy=name)) for name in names]
     if bn_trap:
         runs.append(("linear, BatchNorm not frozen (the trap)", dict(strategy="linear", bn_eval=False)))
     rows = []
-    for label, kwargs in runs:
-        r = run(cfg, **kwargs)
-        rows.append({"strategy": label, "test_accuracy": r.test.accuracy, "trainable_parameters": r.trainable_parameters,
-                     "seconds": r.seconds, "history": r.history.to_dict()})
-        if verbose:
-            print(f"{label:<40} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s")
+    for seed in seeds:
+        for label, kwargs in runs:
+            r = run(cfg.replace(seed=seed), **kwargs)
+            rows.append({"strategy": label, "seed": seed, "test_accuracy": r.test.accuracy,
+                         "best_val_accuracy": r.history.best_val_accuracy,
+                         "trainable_parameters": r.trainable_parameters, "lr": r.recipe.lr,
+                         "seconds": r.seconds, "history": r.history.to_dict(), "correct": _correct_string(r.test)})
+            if verbose:
+                print(f"seed {seed}  {label:<40} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s", flush=True)
     return rows
+
+
+# Which data chose each hyperparameter of the cpu preset; saved in every study's JSON. Rates are
+# chosen on validation accuracy by the sweep; epochs, image size and batch size are fixed by the time
+# budget (a run of about 3 minutes on 2 CPU cores), not tuned on any split.
+HYPERPARAMETER_CHOICES: dict[str, str] = {
+    "lr (finetune, and the other strategies' multiples)": "validation: python -m tlbook study sweep "
+    "--preset cpu --out book/results/sweep-cpu.json",
+    "epochs, image_size, batch_size": "time budget (about 3 minutes per run on 2 CPU cores); not tuned",
+    "weight_decay, label_smoothing, augmentation": "common defaults (AdamW 0.05, 0.1, flip + zoom + shift); "
+    "not tuned; the ladder measures each on test as an ablation, not as a choice",
+    "test split": "read once per reported configuration",
+}
+
+
+# Candidate peak learning rates, as multiples of the preset's, for the sweeps that choose each strategy's
+# rate on validation accuracy (python -m tlbook study sweep).
+SWEEP_SCALES: tuple[float, ...] = (0.5, 1.0, 2.0)
+
+
+def sweep(cfg: Config, *, names: tuple[str, ...] = ("finetune", "scratch", "linear", "discriminative"),
+          scales: tuple[float, ...] = SWEEP_SCALES, seeds: tuple[int, ...] | None = None,
+          verbose: bool = False) -> list[dict[str, Any]]:
+    """Validation accuracy of each strategy at several learning rates; the test set is never read.
+
+    Each strategy's rate is its table value (:data:`tlbook.experiment.STRATEGIES`)
+    times each of ``scales``; :func:`chosen_by_validation` picks the best. ``seeds``
+    defaults to the first of :data:`STUDY_SEEDS` for the preset.
+    """
+    seeds = seeds or STUDY_SEEDS.get(cfg.preset, (cfg.seed,))[:1]
+    rows = []
+    for name in names:
+        for scale in scales:
+            for seed in seeds:
+                scfg = cfg.replace(seed=seed)
+                train, val, _ = load_data(scfg)
+                recipe = recipe_for(scfg, name)
+                recipe = replace(recipe, lr=recipe.lr * scale)
+                start = time.perf_counter()
+                seed_everything(seed)
+                model, groups = prepare_model(cfg.backbone, name, num_classes=len(train.classes), recipe=recipe)
+                history = fit(model, train, val, preprocessing=preprocessing_for(cfg.backbone, cfg.image_size),
+                              recipe=recipe, param_groups=groups, device=default_device(), seed=seed)
+                rows.append({"strategy": name, "scale": scale, "lr": recipe.lr, "seed": seed,
+                             "val_accuracy": history.best_val_accuracy,
+                             "val_accuracy_by_epoch": [e.val_accuracy for e in history.epochs],
+                             "seconds": time.perf_counter() - start})
+                if verbose:
+                    print(f"{name:<16} lr {recipe.lr:<8.5g} seed {seed}: best validation accuracy "
+                          f"{history.best_val_accuracy:6.1%}", flush=True)
+    return rows
+
+
+def chosen_by_validation(rows: list[dict[str, Any]], strategy: str) -> dict[str, Any]:
+    """The sweep's pick for ``strategy``: the scale with the highest mean validation accuracy over seeds.
+
+    >>> rows = [{"strategy": "a", "scale": s, "lr": s / 100, "val_accuracy": v} for s, v in ((1, 0.5), (2, 0.6))]
+    >>> chosen_by_validation(rows, "a")
+    {'strategy': 'a', 'scale': 2, 'lr': 0.02, 'val_accuracy': 0.6, 'chosen_on': 'validation'}
+    """
+    by_scale: dict[float, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["strategy"] == strategy:
+            by_scale.setdefault(r["scale"], []).append(r)
+    if not by_scale:
+        raise ValueError(f"the sweep has no rows for strategy {strategy!r}")
+    mean = {k: sum(r["val_accuracy"] for r in v) / len(v) for k, v in by_scale.items()}
+    best = max(mean, key=lambda k: (mean[k], -abs(k - 1.0)))  # a tie keeps the table's value
+    return {"strategy": strategy, "scale": best, "lr": by_scale[best][0]["lr"], "val_accuracy": mean[best],
+            "chosen_on": "validation"}
 
 
 def curve_batch_size(n_images: int, *, batch_size: int = 50, steps_per_epoch: int = 5) -> int:
@@ -214,7 +320,7 @@ def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> li
     results of ``python -m tlbook study NAME --preset cpu --out book/results/NAME-cpu.json``;
     in other presets (``smoke`` in the tests) they compute the study themselves.
     """
-    studies = {"ladder": ladder, "strategies": strategies, "curve": data_curve}
+    studies = {"ladder": ladder, "strategies": strategies, "curve": data_curve, "sweep": sweep}
     if name not in studies:
         raise ValueError(f"unknown study {name!r}; known studies: {', '.join(studies)}")
     path = Path(folder) / f"{name}-{cfg.preset}.json"

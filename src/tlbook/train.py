@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices
-from .backbones import Preprocessing, create_model
+from .backbones import Preprocessing, create_model, get_spec
 from .data import ImageSet
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "fit",
     "evaluate",
     "predict_logits",
+    "steps_per_epoch",
     "mixed_precision",
     "save_checkpoint",
     "load_checkpoint",
@@ -97,6 +98,11 @@ class History:
     seconds: float = 0.0
     images_per_second: float = 0.0
 
+    @property
+    def best_val_accuracy(self) -> float | None:
+        """Validation accuracy of the epoch whose weights were kept (None without validation)."""
+        return None if self.best_epoch is None else self.epochs[self.best_epoch - 1].val_accuracy
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -137,6 +143,16 @@ class Evaluation:
             "per_class_accuracy": dict(zip(self.classes, self.per_class_accuracy)),
             "confusion": self.confusion.tolist(),
         }
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch over ``n`` images: the number of batches :func:`_batches` yields.
+
+    >>> steps_per_epoch(1000, 50), steps_per_epoch(1001, 50), steps_per_epoch(1002, 50)
+    (20, 20, 21)
+    """
+    full, rest = divmod(n, batch_size)
+    return full + (rest > 1 or n == 1)
 
 
 def _batches(n: int, batch_size: int, *, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
@@ -230,8 +246,7 @@ def fit(
     optimizer = _make_optimizer(param_groups, recipe)
     peaks = [g["lr"] for g in optimizer.param_groups]
     generator = torch.Generator().manual_seed(seed)
-    full, rest = divmod(len(train), recipe.batch_size)
-    total = recipe.epochs * (full + (rest > 1 or len(train) == 1))  # optimizer steps (see _batches)
+    total = recipe.epochs * steps_per_epoch(len(train), recipe.batch_size)  # optimizer steps
     h, w = train.images.shape[-2:]
     images = train.images.to(device)  # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus
     history = History()
@@ -417,6 +432,8 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 
 
 CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
+# Checkpoints written before the architecture was recorded: what each backbone name meant then.
+_ARCHITECTURE_BEFORE_IT_WAS_SAVED = {"efficientnet_lite0": "timm efficientnet_lite0", "resnet18": "torchvision resnet18"}
 
 
 class CheckpointMismatch(ValueError):
@@ -431,6 +448,7 @@ def save_checkpoint(
     payload = {
         "format": CHECKPOINT_FORMAT,
         "backbone": backbone,
+        "architecture": get_spec(backbone).architecture,
         "classes": list(classes),
         "state_dict": state,
         "meta": json.loads(json.dumps(meta or {})),  # plain types only, so weights_only loading works
@@ -465,6 +483,14 @@ def load_checkpoint(
         raise CheckpointMismatch(
             f"{path} holds a {payload['backbone']!r} model with {found_k} classes, not {backbone!r}; "
             f"use backbone {payload['backbone']!r} or train a new checkpoint"
+        )
+    saved_arch = payload.get("architecture") or _ARCHITECTURE_BEFORE_IT_WAS_SAVED.get(payload["backbone"])
+    current_arch = get_spec(payload["backbone"]).architecture
+    if saved_arch != current_arch:
+        # Same tensor shapes, another network: loading would succeed and silently predict worse.
+        raise CheckpointMismatch(
+            f"{path} was trained with {saved_arch}, but this version of tlbook builds {payload['backbone']!r} "
+            f"as {current_arch}; train a new checkpoint"
         )
     if num_classes is not None and num_classes != found_k:
         raise CheckpointMismatch(
