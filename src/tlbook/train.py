@@ -2,7 +2,8 @@
 
 * :func:`fit` trains a model on an in-memory :class:`~tlbook.data.ImageSet`
   with softmax cross-entropy (optionally label-smoothed), AdamW or SGD, and a
-  one-cycle, warm-up + cosine or constant learning rate. Each batch is
+  learning rate that warms up linearly and then decays along a cosine (or stays
+  constant). Each batch is
   augmented, resized and normalised on the model's device in one step
   (:func:`tlbook.augment.preprocess`). With a validation set, the weights of
   the best validation epoch are the ones kept.
@@ -16,7 +17,7 @@
 
 >>> r = Recipe(epochs=2, lr=0.01)
 >>> r.optimizer, r.schedule
-('adamw', 'onecycle')
+('adamw', 'warmup_cosine')
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ __all__ = [
 ]
 
 
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("warmup_cosine", "cosine", "constant")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How to train: optimiser, schedule, loss, augmentation, batch size."""
@@ -69,11 +74,31 @@ class Recipe:
     lr: float = 1e-3  # peak learning rate of the head
     momentum: float = 0.9  # SGD only
     weight_decay: float = 0.05  # not applied to biases and normalisation weights
-    schedule: str = "onecycle"  # onecycle | cosine (linear warm-up, then cosine) | constant
-    warmup: float = 0.1  # fraction of all steps spent warming up (onecycle and cosine)
+    # warmup_cosine: linear warm-up from peak/25, then cosine decay to peak/10,000 (the shape of
+    # PyTorch's OneCycleLR, without its momentum cycling); cosine: warm-up from 0, decay to 0; constant.
+    schedule: str = "warmup_cosine"
+    warmup: float = 0.1  # fraction of all steps spent warming up (warmup_cosine and cosine)
     label_smoothing: float = 0.1
     augment: AugmentConfig = DEFAULT_AUGMENT
     backbone_lr_scale: float = 1.0  # backbone learning rate = lr * this (0.1: discriminative)
+
+    def __post_init__(self) -> None:
+        # A misspelt name or an impossible number fails here, not after the data has loaded.
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; use one of {SCHEDULES}")
+        for name in ("epochs", "batch_size"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be a whole number of at least 1, got {getattr(self, name)!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
+        if self.weight_decay < 0 or self.backbone_lr_scale < 0:
+            raise ValueError("weight_decay and backbone_lr_scale must not be negative")
 
 
 @dataclass
@@ -199,13 +224,13 @@ def _lr_factor(step: int, total: int, recipe: Recipe) -> float:
         return 1.0
     warm = max(1, round(recipe.warmup * total))
     if step < warm:
-        start = 0.04 if recipe.schedule == "onecycle" else 0.0  # one-cycle starts at peak/25
+        start = 0.04 if recipe.schedule == "warmup_cosine" else 0.0  # starts at peak/25
         return start + (1.0 - start) * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
-    end = 1e-4 if recipe.schedule == "onecycle" else 0.0
-    if recipe.schedule in ("onecycle", "cosine"):
+    end = 1e-4 if recipe.schedule == "warmup_cosine" else 0.0
+    if recipe.schedule in ("warmup_cosine", "cosine"):
         return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
-    raise ValueError(f"unknown schedule {recipe.schedule!r}; use 'onecycle', 'cosine' or 'constant'")
+    raise ValueError(f"unknown schedule {recipe.schedule!r}; use one of {SCHEDULES}")
 
 
 def fit(
