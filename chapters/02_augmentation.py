@@ -44,7 +44,7 @@ from tlbook.augment import (SOURCE_AUGMENT, DEFAULT_AUGMENT, AugmentConfig, adju
                             adjust_saturation, affine_matrix, apply_to_points, hflip, rotation, sample_matrices,
                             scaling, shear, translation, vflip, warp)
 from tlbook.experiment import load_data, run
-from tlbook.plots import show_images
+from tlbook.plots import glue, show_images
 from tlbook.widgets import augmentation_explorer, explorer_grid
 
 cfg = get_config()
@@ -155,11 +155,12 @@ print("inverse of (shift @ turn) == turn^-1 @ shift^-1:",
 
 # %% [markdown]
 # The inverse of a composition reverses the order: $(BA)^{-1} = A^{-1}B^{-1}$.
-# `tlbook.augment.warp` inverts each matrix once and hands it to PyTorch's
-# `affine_grid` / `grid_sample`, which evaluate {eq}`eq-inverse-map` with
-# bilinear interpolation for a whole batch at once, after converting pixel
-# coordinates to the $[-1, 1]$ range they use ($N A N^{-1}$ with
-# $N = \mathrm{diag}(2/W, 2/H, 1)$).
+# `tlbook.augment.warp` hands PyTorch's `affine_grid` / `grid_sample` the
+# inverse map, which they evaluate ({eq}`eq-inverse-map`) with bilinear
+# interpolation for a whole batch at once. Those functions use coordinates in
+# $[-1, 1]$, so the forward matrix is first converted, $N A N^{-1}$ with
+# $N = \mathrm{diag}(2/W, 2/H, 1)$, and then inverted once:
+# $(N A N^{-1})^{-1} = N A^{-1} N^{-1}$ is what `affine_grid` receives.
 #
 # ## The same numbers as torchvision
 #
@@ -296,14 +297,22 @@ fixed = evaluate(probe.model, test, preprocessing=pre).accuracy
 random_accs = [evaluate(probe.model, test, preprocessing=pre, augment=SOURCE_AUGMENT, seed=s).accuracy for s in range(5)]
 print(f"deterministic test accuracy:         {fixed:.1%} (the same every time)")
 print(f"with the source's random transform:  " + ", ".join(f"{a:.1%}" for a in random_accs))
-print(f"spread of the random evaluations:    {100 * (max(random_accs) - min(random_accs)):.1f} points")
+spread = glue("random_eval_spread", round(100 * (max(random_accs) - min(random_accs)), 1))
+drop = glue("random_eval_drop", round(100 * (fixed - sum(random_accs) / len(random_accs)), 1))
+print(f"spread of the random evaluations:    {spread:.1f} points")
+print(f"deterministic minus their mean:      {drop:+.1f} points")
 
 # %% [markdown]
-# A test accuracy that moves by a point or more between two evaluations of the
-# *same* model cannot tell two recipes apart that differ by less. Evaluation
-# therefore uses only the deterministic part of preprocessing (resize and
-# normalise); `tlbook.train.evaluate` does this unless asked to reproduce the
-# source's flaw.
+# The source's random test transform does two things to the number. It adds
+# noise: five evaluations of the *same* model spread over
+# {glue:text}`random_eval_spread:.1f` points, so two recipes that differ by less
+# cannot be told apart by one such evaluation. And it biases it: on average the
+# random evaluations sit {glue:text}`random_eval_drop:.1f` points below the
+# deterministic one, because rotated test images with filled-in corners are
+# harder than the images themselves, a systematic error that no number of repeats
+# averages away. Evaluation therefore uses only the deterministic part of
+# preprocessing (resize and normalise); `tlbook.train.evaluate` does this unless
+# asked to reproduce the source's flaw.
 #
 # ## Summary
 #

@@ -84,10 +84,12 @@
 # **Where can transfer learning be applied?** Among its answers, the source says
 # that "transfer learning can be applied to speech recognition". The *idea*
 # applies to speech and text (pretrained speech and language models are
-# fine-tuned the same way), but that is not computer vision, and an ImageNet
-# backbone does not help with audio except through spectrogram images, which
-# are very unlike photographs. In vision, the same backbones serve
-# classification, detection, segmentation and retrieval.
+# fine-tuned the same way), and ImageNet backbones themselves reach into audio:
+# a sound turned into a spectrogram is an image, and ImageNet-initialised
+# networks fine-tuned on spectrograms are a common, strong starting point for
+# audio classification, although spectrograms look nothing like photographs
+# (chapter 1's table lists them among the "different" domains). In vision, the
+# same backbones serve classification, detection, segmentation and retrieval.
 #
 # ## Bring your own images
 #
@@ -174,7 +176,9 @@ show_images(test.images[shown], ncols=6, size=1.8, titles=[
 #   fine-tuning, self-supervised and zero-shot learning, robustness and
 #   calibration, and backbones shared across vision tasks.
 # - "How much data?" is answered by a curve with error bars, not by a number.
-# - Transfer learning as an idea reaches beyond vision; ImageNet backbones do not.
+# - Transfer learning as an idea reaches beyond vision, and ImageNet backbones do
+#   too: fine-tuned on spectrograms they are a standard start for audio
+#   classification.
 # - A folder of class folders is all the library needs to fine-tune on your own
 #   images.
 #

@@ -125,8 +125,9 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
         assert by_step["+ the preset's learning rate"]["batch_size"] == rows[0]["batch_size"]
         assert rows[0]["steps"] > 0
     elif name == "strategies":
-        assert [r["seed"] for r in rows] == [0] * 6 + [1] * 6
+        assert [r["seed"] for r in rows] == [0] * 7 + [1] * 6
         assert rows[5]["strategy"].startswith("linear, BatchNorm not frozen")
+        assert rows[6]["strategy"].startswith("scratch, 4 epochs") and rows[6]["epochs"] == 4 * rows[4]["epochs"]
         assert all(len(r["correct"]) == 12 and set(r["correct"]) <= {"0", "1"} for r in rows)  # 3 classes x 4
     else:
         assert {(r["strategy"], r["per_class"]) for r in rows} == {(s, k) for s in ("finetune", "scratch") for k in (2, 4)}

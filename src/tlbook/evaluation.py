@@ -41,6 +41,7 @@ __all__ = [
     "mcnemar",
     "per_class_scores",
     "most_confused",
+    "CALIBRATION_BINS",
     "reliability",
     "expected_calibration_error",
     "fit_temperature",
@@ -145,7 +146,11 @@ def most_confused(confusion: torch.Tensor, classes: list[str], *, k: int = 5) ->
     return [(classes[i // n], classes[i % n], int(v)) for v, i in zip(values.tolist(), flat.tolist()) if v > 0]
 
 
-def reliability(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = 10) -> dict[str, torch.Tensor]:
+# Equal-width confidence bins of the reliability diagram and the ECE: one number for both.
+CALIBRATION_BINS = 15
+
+
+def reliability(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = CALIBRATION_BINS) -> dict[str, torch.Tensor]:
     """Confidence and accuracy per confidence bin (equal width on [0, 1]).
 
     Returns ``confidence``, ``accuracy`` and ``count`` per bin ``(bins,)``;
@@ -161,7 +166,7 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = 10) ->
     return {"confidence": conf_sum / safe, "accuracy": acc_sum / safe, "count": count}
 
 
-def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = 15) -> float:
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = CALIBRATION_BINS) -> float:
     """ECE: the average gap between confidence and accuracy, weighted by bin size.
 
     >>> probs = torch.tensor([[0.9, 0.1], [0.9, 0.1]])  # 90 % sure, right half the time

@@ -29,10 +29,11 @@ from typing import Any
 from .augment import DEFAULT_AUGMENT, SOURCE_AUGMENT
 from .backbones import Preprocessing, preprocessing_for
 from .config import Config, default_device, seed_everything
+from .evaluation import PairedTest, mcnemar
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
 from .train import Evaluation, evaluate, fit, steps_per_epoch
 
-__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "strategies", "SWEEP_SCALES", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "load_or_run"]
+__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "strategies", "strategy_summary", "paired_comparison", "SWEEP_SCALES", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "load_or_run"]
 
 
 @dataclass(frozen=True)
@@ -129,30 +130,79 @@ def _correct_string(result: Evaluation) -> str:
     return "".join("1" if c else "0" for c in (result.predictions == result.labels).tolist())
 
 
+# The from-scratch baseline trained to convergence: this many times the preset's epochs, first seed only
+# (the weights of the best validation epoch are kept, so "converged" means validation stopped improving).
+CONVERGED_SCRATCH_EPOCHS_SCALE = 4
+
+
 def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_trap: bool = True,
-               seeds: tuple[int, ...] | None = None, verbose: bool = False) -> list[dict[str, Any]]:
-    """Every strategy on the same data and budget, plus (optionally) the BatchNorm trap, for each seed.
+               converged_scratch: bool = True, seeds: tuple[int, ...] | None = None,
+               verbose: bool = False) -> list[dict[str, Any]]:
+    """Every strategy on the same data and budget, plus the BatchNorm trap, for each seed.
 
     ``seeds`` defaults to :data:`STUDY_SEEDS` of ``cfg.preset``. Within one seed
     every strategy sees the same training, validation and test images, and each
     row keeps its per-image results (``correct``), so two strategies can be
-    compared with a paired test on the same images.
+    compared with a paired test on the same images. ``converged_scratch`` adds,
+    for the first seed, the network from scratch trained for
+    :data:`CONVERGED_SCRATCH_EPOCHS_SCALE` times the epochs: is the baseline short
+    of data, or only of compute?
     """
     seeds = seeds or STUDY_SEEDS.get(cfg.preset, (cfg.seed,))
-    runs = [(name, dict(strategy=name)) for name in names]
+    runs = [(name, dict(strategy=name), 1) for name in names]
     if bn_trap:
-        runs.append(("linear, BatchNorm not frozen (the trap)", dict(strategy="linear", bn_eval=False)))
+        runs.append(("linear, BatchNorm not frozen (the trap)", dict(strategy="linear", bn_eval=False), 1))
     rows = []
     for seed in seeds:
-        for label, kwargs in runs:
-            r = run(cfg.replace(seed=seed), **kwargs)
+        extra = []
+        if converged_scratch and seed == seeds[0]:
+            epochs = CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs
+            extra = [(f"scratch, {epochs} epochs (to convergence)", dict(strategy="scratch"),
+                      CONVERGED_SCRATCH_EPOCHS_SCALE)]
+        for label, kwargs, scale in runs + extra:
+            scfg = cfg.replace(seed=seed, epochs=scale * cfg.epochs)
+            r = run(scfg, **kwargs)
             rows.append({"strategy": label, "seed": seed, "test_accuracy": r.test.accuracy,
-                         "best_val_accuracy": r.history.best_val_accuracy,
-                         "trainable_parameters": r.trainable_parameters, "lr": r.recipe.lr,
+                         "best_val_accuracy": r.history.best_val_accuracy, "best_epoch": r.history.best_epoch,
+                         "epochs": scfg.epochs, "trainable_parameters": r.trainable_parameters, "lr": r.recipe.lr,
                          "seconds": r.seconds, "history": r.history.to_dict(), "correct": _correct_string(r.test)})
             if verbose:
                 print(f"seed {seed}  {label:<40} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s", flush=True)
     return rows
+
+
+def strategy_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation over seeds of each strategy's test accuracy, in row order.
+
+    >>> rows = [{"strategy": "a", "seed": s, "test_accuracy": x} for s, x in ((0, 0.6), (1, 0.7))]
+    >>> {k: {m: round(v, 3) for m, v in d.items()} for k, d in strategy_summary(rows).items()}
+    {'a': {'mean': 0.65, 'std': 0.071, 'seeds': 2}}
+    """
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        by.setdefault(r["strategy"], []).append(r["test_accuracy"])
+    out = {}
+    for name, accs in by.items():
+        mean = sum(accs) / len(accs)
+        std = (sum((a - mean) ** 2 for a in accs) / (len(accs) - 1)) ** 0.5 if len(accs) > 1 else 0.0
+        out[name] = {"mean": mean, "std": std, "seeds": len(accs)}
+    return out
+
+
+def paired_comparison(rows: list[dict[str, Any]], a: str, b: str) -> PairedTest:
+    """McNemar test of strategy ``a`` against ``b``, pooling every seed both ran (same test images per seed).
+
+    >>> rows = [{"strategy": s, "seed": 0, "correct": c} for s, c in (("a", "1110"), ("b", "1000"))]
+    >>> paired_comparison(rows, "a", "b").a_only
+    2
+    """
+    by = {(r["strategy"], r["seed"]): r["correct"] for r in rows}
+    seeds = sorted(seed for (name, seed) in by if name == a and (b, seed) in by)
+    if not seeds:
+        raise ValueError(f"no seed has both {a!r} and {b!r}")
+    pooled_a = [c == "1" for seed in seeds for c in by[(a, seed)]]
+    pooled_b = [c == "1" for seed in seeds for c in by[(b, seed)]]
+    return mcnemar(pooled_a, pooled_b)
 
 
 # Which data chose each hyperparameter of the cpu preset; saved in every study's JSON. Rates are
