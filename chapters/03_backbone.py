@@ -258,11 +258,11 @@ gaps = {
     "ImageNet mean/std": first_batchnorm_gap(imagenet_model, test.images, preprocessing=IMAGENET_STATS),
     "Normalize(0.5) (the source)": first_batchnorm_gap(imagenet_model, test.images, preprocessing=HALF),
 }
+glue("gap_declared", round(gaps["declared by the weights"], 3))
+glue("gap_imagenet", round(gaps["ImageNet mean/std"], 3))
 print(f"{cfg.backbone}, declared preprocessing: mean {pre.mean}, std {pre.std}")
 for label, gap in gaps.items():
     print(f"  first BatchNorm, {label:<28}: gap {gap:.3f} running standard deviations")
-glue("gap_declared", round(gaps["declared by the weights"], 3))
-glue("gap_imagenet", round(gaps["ImageNet mean/std"], 3))
 
 # %% [markdown]
 # With the declared preprocessing the stem's outputs sit
@@ -289,9 +289,9 @@ for label, p in variants.items():
     f_test = extract_features(imagenet_model, cfg.backbone, test.images, preprocessing=p)
     probe[label] = linear_probe(f_train, train.labels, f_test, test.labels)
     print(f"{label:<28}: linear-probe test accuracy {probe[label]:.1%}")
-glue("probe_declared", round(100 * probe[f"declared, {cfg.image_size} px"], 1))
-glue("probe_imagenet", round(100 * probe[f"ImageNet mean/std, {cfg.image_size} px"], 1))
-glue("probe_declared_32", round(100 * probe["declared, 32 px"], 1))
+for name, label in (("probe_declared", f"declared, {cfg.image_size} px"),
+                    ("probe_imagenet", f"ImageNet mean/std, {cfg.image_size} px"), ("probe_declared_32", "declared, 32 px")):
+    glue(name, round(100 * probe[label], 1))
 
 # %% figure={"caption": "Linear-probe test accuracy on fixed ImageNet features for four preprocessings: the weights' declared normalisation or ImageNet mean/std, at the preset's size or at 32 pixels.", "name": "fig-preprocessing-probe", "alt": "Four horizontal bars: the two at the preset's size are longer than the two at 32 pixels, and within each size the declared normalisation's bar is at least as long as ImageNet mean/std's."}
 accuracy_bars(probe, title="Linear probe on fixed features: preprocessing", chance=0.1)

@@ -243,7 +243,7 @@ if converged:  # the baseline trained to convergence (first seed): short of data
     print("  " + paired_comparison(rows, "finetune", converged).verdict(a="finetune", b="converged scratch"))
 for name in ("finetune", "linear", "scratch"):
     glue(f"strategy_{name}", round(100 * summary[name]["mean"], 1))
-glue("trap_cost", round(100 * (summary["linear"]["mean"] - summary[trap]["mean"]), 1))
+trap_cost = glue("trap_cost", round(100 * (summary["linear"]["mean"] - summary[trap]["mean"]), 1))
 
 # %% figure={"caption": "Test accuracy of each strategy, mean over seeds with the standard deviation as error bars.", "name": "fig-strategies", "alt": "Horizontal bars for full fine-tuning, partial, discriminative, linear probe, from scratch and the BatchNorm trap, with small error bars; the fine-tuning strategies are longest and from scratch is shortest."}
 accuracy_bars({k: v["mean"] for k, v in summary.items()}, errors={k: v["std"] for k, v in summary.items()},

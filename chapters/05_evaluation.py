@@ -74,8 +74,9 @@ for name, r in (("fine-tuned", finetuned), ("linear probe", probe)):
 # \qquad z = 1.96 .
 # $$ (eq-wilson)
 #
-# With 1,000 test images the interval reaches about 3 points either side: a
-# difference of a point or two between two runs is within the noise. (To compare
+# With these test images the interval reaches {glue:text}`wilson_halfwidth:.1f`
+# points either side: a difference of a point or two between two runs is within
+# the noise. (To compare
 # two models on the *same* images, use a paired test instead, as chapter 4 does:
 # it is sharper, because both models face the same hard images.)
 
@@ -287,8 +288,8 @@ plot_robustness(robustness, severities=severities, clean=clean)
 #
 # - Choose models on a validation split from the training images; evaluate the
 #   test set once, deterministically, in `model.eval()` mode.
-# - Report accuracy with an interval: with 1,000 test images, about 3 points
-#   either side; compare two models on the same images with a paired test.
+# - Report accuracy with an interval (a few points either side with 1,000 test
+#   images); compare two models on the same images with a paired test.
 # - Per-class precision and recall and the confusion matrix show *where* the
 #   errors are; the most confident mistakes show *what* they are.
 # - Measure calibration (ECE, reliability diagram) before repairing it;

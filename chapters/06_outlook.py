@@ -17,6 +17,29 @@
 # `get_config()`.
 # :::
 #
+# The numbers this chapter quotes come from the studies of chapters 4 and 5,
+# loaded here:
+
+# %% tags=["hide-input"]
+from tlbook import get_config
+from tlbook.plots import glue
+from tlbook.studies import curve_means, load_or_run, strategy_summary
+
+cfg = get_config()
+print(cfg.describe())
+strategies = strategy_summary(load_or_run("strategies", cfg))
+curve = load_or_run("curve", cfg)
+glue("outlook_finetune", round(100 * strategies["finetune"]["mean"], 1))
+glue("outlook_scratch", round(100 * strategies["scratch"]["mean"], 1))
+glue("outlook_probe_gap", round(100 * (strategies["finetune"]["mean"] - strategies["linear"]["mean"]), 1))
+smallest = min(r["per_class"] for r in curve)
+glue("outlook_curve_smallest", smallest)
+glue("outlook_curve_finetune", round(100 * curve_means(curve, "finetune")[smallest], 1))
+glue("outlook_curve_scratch", round(100 * curve_means(curve, "scratch")[smallest], 1))
+print(f"fine-tuned {strategies['finetune']['mean']:.1%}, linear probe {strategies['linear']['mean']:.1%}, "
+      f"from scratch {strategies['scratch']['mean']:.1%} (strategies study, mean over seeds)")
+
+# %% [markdown]
 # ## The four future directions, measured
 #
 # The source closes with four directions for transfer learning. Each is a
@@ -27,15 +50,16 @@
 # {doc}`04_finetuning` puts a price on each choice: a linear probe trains only
 # the new head (12,810 parameters for EfficientNet-Lite0) and is the cheapest
 # per step, while full fine-tuning trains all 3.4 million and, on 100 images per
-# class, is about 11 points better. The field has looked for the middle ground:
+# class, is {glue:text}`outlook_probe_gap:.1f` points better (mean over seeds). The field has looked for the middle ground:
 # *parameter-efficient fine-tuning* trains small added modules such as adapters
 # {cite}`houlsby2019parameter` or low-rank updates (LoRA) {cite}`hu2022lora`
 # and keeps the backbone frozen, so one backbone serves many tasks.
 #
 # **2. Fewer labels.** The data-efficiency curve of {doc}`05_evaluation` is the
-# source's central claim measured: with 5 labelled images per class the
-# fine-tuned network is several times better than chance, while the same network
-# from scratch barely leaves it. Since then, *self-supervised* pretraining
+# source's central claim measured: with {glue:text}`outlook_curve_smallest`
+# labelled images per class the fine-tuned network reaches
+# {glue:text}`outlook_curve_finetune:.1f` % (chance: 10 %), the same network from
+# scratch {glue:text}`outlook_curve_scratch:.1f` %. Since then, *self-supervised* pretraining
 # learns the backbone from unlabelled images {cite}`chen2020simple`, and
 # image-text models such as CLIP classify new categories with *no* labelled
 # example at all (zero-shot) {cite}`radford2021learning`.
@@ -69,8 +93,9 @@
 #
 # **Why use a pretrained model instead of training from scratch?** Because with
 # few labels the pretrained features are far better than anything the labels
-# alone can teach: 71 % against 38 % at 100 images per class in the `cpu`
-# preset ({doc}`04_finetuning`). It is not a free lunch: with the wrong
+# alone can teach: {glue:text}`outlook_finetune:.1f` % against
+# {glue:text}`outlook_scratch:.1f` % at 100 images per class in the `cpu` preset
+# ({doc}`04_finetuning`, mean over seeds). It is not a free lunch: with the wrong
 # preprocessing or a bad recipe, as in the source's own code sample, most of the
 # advantage is lost.
 #
