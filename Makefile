@@ -3,7 +3,7 @@
 #   make book       build the rendered book into _build/html   (the main job)
 #   make test       run every test: unit tests, doctests, notebooks under nbval, then
 #                   the book in headless Chromium (make browser-test)
-#   make reproduce  re-measure the accuracy goals of the README (cpu preset, 3 seeds, ~20 min)
+#   make reproduce  re-measure the strategies study behind the README's main claim (cpu preset, 3 seeds, ~50 min)
 #   make benchmark  pipeline speed against the source's loop (ratios)
 
 PYTHON ?= python3
@@ -49,7 +49,8 @@ browser-deps:
 	else echo "browser test: install Debian's chromium and libjs-mathjax (apt-get) to run it"; fi
 
 reproduce: $(STAMP)
-	TLBOOK_PRESET=cpu $(BIN)/python -m tlbook compare --strategies finetune scratch --seeds 3 --out book/results/goals-cpu.json
+	$(BIN)/python -m tlbook study strategies --preset cpu --out book/results/strategies-cpu.json
+	$(BIN)/python tools/claims.py
 
 benchmark: $(STAMP)
 	dev=$$($(BIN)/python -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')") && \

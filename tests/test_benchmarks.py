@@ -1,4 +1,4 @@
-"""benchmarks/pipeline_speed.py runs end to end and prints one ratio per size and measure."""
+"""The benchmarks run end to end and print one ratio per size (and measure); formatting, not speed."""
 
 import importlib.util
 import json
@@ -74,3 +74,15 @@ def test_as_written_step_keeps_the_default_memory_format(bench, monkeypatch):
 def test_rounds_must_be_positive(bench):
     with pytest.raises(SystemExit):
         bench.main(["--rounds", "0"])
+
+
+def test_padding_benchmark_prints_one_ratio_per_size(capsys):
+    """A formatting check of benchmarks/padding_speed.py at a tiny size (not a speed test)."""
+    spec = importlib.util.spec_from_file_location("padding_speed", SCRIPT.parent / "padding_speed.py")
+    padding = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(padding)
+    padding.main(["--quick", "--rounds", "1", "--sizes", "32"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "ratio tf_/symmetric" in lines[1]
+    size, tf_speed, sym_speed, ratio, spread = lines[2].split()
+    assert size == "32px" and float(tf_speed) > 0 and float(sym_speed) > 0 and float(ratio) > 0

@@ -1,23 +1,20 @@
 """The numbers typed into README.md and the book's pages match book/results/.
 
-The multi-run tables are measured by ``python -m tlbook study ...``, the
-accuracy goals by ``make reproduce`` and the pipeline's speed by ``make
-benchmark``, all saved in ``book/results/*.json``; the chapters load those
-files, but the README, the reproduction page and the benchmarks page copy some
-of the numbers as text. These tests fail when a measurement is re-run and the
-copied text is not updated (or the other way round).
+The multi-run studies are measured by ``python -m tlbook study ...`` and the
+pipeline's speed by ``make benchmark``, all saved in ``book/results/*.json``.
+The study results that README.md and book/reproduce.md quote are written by
+``tools/claims.py`` between claim markers (the check below reruns it); the
+benchmark tables are still checked cell by cell against their files.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import statistics
 from pathlib import Path
 
 import pytest
 
-from tlbook.studies import curve_means
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
@@ -56,88 +53,54 @@ def _table_row(markdown: str, label: str) -> list[str]:
     raise AssertionError(f"{markdown} has no table row starting with {label!r}")
 
 
-def test_ladder_claim_in_readme() -> None:
-    rows = _rows("ladder")
-    first, last = rows[0], rows[-1]
-    assert first["step"] == "source recipe"
-    claim = f"{_pct(first['test_accuracy'])} (source recipe) to {_pct(last['test_accuracy'])} (book recipe)"
-    assert claim in _text("README.md")
+def test_quoted_results_are_regenerated_from_the_results_files() -> None:
+    """README.md and book/reproduce.md quote study results only inside claim markers, written by tools/claims.py."""
+    import claims  # tools/
+
+    for name in claims.FILES:
+        text = (ROOT / name).read_text()
+        assert claims.regenerate(text) == text, f"{name} is out of date: run python tools/claims.py"
 
 
-def test_strategies_claim_in_readme() -> None:
-    acc = {r["strategy"]: r["test_accuracy"] for r in _rows("strategies")}
-    trap = next(v for k, v in acc.items() if "not frozen" in k)
-    claim = (
-        f"full {_pct(acc['finetune'])}, partial {_pct(acc['partial'])}, "
-        f"discriminative {_pct(acc['discriminative'])}, linear probe {_pct(acc['linear'])} "
-        f"({_pct(trap)} with BatchNorm not frozen), scratch {_pct(acc['scratch'])}"
-    )
-    assert claim in _text("README.md")
+def test_every_claim_marker_has_a_generator_and_is_used() -> None:
+    import claims
+
+    used = {m.group("name") for name in claims.FILES for m in claims.REGION.finditer((ROOT / name).read_text())}
+    assert used == set(claims.CLAIMS), f"unused generators {set(claims.CLAIMS) - used}, unknown markers {used - set(claims.CLAIMS)}"
 
 
-@pytest.mark.parametrize(
-    ("strategy", "label"), [("finetune", "fine-tuned from ImageNet"), ("scratch", "from scratch")]
-)
-def test_curve_table_in_reproduce_page(strategy: str, label: str) -> None:
-    rows = _rows("curve")
-    means = curve_means(rows, strategy)  # images per class -> mean test accuracy over seeds
-    header = _table_row("book/reproduce.md", "images per class")
-    assert [int(h) for h in header] == sorted(means)
-    assert _table_row("book/reproduce.md", label) == [_pct(means[k]) for k in sorted(means)]
+def test_regenerating_rewrites_a_changed_number(tmp_path, monkeypatch) -> None:
+    """The check can fail: a quote edited by hand is rewritten from the results."""
+    import claims
+
+    text = "before <!-- claim:curve-line -->fine-tuned 99.9 % (typed by hand)<!-- /claim:curve-line --> after"
+    regenerated = claims.regenerate(text)
+    assert regenerated != text and "99.9 %" not in regenerated and regenerated.startswith("before <!-- claim:")
 
 
-def test_curve_claim_in_readme() -> None:
-    rows = _rows("curve")
-    ft, sc = curve_means(rows, "finetune"), curve_means(rows, "scratch")
-    lo, hi = min(ft), max(ft)
-    claim = (
-        f"fine-tuned {_pct(ft[lo])} ({lo} per class) to {_pct(ft[hi])} ({hi} per class); "
-        f"from scratch {_pct(sc[lo])} to {_pct(sc[hi])}"
-    )
-    assert claim in _text("README.md")
+def test_the_code_uses_the_learning_rates_chosen_on_validation() -> None:
+    """Every strategy's rate in the cpu preset is the sweep's pick on validation accuracy, never a test-set pick."""
+    from tlbook.config import get_config
+    from tlbook.experiment import recipe_for
+    from tlbook.studies import chosen_by_validation
+
+    rows = _rows("sweep")
+    assert all("test_accuracy" not in r for r in rows)
+    cfg = get_config("cpu")
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        assert recipe_for(cfg, name).lr == pytest.approx(chosen_by_validation(rows, name)["lr"]), name
 
 
-def _goals() -> dict[str, dict[int, dict]]:
-    """``make reproduce``'s runs: strategy -> seed -> run."""
-    runs = _load("goals")
-    by: dict[str, dict[int, dict]] = {}
-    for r in runs:
-        by.setdefault(r["strategy"], {})[r["config"]["seed"]] = r
-    assert set(by) == {"finetune", "scratch"} and by["finetune"].keys() == by["scratch"].keys()
-    return by
+def test_study_results_were_made_with_the_current_backbone_and_preprocessing() -> None:
+    from dataclasses import asdict
 
+    from tlbook.backbones import get_spec, preprocessing_for
 
-def _mean_accuracy(runs: dict[int, dict]) -> float:
-    return statistics.fmean(r["test"]["accuracy"] for r in runs.values())
-
-
-def test_goals_table_in_reproduce_page() -> None:
-    by = _goals()
-    ft, sc = by["finetune"], by["scratch"]
-    seeds = sorted(ft)
-    for seed in seeds:
-        label = f"{seed} (the chapters' seed)" if seed == 0 else str(seed)
-        a, b = ft[seed]["test"]["accuracy"], sc[seed]["test"]["accuracy"]
-        assert _table_row("book/reproduce.md", label) == [
-            _pct(a), _pct(b), f"{100 * (a - b):.1f} points", f"{ft[seed]['seconds']:.0f} s, {sc[seed]['seconds']:.0f} s"
-        ]
-    mean_ft, mean_sc = _mean_accuracy(ft), _mean_accuracy(sc)
-    mean_s = statistics.fmean(r["seconds"] for runs in by.values() for r in runs.values())
-    assert _table_row("book/reproduce.md", "**mean**") == [
-        f"**{_pct(mean_ft)}**", _pct(mean_sc), f"**{100 * (mean_ft - mean_sc):.1f} points**", f"{mean_s:.0f} s"
-    ]
-
-
-def test_goals_claim_in_readme() -> None:
-    by = _goals()
-    ft, sc = by["finetune"], by["scratch"]
-    mean_ft, mean_sc = _mean_accuracy(ft), _mean_accuracy(sc)
-    claim = (
-        f"{_pct(mean_ft)} fine-tuned vs {_pct(mean_sc)} from scratch (at its best learning rate), "
-        f"{100 * (mean_ft - mean_sc):.1f} points apart (mean of {len(ft)} seeds; "
-        f"seed 0: {_pct(ft[0]['test']['accuracy'])} vs {_pct(sc[0]['test']['accuracy'])})"
-    )
-    assert claim in _text("README.md")
+    for name in ("sweep", "ladder", "strategies"):
+        saved = _load(name)
+        backbone = saved["config"]["backbone"]
+        assert saved.get("architecture") == get_spec(backbone).architecture, f"{name}-cpu.json: re-run the study"
+        assert saved.get("preprocessing") == asdict(preprocessing_for(backbone, saved["config"]["image_size"])), name
 
 
 # book/benchmarks.md: `make benchmark` on a CPU -> book/results/benchmark-<backbone>-cpu.json

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .backbones import BACKBONES, BackboneUnavailable, preprocessing_for
+from .backbones import BACKBONES, BackboneUnavailable, get_spec, preprocessing_for
 from .config import PRESETS, Config, get_config
 from .data import DataError
 from .experiment import STRATEGIES, load_data, run
@@ -131,12 +131,16 @@ def cmd_study(args: argparse.Namespace) -> int:
         rows = studies.sweep(cfg, seeds=seeds, verbose=True)
         for name in dict.fromkeys(r["strategy"] for r in rows):
             pick = studies.chosen_by_validation(rows, name)
-            print(f"{name}: chosen on validation: lr {pick['lr']:.5g} ({pick['scale']}x the table's rate), "
-                  f"validation accuracy {pick['val_accuracy']:.1%}")
+            print(f"{name}: chosen on validation: lr {pick['lr']:g} "
+                  f"(best validation accuracy {pick['val_accuracy']:.1%})")
     else:
         rows = studies.data_curve(cfg, per_class=tuple(args.sizes) if args.sizes else None, seeds=seeds, verbose=True)
-    write_json_atomic(args.out, {"study": args.name, "config": dataclasses.asdict(cfg),
-                                 "choices": studies.HYPERPARAMETER_CHOICES, "rows": rows})
+    write_json_atomic(args.out, {
+        "study": args.name, "config": dataclasses.asdict(cfg),
+        "architecture": get_spec(cfg.backbone).architecture,
+        "preprocessing": dataclasses.asdict(preprocessing_for(cfg.backbone, cfg.image_size)),
+        "choices": studies.HYPERPARAMETER_CHOICES, "rows": rows,
+    })
     print(f"wrote {args.out}")
     return 0
 

@@ -1,0 +1,91 @@
+"""Training speed of EfficientNet-Lite0 with TensorFlow "same" padding against symmetric padding.
+
+The book's Lite0 weights were trained in TensorFlow, so ``tlbook`` builds them
+as timm's ``tf_efficientnet_lite0``, whose strided convolutions pad
+asymmetrically at run time (``Conv2dSame``); timm's ``efficientnet_lite0`` pads
+symmetrically inside the convolution. Same tensors, slightly different network.
+This prints how much the correct network costs: images per second of one
+training step (forward, backward, AdamW step; ``channels_last``, as ``fit``
+runs it) for both, and their ratio, the median of ``--rounds`` rounds that
+alternate which network goes first, at the ``cpu`` preset's size and at 224 px.
+
+    python benchmarks/padding_speed.py             # about 3 minutes on 2 CPU cores
+    python benchmarks/padding_speed.py --quick
+
+Compare the ratio, not the absolute numbers: the machine's speed varies with
+its load. A ratio below 1 means the TensorFlow-padding network is slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import timm
+import torch
+import torch.nn.functional as F
+
+from tlbook.config import PRESETS, default_device
+
+
+def make_step(name: str, device: torch.device, batch_size: int, size: int):
+    """One training step of timm's ``name`` (10 classes) on a fixed random batch, as ``fit`` runs it."""
+    torch.manual_seed(0)
+    model = timm.create_model(name, num_classes=10).to(device=device, memory_format=torch.channels_last).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randn(batch_size, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+
+    def step() -> None:
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def images_per_second(step, n: int, batch_size: int, device: torch.device) -> float:
+    step()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n * batch_size / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (a rough check)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per size (default 5, quick 2)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="input sizes (default: cpu preset's and 224)")
+    args = parser.parse_args(argv)
+    device = default_device()
+    batch_size = PRESETS["cpu"].batch_size
+    rounds = args.rounds or (2 if args.quick else 5)
+    steps = 2 if args.quick else 5
+    sizes = args.sizes or [PRESETS["cpu"].image_size, 224]
+    print(f"device {device.type}, batch {batch_size}, {rounds} rounds of {steps} steps per network and size")
+    print(f"{'size':>6}{'tf_ (same padding) img/s':>26}{'symmetric img/s':>17}{'ratio tf_/symmetric':>21}{'range':>13}")
+    for size in sizes:
+        tf_step = make_step("tf_efficientnet_lite0", device, batch_size, size)
+        sym_step = make_step("efficientnet_lite0", device, batch_size, size)
+        ratios, tf_speeds, sym_speeds = [], [], []
+        for r in range(rounds):
+            order = [("tf", tf_step), ("sym", sym_step)]
+            if r % 2:
+                order.reverse()
+            speed = {name: images_per_second(step, steps, batch_size, device) for name, step in order}
+            tf_speeds.append(speed["tf"])
+            sym_speeds.append(speed["sym"])
+            ratios.append(speed["tf"] / speed["sym"])
+        print(f"{size:>4}px{statistics.median(tf_speeds):>26.1f}{statistics.median(sym_speeds):>17.1f}"
+              f"{statistics.median(ratios):>21.2f}{min(ratios):>7.2f}-{max(ratios):.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

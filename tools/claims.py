@@ -1,0 +1,222 @@
+"""Write the numbers that README.md and the book's pages quote from book/results/*.json.
+
+A quoted result sits between two markers, ``<!-- claim:NAME -->`` and
+``<!-- /claim:NAME -->`` (inline or around a whole table); this script
+regenerates the text between them from the saved results, so a re-run study
+updates the prose with one command and nobody retypes a number:
+
+    python tools/claims.py          # rewrite every marked region
+    python tools/claims.py --check  # change nothing; exit 1 listing the regions that are out of date
+
+``tests/test_claims.py`` runs the check, so a result re-measured without
+regenerating its quotes (or a quote edited by hand) fails the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "book" / "results"
+FILES = ("README.md", "book/reproduce.md")
+REGION = re.compile(r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)", re.S)
+
+sys.path.insert(0, str(ROOT / "src"))
+from tlbook.studies import chosen_by_validation, curve_means, images_needed, paired_comparison, strategy_summary  # noqa: E402
+
+
+def _rows(name: str) -> list[dict]:
+    return json.loads((RESULTS / f"{name}-cpu.json").read_text())["rows"]
+
+
+def pct(fraction: float) -> str:
+    """0.7070000171 -> '70.7 %', as the pages write it."""
+    return f"{100 * fraction:.1f} %"
+
+
+def _converged(rows: list[dict]) -> str | None:
+    return next((r["strategy"] for r in rows if r["strategy"].startswith("scratch,")), None)
+
+
+# --- the claims: NAME -> text -----------------------------------------------------------
+
+
+def ladder_line() -> str:
+    rows = _rows("ladder")
+    return (f"{pct(rows[0]['test_accuracy'])} (source recipe, {rows[0]['steps']} optimiser steps) to "
+            f"{pct(rows[-1]['test_accuracy'])} (book recipe, {rows[-1]['steps']} steps); one change per rung")
+
+
+def strategies_line() -> str:
+    rows = _rows("strategies")
+    s = strategy_summary(rows)
+    trap = next(k for k in s if "trap" in k)
+    seeds = s["finetune"]["seeds"]
+    text = (f"mean of {seeds} seeds: full {pct(s['finetune']['mean'])}, partial {pct(s['partial']['mean'])}, "
+            f"discriminative {pct(s['discriminative']['mean'])}, linear probe {pct(s['linear']['mean'])} "
+            f"({pct(s[trap]['mean'])} with BatchNorm not frozen), scratch {pct(s['scratch']['mean'])}")
+    conv = _converged(rows)
+    if conv:
+        text += f"; scratch trained to convergence ({conv.split(', ')[1].split(' (')[0]}, seed 0) {pct(s[conv]['mean'])}"
+    return text
+
+
+def goals_line() -> str:
+    rows = _rows("strategies")
+    s = strategy_summary(rows)
+    ft, sc = s["finetune"]["mean"], s["scratch"]["mean"]
+    test = paired_comparison(rows, "finetune", "scratch")
+    return (f"{pct(ft)} fine-tuned vs {pct(sc)} from scratch at the same budget, {100 * (ft - sc):.1f} points apart "
+            f"(mean of {s['finetune']['seeds']} seeds; McNemar p = {test.p_value:.2g} on "
+            f"{test.n} paired test images)")
+
+
+def goals_table() -> str:
+    rows = _rows("strategies")
+    by = {(r["strategy"], r["seed"]): r for r in rows}
+    seeds = sorted(r["seed"] for r in rows if r["strategy"] == "finetune")
+    lines = ["| seed | fine-tuned from ImageNet weights | same network from scratch | difference | "
+             "time per run (fine-tuned, scratch) |", "| --- | ---: | ---: | ---: | ---: |"]
+    for seed in seeds:
+        a, b = by["finetune", seed], by["scratch", seed]
+        label = f"{seed} (the chapters' seed)" if seed == 0 else str(seed)
+        lines.append(f"| {label} | {pct(a['test_accuracy'])} | {pct(b['test_accuracy'])} | "
+                     f"{100 * (a['test_accuracy'] - b['test_accuracy']):.1f} points | "
+                     f"{a['seconds']:.0f} s, {b['seconds']:.0f} s |")
+    ft = statistics.fmean(by["finetune", s]["test_accuracy"] for s in seeds)
+    sc = statistics.fmean(by["scratch", s]["test_accuracy"] for s in seeds)
+    secs = statistics.fmean(by[k, s]["seconds"] for k in ("finetune", "scratch") for s in seeds)
+    lines.append(f"| **mean** | **{pct(ft)}** | {pct(sc)} | **{100 * (ft - sc):.1f} points** | {secs:.0f} s |")
+    return "\n".join(lines)
+
+
+def strategies_table() -> str:
+    rows = _rows("strategies")
+    s = strategy_summary(rows)
+    lines = ["| strategy | learning rate | test accuracy, mean | standard deviation | seeds | best validation accuracy, mean |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, v in s.items():
+        runs = [r for r in rows if r["strategy"] == name]
+        val = statistics.fmean(r["best_val_accuracy"] for r in runs)
+        lines.append(f"| {name} | {runs[0]['lr']:g} | {pct(v['mean'])} | {100 * v['std']:.1f} points | "
+                     f"{v['seeds']} | {pct(val)} |")
+    return "\n".join(lines)
+
+
+def paired_table() -> str:
+    rows = _rows("strategies")
+    trap = next(r["strategy"] for r in rows if "trap" in r["strategy"])
+    pairs = [("finetune", "partial"), ("finetune", "discriminative"), ("partial", "linear"),
+             ("linear", "scratch"), ("linear", trap), ("finetune", "scratch")]
+    conv = _converged(rows)
+    if conv:
+        pairs.append(("finetune", conv))
+    lines = ["| A | B | A minus B | only A right | only B right | McNemar p | verdict (5 % level) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for a, b in pairs:
+        t = paired_comparison(rows, a, b)
+        verdict = "within the noise" if t.p_value >= 0.05 else (f"{a} better" if t.difference > 0 else f"{b} better")
+        lines.append(f"| {a} | {b} | {100 * t.difference:+.1f} points | {t.a_only} | {t.b_only} | "
+                     f"{t.p_value:.2g} | {verdict} |")
+    return "\n".join(lines)
+
+
+def sweep_table() -> str:
+    rows = _rows("sweep")
+    lines = ["| strategy | learning rates tried: best validation accuracy | chosen on validation |",
+             "| --- | --- | --- |"]
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        tried = ", ".join(f"{r['lr']:g}: {pct(r['val_accuracy'])}" for r in rows if r["strategy"] == name)
+        pick = chosen_by_validation(rows, name)
+        lines.append(f"| {name} | {tried} | **{pick['lr']:g}** |")
+    return "\n".join(lines)
+
+
+def curve_line() -> str:
+    rows = _rows("curve")
+    ft, sc = curve_means(rows, "finetune"), curve_means(rows, "scratch")
+    lo, hi = min(ft), max(ft)
+    match = images_needed(rows, "finetune", sc[hi])
+    seeds = len({r["seed"] for r in rows})
+    return (f"fine-tuned {pct(ft[lo])} ({lo} per class) to {pct(ft[hi])} ({hi} per class); "
+            f"from scratch {pct(sc[lo])} to {pct(sc[hi])}; fine-tuning matches scratch-at-{hi} with "
+            f"{match} per class (mean of {seeds} seeds)")
+
+
+def curve_table() -> str:
+    rows = _rows("curve")
+    ft, sc = curve_means(rows, "finetune"), curve_means(rows, "scratch")
+    sizes = sorted(ft)
+    return "\n".join([
+        "| images per class | " + " | ".join(str(k) for k in sizes) + " |",
+        "| --- |" + " ---: |" * len(sizes),
+        "| fine-tuned from ImageNet | " + " | ".join(pct(ft[k]) for k in sizes) + " |",
+        "| from scratch | " + " | ".join(pct(sc[k]) for k in sizes) + " |",
+    ])
+
+
+def ladder_table() -> str:
+    rows = _rows("ladder")
+    lines = ["| rung | test accuracy | gain | optimiser steps |", "| --- | ---: | ---: | ---: |"]
+    for prev, r in zip([None] + rows[:-1], rows):
+        gain = "" if prev is None else f"{100 * (r['test_accuracy'] - prev['test_accuracy']):+.1f}"
+        lines.append(f"| {r['step']} | {pct(r['test_accuracy'])} | {gain} | {r['steps']} |")
+    return "\n".join(lines)
+
+
+CLAIMS: dict[str, Callable[[], str]] = {
+    "ladder-line": ladder_line,
+    "ladder-table": ladder_table,
+    "strategies-line": strategies_line,
+    "strategies-table": strategies_table,
+    "paired-table": paired_table,
+    "goals-line": goals_line,
+    "goals-table": goals_table,
+    "sweep-table": sweep_table,
+    "curve-line": curve_line,
+    "curve-table": curve_table,
+}
+
+
+def regenerate(text: str) -> str:
+    """``text`` with every marked region rewritten; a multi-line region keeps its own line breaks."""
+    def fill(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in CLAIMS:
+            raise KeyError(f"no generator for claim {name!r}; known: {', '.join(CLAIMS)}")
+        body = CLAIMS[name]()
+        if "\n" in m.group("body"):
+            body = f"\n{body}\n"
+        return f"{m.group(1)}{body}{m.group(4)}"
+
+    return REGION.sub(fill, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a region is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for name in FILES:
+        path = ROOT / name
+        old = path.read_text()
+        new = regenerate(old)
+        if new != old:
+            stale.append(name)
+            if not args.check:
+                path.write_text(new)
+    if args.check and stale:
+        print(f"out of date: {', '.join(stale)}; run python tools/claims.py", file=sys.stderr)
+        return 1
+    print(f"{'rewrote' if stale else 'up to date:'} {', '.join(stale) or ', '.join(FILES)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
