@@ -100,6 +100,21 @@ def test_large_photos_are_resized_once_to_the_storage_size(tmp_path):
     assert ds.images.shape == (2, 3, tldata.DEFAULT_STORAGE_SIZE, tldata.DEFAULT_STORAGE_SIZE)
 
 
+def test_small_non_square_photos_are_centre_cropped_not_stretched(tmp_path):
+    """All photos 60x30 (small, one size): still resized, with a centre crop, so a circle stays a circle."""
+    for split in ("train", "test"):
+        (tmp_path / split / "a").mkdir(parents=True)
+        (tmp_path / split / "b").mkdir(parents=True)
+        for c in ("a", "b"):
+            img = np.zeros((30, 60, 3), dtype=np.uint8)  # (H, W, 3): a wide photo
+            img[:, 15:45] = 255  # a white square in the middle, black bands left and right
+            Image.fromarray(img).save(tmp_path / split / c / "wide.png")
+    train, _, _ = load_splits(data=tmp_path, train_per_class=1, val_per_class=0, test_per_class=1)
+    s = tldata.DEFAULT_STORAGE_SIZE
+    assert train.images.shape[-2:] == (s, s)
+    assert int(train.images[0, 0, s // 2, 2]) > 200, "the centre crop keeps the white middle; a stretch would not"
+
+
 def test_mixed_sizes_without_storage_size_are_refused(tmp_path):
     root = tmp_path / "mixed"
     (root / "a").mkdir(parents=True)

@@ -176,6 +176,11 @@ BACKBONES: dict[str, BackboneSpec] = {
 }
 
 
+# What each backbone name meant in files written before checkpoints and studies recorded the network:
+# until December 2026 tlbook loaded the Lite0 weights into the symmetric-padding efficientnet_lite0.
+ARCHITECTURE_BEFORE_IT_WAS_RECORDED = {"efficientnet_lite0": "timm efficientnet_lite0", "resnet18": "torchvision resnet18"}
+
+
 def get_spec(name: str) -> BackboneSpec:
     """The table row for ``name``; an unknown name lists the known ones.
 

@@ -278,7 +278,11 @@ def _take_all(picks: list[tuple[_Split, torch.Tensor]], storage_size: int | None
 
 
 def _auto_storage_size(files: list[Path]) -> int | None:
-    """Keep the files' size when they all share one no larger than the default; else resize."""
+    """Keep the files' size when they all share one *square* size no larger than the default; else resize.
+
+    Resizing (:func:`decode_image`) scales the shorter side and centre-crops a
+    square, the usual convention, so a non-square photograph is never stretched.
+    """
     sizes = set()
     for f in files:
         try:
@@ -288,7 +292,10 @@ def _auto_storage_size(files: list[Path]) -> int | None:
             raise DataError(f"cannot read image {f}: {e}. Delete or replace this file.") from e
         if len(sizes) > 1:
             return DEFAULT_STORAGE_SIZE
-    return None if sizes and max(next(iter(sizes))) <= DEFAULT_STORAGE_SIZE else DEFAULT_STORAGE_SIZE
+    if not sizes:
+        return None
+    (w, h), = sizes
+    return None if w == h and w <= DEFAULT_STORAGE_SIZE else DEFAULT_STORAGE_SIZE
 
 
 def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.PathLike) -> _Split:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .augment import DEFAULT_AUGMENT, SOURCE_AUGMENT
-from .backbones import Preprocessing, preprocessing_for
+from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, get_spec, preprocessing_for
 from .config import Config, default_device, seed_everything
 from .evaluation import PairedTest, mcnemar
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
@@ -371,6 +371,23 @@ def _differing_flags(saved: dict[str, Any], cfg: Config) -> str:
                    if field in saved and saved[field] is not None and saved[field] != current[field])
 
 
+def _stale_because(saved: dict[str, Any], cfg: Config) -> str | None:
+    """Why a saved study does not describe the current code (another network or preprocessing), or None.
+
+    >>> _stale_because({"config": {"backbone": "efficientnet_lite0", "image_size": 112}}, Config(preset="cpu"))
+    'this study was measured with timm efficientnet_lite0; tlbook now builds efficientnet_lite0 as timm tf_efficientnet_lite0'
+    """
+    backbone = saved["config"]["backbone"]
+    measured = saved.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(backbone)
+    current = get_spec(backbone).architecture
+    if measured != current:
+        return f"this study was measured with {measured}; tlbook now builds {backbone} as {current}"
+    expected = dataclasses.asdict(preprocessing_for(backbone, saved["config"]["image_size"]))
+    if "preprocessing" in saved and saved["preprocessing"] != expected:
+        return f"this study was measured with preprocessing {saved['preprocessing']}, not {expected}"
+    return None
+
+
 def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> list[dict[str, Any]]:
     """Rows of study ``name`` for ``cfg.preset``: from ``folder/NAME-PRESET.json`` if it exists, else run now.
 
@@ -389,5 +406,8 @@ def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> li
         flags = _differing_flags(saved["config"], cfg)
         print(f"loaded {path}, written by: python -m tlbook study {name} --preset {cfg.preset}{flags} "
               f"--out book/results/{path.name}")
+        stale = _stale_because(saved, cfg)
+        if stale:
+            print(f"NOTE: {stale}; its numbers are not those of the current code until it is re-run")
         return saved["rows"]
     return studies[name](cfg)

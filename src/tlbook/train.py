@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices
-from .backbones import Preprocessing, create_model, get_spec
+from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, create_model, get_spec
 from .data import ImageSet
 
 __all__ = [
@@ -457,8 +457,6 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
 
 
 CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
-# Checkpoints written before the architecture was recorded: what each backbone name meant then.
-_ARCHITECTURE_BEFORE_IT_WAS_SAVED = {"efficientnet_lite0": "timm efficientnet_lite0", "resnet18": "torchvision resnet18"}
 
 
 class CheckpointMismatch(ValueError):
@@ -509,7 +507,7 @@ def load_checkpoint(
             f"{path} holds a {payload['backbone']!r} model with {found_k} classes, not {backbone!r}; "
             f"use backbone {payload['backbone']!r} or train a new checkpoint"
         )
-    saved_arch = payload.get("architecture") or _ARCHITECTURE_BEFORE_IT_WAS_SAVED.get(payload["backbone"])
+    saved_arch = payload.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(payload["backbone"])
     current_arch = get_spec(payload["backbone"]).architecture
     if saved_arch != current_arch:
         # Same tensor shapes, another network: loading would succeed and silently predict worse.
