@@ -40,6 +40,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .config import ConfigError, TlbookError
+
 __all__ = [
     "BackboneSpec",
     "BACKBONES",
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 
-class BackboneUnavailable(RuntimeError):
+class BackboneUnavailable(TlbookError, RuntimeError):
     """Pretrained weights that cannot be had here; the message says how to get them."""
 
 
@@ -190,7 +192,7 @@ def get_spec(name: str) -> BackboneSpec:
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ValueError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}") from None
+        raise ConfigError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}") from None
 
 
 @functools.cache

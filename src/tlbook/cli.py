@@ -17,16 +17,41 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import statistics
 import sys
 from pathlib import Path
 from typing import Sequence
 
-from .backbones import BACKBONES, BackboneUnavailable, get_spec, preprocessing_for
-from .config import PRESETS, Config, get_config
-from .data import DataError
+from .backbones import BACKBONES, get_spec, preprocessing_for
+from .config import MAX_IMAGE_SIZE, PRESETS, Config, OutputError, TlbookError, check_writable, get_config
 from .experiment import STRATEGIES, load_data, run
-from .train import CheckpointMismatch, evaluate, load_checkpoint, save_checkpoint, write_json_atomic
+from .train import evaluate, load_checkpoint, save_checkpoint, write_json_atomic
+
+
+def _whole(low: int, high: int | None = None):
+    """An argparse type: a whole number in [low, high], refused with the range before anything runs."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {span}, got {value}")
+        return value
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a number greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -34,13 +59,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", choices=sorted(PRESETS), help="run size (default: $TLBOOK_PRESET, else gpu with CUDA, else cpu)")
     g.add_argument("--data", help="ImageFolder root with train/ and test/ (default: $TLBOOK_DATA, else download CIFAR-10)")
     g.add_argument("--backbone", choices=sorted(BACKBONES), help="pretrained network (default: efficientnet_lite0)")
-    g.add_argument("--per-class", type=int, dest="train_per_class", help="training images per class")
-    g.add_argument("--test-per-class", type=int, help="test images per class")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--image-size", type=int, help="side of the square the network sees, in pixels")
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--lr", type=float, help="peak learning rate of the head")
-    g.add_argument("--seed", type=int)
+    g.add_argument("--per-class", type=_whole(1), dest="train_per_class", help="training images per class (>= 1)")
+    g.add_argument("--test-per-class", type=_whole(1), help="test images per class (>= 1)")
+    g.add_argument("--epochs", type=_whole(1), help=">= 1")
+    g.add_argument("--image-size", type=_whole(8, MAX_IMAGE_SIZE),
+                   help=f"side of the square the network sees, in pixels (8 to {MAX_IMAGE_SIZE})")
+    g.add_argument("--batch-size", type=_whole(1), help=">= 1")
+    g.add_argument("--lr", type=_positive, help="peak learning rate of the head (> 0)")
+    g.add_argument("--seed", type=_whole(0), help=">= 0")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -58,14 +84,32 @@ def _print_result(name: str, metrics: dict) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = _config(args)
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise SystemExit(f"error: output folder {out} is not empty; choose another --out or pass --overwrite")
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise OutputError(f"output folder {out} is not empty; choose another --out or pass --overwrite")
+    check_writable(out, folder=True)  # now, not after training
+    print(f"{cfg.describe()}\nloading data and the {cfg.backbone} weights ...", flush=True)
     result = run(cfg, strategy=args.strategy, progress=not args.quiet)
     metrics = result.metrics()
-    # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
-    save_checkpoint(out / "model.pt", result.model, backbone=cfg.backbone, classes=result.test.classes, meta=metrics)
-    write_json_atomic(out / "metrics.json", metrics)
+    # Write into a fresh folder beside --out, then swap it in: an --overwrite leaves no file of the
+    # previous run, and a failure leaves the previous run as it was.
+    staging = out.with_name(f".{out.name}.tlbook-new")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
+        save_checkpoint(staging / "model.pt", result.model, backbone=cfg.backbone, classes=result.test.classes,
+                        meta=metrics)
+        write_json_atomic(staging / "metrics.json", metrics)
+        old = out.with_name(f".{out.name}.tlbook-old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     _print_result(args.strategy, metrics)
+    if cfg.preset == "smoke":
+        print("(smoke preset: a plumbing check on a handful of images; the accuracy means nothing)")
     print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
     return 0
 
@@ -74,8 +118,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     folder = Path(args.run)
     metrics_file = folder / "metrics.json"
     if not metrics_file.is_file():
-        raise SystemExit(f"error: {metrics_file} does not exist; --run must be a folder written by 'python -m tlbook train'")
-    saved = json.loads(metrics_file.read_text())
+        raise OutputError(f"{metrics_file} does not exist; --run must be a folder written by 'python -m tlbook train'")
+    try:
+        saved = json.loads(metrics_file.read_text())
+        saved["config"]["preset"], saved["test"]["accuracy"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise OutputError(f"{metrics_file} is not a metrics file written by 'python -m tlbook train' "
+                          f"({type(e).__name__}: {e}); train again") from None
+    if args.json:
+        check_writable(args.json, folder=False)
     cfg = get_config(saved["config"]["preset"], **{k: v for k, v in saved["config"].items() if k != "preset"})
     if args.data:
         cfg = cfg.replace(data=args.data)
@@ -94,6 +145,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     cfg = _config(args)
+    if args.out:
+        check_writable(args.out, folder=False)
     seeds = range(cfg.seed, cfg.seed + args.seeds)
     rows = []
     for seed in seeds:  # each seed draws other training images and other initial weights
@@ -122,6 +175,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     from . import studies
 
     cfg = _config(args)
+    check_writable(args.out, folder=False)
     seeds = tuple(range(args.seeds)) if args.seeds else None
     if args.name == "ladder":
         rows = studies.ladder(cfg, verbose=True)
@@ -179,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="train several strategies on the same data; print a table")
     _add_common(p)
     p.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["finetune", "scratch"])
-    p.add_argument("--seeds", type=int, default=1,
+    p.add_argument("--seeds", type=_whole(1), default=1,
                    help="repeat with this many seeds, from --seed on (other images, other initial weights); "
                         "prints the mean (default 1)")
     p.add_argument("--out", help="write all metrics to this JSON file")
@@ -192,9 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch; "
                    "sweep: each strategy's learning rate, chosen on validation accuracy (test never read)")
     p.add_argument("--out", required=True, help="JSON file to write")
-    p.add_argument("--sizes", type=int, nargs="+",
+    p.add_argument("--sizes", type=_whole(1), nargs="+",
                    help="curve: images per class (default: the preset's, see tlbook.studies.CURVE_POINTS)")
-    p.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: the preset's, see tlbook.studies.STUDY_SEEDS)")
+    p.add_argument("--seeds", type=_whole(1), help="seeds 0..N-1 (default: the preset's, see tlbook.studies.STUDY_SEEDS)")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks into a CSV",
@@ -203,17 +257,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "your rights; grade inside a container (see the instructors' page).")
     p.add_argument("submissions", help="folder of .ipynb files, one per student")
     p.add_argument("--out", required=True, help="CSV file to write (a .summary.txt is written beside it)")
-    p.add_argument("--chapter", type=int, help="chapter of the exercises (default: read from each notebook)")
-    p.add_argument("--timeout", type=float, default=300, help="seconds allowed per notebook (default 300)")
+    p.add_argument("--chapter", type=_whole(1), help="chapter of the exercises (default: read from each notebook)")
+    p.add_argument("--timeout", type=_positive, default=300, help="seconds allowed per notebook (> 0; default 300)")
     p.add_argument("--preset", default="smoke", choices=sorted(PRESETS), help="preset the notebooks run in")
     p.set_defaults(func=cmd_grade)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. A user's mistake (:class:`~tlbook.config.TlbookError`) is one line on stderr and
+    exit status 2; Ctrl-C is "interrupted" and 130 (files are written atomically, so nothing is left
+    half-written); anything else is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, CheckpointMismatch, BackboneUnavailable, FileNotFoundError, ValueError) as e:
+    except TlbookError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -23,6 +23,7 @@ environment is read in exactly one function, :func:`get_config`:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -32,7 +33,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["Config", "PRESETS", "get_config", "seed_everything", "default_device"]
+__all__ = [
+    "TlbookError", "ConfigError", "OutputError", "Config", "PRESETS", "get_config", "seed_everything",
+    "default_device", "check_writable",
+]
+
+# The largest input side a run may ask for: EfficientNet-Lite0 at 1024 px already needs about 20 times
+# the memory of 224 px; beyond it a typo (--image-size 22400) would only fail deep inside torch.
+MAX_IMAGE_SIZE = 1024
+
+
+class TlbookError(Exception):
+    """A user's mistake (data, checkpoint, configuration, output location), not a bug.
+
+    The command line prints its message on one line and exits with status 2;
+    anything else that goes wrong is a bug and keeps its traceback.
+    """
+
+
+class ConfigError(TlbookError, ValueError):
+    """An unknown name or an impossible value in a configuration; the message names the field."""
+
+
+class OutputError(TlbookError, OSError):
+    """An output location that cannot be written, found out before any expensive work."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,35 @@ class Config:
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        # Every impossible value fails here, when the object is built, naming the field and its range.
+        def whole(name: str, low: int, *, none_ok: bool = False, high: int | None = None) -> None:
+            value = getattr(self, name)
+            if value is None and none_ok:
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
+                span = f"from {low} to {high}" if high else f"at least {low}"
+                raise ConfigError(f"{name} must be a whole number {span}{' (or None: all)' if none_ok else ''}, "
+                                  f"got {value!r}")
+
+        whole("train_per_class", 1, none_ok=True)
+        whole("val_per_class", 0)
+        whole("test_per_class", 1, none_ok=True)
+        whole("image_size", 8, high=MAX_IMAGE_SIZE)
+        whole("epochs", 1)
+        whole("batch_size", 1)
+        whole("seed", 0)
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight_decay must not be negative, got {self.weight_decay!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        from .backbones import BACKBONES  # here, not at the top: backbones is the heavier module
+
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"unknown backbone {self.backbone!r}; known backbones: {', '.join(sorted(BACKBONES))}")
 
     def describe(self) -> str:
         """One line for the top of a notebook: what this run uses.
@@ -122,7 +175,7 @@ def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     """
     name = preset or os.environ.get("TLBOOK_PRESET") or ("gpu" if torch.cuda.is_available() else "cpu")
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r} (from TLBOOK_PRESET or the argument); choose one of {sorted(PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r} (from TLBOOK_PRESET or the argument); choose one of {sorted(PRESETS)}")
     from_env = {
         "data": os.environ.get("TLBOOK_DATA") or None,
         "cache": os.environ.get("TLBOOK_CACHE") or None,
@@ -132,11 +185,48 @@ def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     changes.update(overrides)
     unknown = set(changes) - {f.name for f in dataclasses.fields(Config)}
     if unknown:
-        raise TypeError(f"unknown configuration field(s) {sorted(unknown)}")
+        raise ConfigError(f"unknown configuration field(s) {sorted(unknown)}")
     cfg = dataclasses.replace(PRESETS[name], **changes)
     if cfg.data is not None:
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser()))
     return cfg
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool) -> Path:
+    """Check, before any expensive work, that ``path`` can be written; return it as a ``Path``.
+
+    ``folder=True``: ``path`` is a folder (created if missing, with its
+    parents); ``folder=False``: a file, whose folder must exist or be
+    creatable. Either way a file is created and removed in that folder, so a
+    read-only location fails now, not after an hour of training.
+
+    >>> import tempfile
+    >>> out = check_writable(Path(tempfile.mkdtemp()) / "runs" / "a", folder=True)
+    >>> out.name, out.exists()  # writable, and nothing left behind
+    ('a', False)
+    """
+    path = Path(path).expanduser()
+    where = path if folder else path.parent
+    if folder and path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is a file, not a folder; choose another output folder")
+    if not folder and path.is_dir():
+        raise OutputError(f"{path} is a folder; give a file name")
+    blocking = next((p for p in [where, *where.parents] if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise OutputError(f"cannot create {where}: {blocking} is a file, not a folder")
+    created = [p for p in [where, *where.parents] if not p.exists()]
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        probe = where / f".tlbook-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise OutputError(f"cannot write into {where} ({e.strerror or e}); choose another location") from None
+    finally:
+        for p in created:  # leave nothing behind: the run creates them again when it writes
+            with contextlib.suppress(OSError):
+                p.rmdir()
+    return path
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile
 
+from .config import TlbookError
+
 __all__ = [
     "ImageSet",
     "CIFAR10_CLASSES",
@@ -62,7 +64,7 @@ DATA_HELP = (
 )
 
 
-class DataError(ValueError):
+class DataError(TlbookError, ValueError):
     """A dataset that cannot be used as it is; the message says what to do."""
 
 

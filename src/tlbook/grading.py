@@ -35,7 +35,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Row", "grade_folder", "grade_notebook", "summary"]
+from .config import TlbookError
+
+__all__ = ["Row", "GradingError", "grade_folder", "grade_notebook", "find_submissions", "summary"]
+
+
+class GradingError(TlbookError, FileNotFoundError):
+    """A submissions folder that cannot be graded; the message says why."""
 
 
 @dataclass
@@ -85,12 +91,15 @@ def _run_isolated(path: Path, log: Path, *, timeout: float, preset: str) -> dict
 
 
 def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeout: float = 300,
-                   preset: str = "smoke") -> list[Row]:
-    """Rows for one submission: one per expected exercise, or one row saying why none could be graded."""
+                   preset: str = "smoke", name: str | None = None) -> list[Row]:
+    """Rows for one submission: one per expected exercise, or one row saying why none could be graded.
+
+    ``name`` is the student file as the grade sheet shows it (default: the file's name).
+    """
     import nbformat
 
     path = Path(path)
-    name = path.name
+    name = name or path.name
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -132,33 +141,61 @@ def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeo
 def grade_folder(folder: str | os.PathLike, *, out: str | os.PathLike, chapter: int | None = None,
                  timeout: float = 300, preset: str = "smoke", verbose: bool = True) -> list[Row]:
     """Grade every ``*.ipynb`` in ``folder``; write the CSV ``out`` (atomically) and ``out`` + ``.summary.txt``."""
-    from .train import _atomic_path
+    from .config import check_writable
+    from .train import atomic_path
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder} is not a folder of submitted notebooks")
-    paths = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+        raise GradingError(f"{folder} is not a folder of submitted notebooks")
+    out = check_writable(out, folder=False)  # before grading, not after an hour of it
+    check_writable(out.with_name(out.name + ".summary.txt"), folder=False)
+    paths, skipped = find_submissions(folder)
+    for path, why in skipped:
+        print(f"skipped {path.relative_to(folder)}: {why}", file=sys.stderr)
     if not paths:
-        raise FileNotFoundError(f"{folder} holds no .ipynb files to grade")
+        raise GradingError(f"{folder} holds no .ipynb files to grade (searched its subfolders too)")
     rows: list[Row] = []
     for path in paths:
         if verbose:
-            print(f"grading {path.name} ...", flush=True)
-        rows.extend(grade_notebook(path, chapter=chapter, timeout=timeout, preset=preset))
+            print(f"grading {path.relative_to(folder)} ...", flush=True)
+        rows.extend(grade_notebook(path, chapter=chapter, timeout=timeout, preset=preset,
+                                   name=str(path.relative_to(folder))))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student_file", "exercise", "passed", "feedback"])
     writer.writerows(r.as_csv() for r in rows)
     out = Path(out)
-    with _atomic_path(out) as tmp:
+    with atomic_path(out) as tmp:
         tmp.write_text(buffer.getvalue(), encoding="utf-8")
     text = summary(rows)
-    with _atomic_path(out.with_name(out.name + ".summary.txt")) as tmp:
+    with atomic_path(out.with_name(out.name + ".summary.txt")) as tmp:
         tmp.write_text(text, encoding="utf-8")
     if verbose:
         print(text, end="")
         print(f"wrote {out} and {out.name}.summary.txt")
+    print(f"{len(paths) + len(skipped)} submissions found, {len(paths)} graded, {len(skipped)} skipped",
+          file=sys.stderr if not verbose else sys.stdout)
     return rows
+
+
+def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Notebooks to grade under ``folder`` (any letter case of ``.ipynb``, subfolders too) and the skipped ones.
+
+    Jupyter's autosaves (``.ipynb_checkpoints``) and hidden files (macOS's
+    ``._name.ipynb``) are not submissions; each is returned with the reason.
+    """
+    graded, skipped = [], []
+    for path in sorted(folder.rglob("*")):
+        if not (path.is_file() and path.suffix.lower() == ".ipynb"):
+            continue
+        parts = path.relative_to(folder).parts
+        if ".ipynb_checkpoints" in parts:
+            skipped.append((path, "a Jupyter autosave (.ipynb_checkpoints), not a submission"))
+        elif any(part.startswith(".") for part in parts):
+            skipped.append((path, "a hidden file (its name or folder starts with '.'), e.g. macOS metadata"))
+        else:
+            graded.append(path)
+    return graded, skipped
 
 
 def summary(rows: list[Row]) -> str:
@@ -191,13 +228,19 @@ def _execute_one(path: Path, report: Path) -> None:
 
     nb = nbformat.read(path, as_version=4)
     result: dict = {"errors": []}
+    running: list[int] = []  # index of the cell sent to the kernel last, recorded as it starts
+
+    def started(cell, cell_index: int, **kwargs) -> None:
+        running.append(cell_index)
+
+    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
+                            resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=started)
     try:
-        NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        client.execute()
     except DeadKernelError:
-        code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        dead = next((i for i in code if nb.cells[i].get("execution_count") is None), None)
-        result["kernel_died"] = f"while running cell {dead}" if dead is not None else "after the last cell"
+        # The cell that was running when the kernel died: recorded when it started, so it does not
+        # depend on how far the outputs had arrived (which raced with the kernel's death under load).
+        result["kernel_died"] = f"while running cell {running[-1]}" if running else "before the first cell"
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":

@@ -41,6 +41,7 @@ from torch import nn
 
 from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, create_model, get_spec
+from .config import ConfigError, TlbookError
 from .data import ImageSet
 
 __all__ = [
@@ -57,6 +58,8 @@ __all__ = [
     "load_checkpoint",
     "CheckpointMismatch",
     "write_json_atomic",
+    "atomic_path",
+    "CheckpointMissing",
 ]
 
 
@@ -85,20 +88,20 @@ class Recipe:
     def __post_init__(self) -> None:
         # A misspelt name or an impossible number fails here, not after the data has loaded.
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; use one of {SCHEDULES}")
+            raise ConfigError(f"unknown schedule {self.schedule!r}; use one of {SCHEDULES}")
         for name in ("epochs", "batch_size"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise ValueError(f"{name} must be a whole number of at least 1, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be a whole number of at least 1, got {getattr(self, name)!r}")
         if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
+            raise ConfigError(f"lr must be positive, got {self.lr!r}")
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if not 0 <= self.warmup < 1:
-            raise ValueError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
+            raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
         if self.weight_decay < 0 or self.backbone_lr_scale < 0:
-            raise ValueError("weight_decay and backbone_lr_scale must not be negative")
+            raise ConfigError("weight_decay and backbone_lr_scale must not be negative")
 
 
 @dataclass
@@ -436,14 +439,35 @@ def evaluate(
 # --- files: written atomically, read safely ---------------------------------------------
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only on success."""
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only on success.
+
+    Whatever goes wrong (an exception, Ctrl-C), ``path`` is either the old file
+    or the complete new one, never half of it, and no temporary file is left.
+    The file gets the user's normal permissions (``0o666`` less the umask), not
+    the private ``0o600`` of a temporary file.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -452,15 +476,19 @@ def _atomic_path(path: Path) -> Iterator[Path]:
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON; a failure leaves no partial file."""
-    with _atomic_path(Path(path)) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
 
 
-class CheckpointMismatch(ValueError):
-    """A checkpoint that was made for another backbone or set of classes."""
+class CheckpointMismatch(TlbookError, ValueError):
+    """A checkpoint that cannot be used here: corrupt, not tlbook's, or made for another network or classes."""
+
+
+class CheckpointMissing(TlbookError, FileNotFoundError):
+    """No checkpoint where one was expected."""
 
 
 def save_checkpoint(
@@ -476,7 +504,7 @@ def save_checkpoint(
         "state_dict": state,
         "meta": json.loads(json.dumps(meta or {})),  # plain types only, so weights_only loading works
     }
-    with _atomic_path(Path(path)) as tmp:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
@@ -494,11 +522,15 @@ def load_checkpoint(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; train first (python -m tlbook train --out ...)")
+        raise CheckpointMissing(f"checkpoint {path} does not exist; train first (python -m tlbook train --out ...)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise CheckpointMismatch(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
+        # Not torch's message: it suggests weights_only=False, which would run code from the file.
+        raise CheckpointMismatch(
+            f"{path} is not a readable tlbook checkpoint: the file is corrupt or was not written by tlbook "
+            f"({type(e).__name__}); train a new one with python -m tlbook train"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointMismatch(f"{path} is not a tlbook checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})")
     found_k = len(payload["classes"])
