@@ -136,6 +136,8 @@ def decode_image(path: Path, *, storage_size: int | None) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
+            if im.mode.startswith("I") or im.mode == "F":
+                im = _to_8_bit(im)
             if im.mode == "P" and "transparency" in im.info:
                 im = im.convert("RGBA")
             if im.mode in ("RGBA", "LA", "PA"):
@@ -153,6 +155,27 @@ def decode_image(path: Path, *, storage_size: int | None) -> np.ndarray:
             return np.asarray(im, dtype=np.uint8).copy()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read image {path}: {e}. Delete or replace this file.") from e
+
+
+def _to_8_bit(im: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit greyscale image as 8-bit ``L``, scaled, not clipped.
+
+    Pillow's own ``convert`` clips 16-bit values above 255 to white. 16-bit
+    files (``I;16*``, and ``I``, which is how Pillow often opens them) span
+    0-65535; float images (``F``) are taken as 0-1 when they stay within it,
+    else as 0-255.
+    """
+    a = np.asarray(im, dtype=np.float64)
+    if im.mode == "F":
+        scale = 255.0 if a.size and a.max() <= 1.0 else 1.0
+    else:
+        scale = 255.0 / 65535.0
+    return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), "L")
+
+
+# Files that operating systems and tools leave in folders: never images, never a reason to stop.
+def _is_junk(path: Path) -> bool:
+    return path.name.startswith(".") or path.name.lower() in {"thumbs.db", "desktop.ini"}
 
 
 def _available_memory() -> int:
@@ -183,7 +206,9 @@ def _list_folder(root: Path, *, classes: list[str] | None = None) -> tuple[list[
     labels: list[int] = []
     for label, name in enumerate(found):
         class_files = sorted(
-            p for p in (root / name).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+            p for p in (root / name).rglob("*")
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not _is_junk(p)
+            and not any(part.startswith(".") for part in p.relative_to(root / name).parts)
         )
         if not class_files:
             raise DataError(
@@ -312,6 +337,12 @@ def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.P
     return _open_folder(folder)
 
 
+def _at_least_two_classes(split: _Split, where: object) -> None:
+    if len(split.classes) < 2:
+        raise DataError(f"{where} has one class ({split.classes[0]}); classification needs at least two "
+                        "(with one, every prediction is right and the accuracy means nothing)")
+
+
 def _pick(split: _Split, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None, name: str) -> torch.Tensor:
     try:
         return stratified_indices(split.labels, per_class, seed=seed, exclude=exclude)
@@ -369,6 +400,7 @@ def load_splits(
         # One folder of class folders (your own photos): test, validation and training
         # images are carved out of it, in that order, each stratified and seeded.
         pool = _open_folder(root)
+        _at_least_two_classes(pool, root)
         smallest = min(torch.bincount(pool.labels).tolist())
         n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
         test_idx = _pick(pool, n_test, seed=seed + 2, name=f"test images (from {root})")
@@ -377,6 +409,7 @@ def load_splits(
                           name=f"training images (from {root})")
         return tuple(_take_all([(pool, train_idx), (pool, val_idx), (pool, test_idx)], storage_size))
     train_split = _open_split("train", data=data, cache=cache)
+    _at_least_two_classes(train_split, Path(data) / "train" if data is not None else "CIFAR-10")
     val_idx = _pick(train_split, val_per_class, seed=seed + 1, name="validation (from the train split)")
     train_idx = _pick(train_split, train_per_class, seed=seed, exclude=val_idx, name="train split")
     test_split = _open_split("test", data=data, cache=cache)
