@@ -1,6 +1,7 @@
 """fit, evaluate and checkpoints, on tiny data."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from tlbook.augment import NO_AUGMENT, SOURCE_AUGMENT
 from tlbook.backbones import create_model, preprocessing_for
 from tlbook.data import load_image_folder
 from tlbook.train import (
+    steps_per_epoch,
     CheckpointMismatch,
     Recipe,
     _lr_factor,
@@ -173,3 +175,42 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(TypeError):
         write_json_atomic(tmp_path / "metrics.json", {"x": Unserialisable()})
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("bf16", "expected"), [(True, torch.bfloat16), (False, torch.float16)])
+def test_mixed_precision_picks_bfloat16_only_where_the_gpu_has_it(monkeypatch, bf16, expected):
+    """A T4 has no bfloat16: float16 then (with a gradient scaler in fit). Faked: no GPU is needed."""
+    from tlbook.train import autocast_dtype
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    assert autocast_dtype(torch.device("cuda")) == expected
+    assert autocast_dtype(torch.device("cpu")) is None
+
+
+def test_float16_training_uses_a_gradient_scaler(tiny, monkeypatch):
+    """fit's float16 path (a T4's), run on the CPU by faking the capability check."""
+    import tlbook.train as train_module
+
+    monkeypatch.setattr(train_module, "autocast_dtype", lambda device: torch.float16)
+    made = []
+    real = torch.amp.GradScaler
+
+    def spy(*args, **kwargs):
+        made.append(kwargs.get("enabled"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.amp, "GradScaler", spy)
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+    h = fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=9, lr=1e-3))
+    assert made == [True]
+    assert math.isfinite(h.epochs[0].train_loss)
+
+
+def test_progress_bar_counts_batches_and_is_silent_when_off(tiny, capsys):
+    model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
+    fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=9, lr=1e-3))
+    assert capsys.readouterr().err == ""
+    fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=2, batch_size=9, lr=1e-3), progress=True)
+    err = capsys.readouterr().err
+    steps = 2 * steps_per_epoch(len(tiny), 9)
+    assert f"{steps}/{steps}" in err and "batch" in err

@@ -271,9 +271,25 @@ def warp(
     matrices = matrices.to(torch.float32).cpu().expand(b, 3, 3)
     # Inverse map: for each output location, where in the input to sample.
     theta = torch.linalg.inv(to_normalized(matrices, h, w))[:, :2, :]  # (B, 2, 3)
-    theta = theta.to(device=images.device, dtype=images.dtype)
+    theta = to_device(theta.to(images.dtype), images.device)
     grid = F.affine_grid(theta, [b, c, out_h, out_w], align_corners=False)  # (B, H', W', 2)
     return F.grid_sample(images, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
+
+
+def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``t`` (made on the CPU) on ``device``, without making the host wait for a GPU.
+
+    A copy from ordinary (pageable) memory blocks until the GPU has finished
+    everything queued before it; from pinned memory it is queued like a kernel.
+    On the CPU this is ``t`` itself.
+
+    >>> to_device(torch.ones(2), "cpu")
+    tensor([1., 1.])
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def preprocess(
@@ -297,8 +313,8 @@ def preprocess(
     torch.Size([2, 3, 64, 64])
     """
     x = images.to(device=device or images.device, non_blocking=True)  # (B, 3, H, W) uint8
-    m = torch.tensor(mean, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=x.device).view(1, -1, 1, 1)
+    m = to_device(torch.tensor(mean).view(1, -1, 1, 1), x.device)  # (1, 3, 1, 1)
+    s = to_device(torch.tensor(std).view(1, -1, 1, 1), x.device)
     # (x/255 - m)/s = x * (1/(255 s)) - m/s. Scaling is linear, so it commutes with the
     # interpolation and with zero padding (0 stays black): scale at the small input
     # size, warp, then shift once at the output size.

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices
+from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices, to_device
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, create_model, get_spec
 from .config import ConfigError, TlbookError
 from .data import ImageSet
@@ -53,6 +53,7 @@ __all__ = [
     "evaluate",
     "predict_logits",
     "steps_per_epoch",
+    "autocast_dtype",
     "mixed_precision",
     "save_checkpoint",
     "load_checkpoint",
@@ -197,20 +198,36 @@ def _batches(n: int, batch_size: int, *, generator: torch.Generator | None) -> I
         yield idx
 
 
-def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
-    """The autocast :func:`fit` and :func:`evaluate` run the network under.
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision :func:`fit` computes in on ``device``, or None for float32 throughout.
 
-    bfloat16 mixed precision on CUDA (no gradient scaler needed); nothing on
-    the CPU, whose cores here have no fast bfloat16.
+    On a GPU with bfloat16 support (Ampere and later, ``torch.cuda.is_bf16_supported()``),
+    bfloat16: float32's range, so no gradient scaling. On an older GPU (a T4, Colab's usual
+    one), float16, whose small range needs a gradient scaler (:func:`fit` adds one). On the
+    CPU, none: these cores have no fast half precision.
+
+    >>> autocast_dtype(torch.device("cpu")) is None
+    True
+    """
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """The autocast :func:`fit` and :func:`evaluate` run the network under (see :func:`autocast_dtype`).
+
+    Mixed precision runs matrix products and convolutions in 16 bits, where the
+    tensor cores are, and keeps weights, the optimiser and reductions such as the
+    loss in float32; it changes speed and memory, not the recipe.
 
     >>> import torch
     >>> with mixed_precision(torch.device("cpu")):
     ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
     torch.float32
     """
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    dtype = autocast_dtype(device)
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def _make_optimizer(groups: list[dict], recipe: Recipe) -> torch.optim.Optimizer:
@@ -272,6 +289,8 @@ def fit(
     if not param_groups:
         raise ValueError("the model has no trainable parameters")
     optimizer = _make_optimizer(param_groups, recipe)
+    # float16 needs its gradients scaled up so small ones do not underflow; a disabled scaler is a no-op.
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device) == torch.float16)
     peaks = [g["lr"] for g in optimizer.param_groups]
     generator = torch.Generator().manual_seed(seed)
     total = recipe.epochs * steps_per_epoch(len(train), recipe.batch_size)  # optimizer steps
@@ -281,17 +300,20 @@ def fit(
     best_acc, best_state = -1.0, None
     start = time.perf_counter()
     step = 0
-    bar = _progress_bar(recipe.epochs, enabled=progress)
+    bar = _progress_bar(total, enabled=progress)
     for epoch in range(1, recipe.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        loss_sum, correct, seen = 0.0, 0, 0
+        # Running sums stay on the device and are read once per epoch: no host-device sync per batch.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        seen = 0
         for idx in _batches(len(train), recipe.batch_size, generator=generator):
             for g, peak in zip(optimizer.param_groups, peaks):
                 g["lr"] = peak * _lr_factor(step, total, recipe)
             matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
             x = preprocess(
-                images[idx.to(device)],
+                images[to_device(idx, device)],
                 size=preprocessing.size,
                 mean=preprocessing.mean,
                 std=preprocessing.std,
@@ -299,21 +321,24 @@ def fit(
                 padding_mode=recipe.augment.padding_mode,
                 device=device,
             ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
-            y = train.labels[idx].to(device)  # (B,)
+            y = to_device(train.labels[idx], device)  # (B,)
             with mixed_precision(device):
                 logits = model(x)  # (B, K)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             step += 1
-            loss_sum += loss.item() * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += loss.detach().double() * len(idx)
+            correct += (logits.argmax(1) == y).sum()
             seen += len(idx)
+            if bar is not None:
+                bar.update(1)
         stats = EpochStats(
             epoch=epoch,
-            train_loss=loss_sum / max(1, seen),
-            train_accuracy=correct / max(1, seen),
+            train_loss=loss_sum.item() / max(1, seen),
+            train_accuracy=correct.item() / max(1, seen),
             val_loss=None,
             val_accuracy=None,
             lr=optimizer.param_groups[-1]["lr"],
@@ -337,19 +362,19 @@ def fit(
     return history
 
 
-def _progress_bar(total: int, *, enabled: bool):
+def _progress_bar(total_steps: int, *, enabled: bool):
+    """A bar that moves with every batch (redrawn at most once a second), so a long epoch never looks frozen."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="epochs", file=sys.stderr)
+    return tqdm(total=total_steps, desc="training", unit="batch", mininterval=1.0, file=sys.stderr)
 
 
 def _report(bar, s: EpochStats, *, verbose: bool, epochs: int) -> None:
     val = "" if s.val_accuracy is None else f"  val loss {s.val_loss:.3f}  val acc {s.val_accuracy:.1%}"
     if bar is not None:
-        bar.set_postfix_str(f"loss {s.train_loss:.3f}{val}")
-        bar.update(1)
+        bar.set_postfix_str(f"epoch {s.epoch}/{epochs}  loss {s.train_loss:.3f}{val}")
     if verbose:
         print(f"epoch {s.epoch}/{epochs}  train loss {s.train_loss:.3f}  train acc {s.train_accuracy:.1%}{val}  ({s.seconds:.0f} s)", flush=True)
 
