@@ -136,6 +136,166 @@ print(f"the same images with all-zero logits: {uniform:.3f}")
 # logits). The rule of thumb is about order of magnitude: a first loss of 2 to 3 is
 # a head that knows nothing yet; one of 0.1 or 20 means a bug.
 #
+# ## A fine-tuning loop in plain PyTorch
+#
+# Before the library's `fit` does the work, here is the whole of fine-tuning in
+# plain PyTorch, short enough to copy into your own project: a model with
+# pretrained weights and a new head, AdamW, a learning rate that warms up and
+# then decays, label-smoothed cross-entropy, `train()` and `eval()` in the right
+# places, a validation pass after every epoch, and the weights of the best
+# validation epoch kept. Only the first line uses `tlbook`, to load the
+# offline weights (with internet, `timm.create_model("tf_efficientnet_lite0",
+# pretrained=True)` does the same); the images are this chapter's tensors, and
+# augmentation is torchvision's, applied per image.
+
+# %%
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+torch.manual_seed(cfg.seed)
+net = create_model(cfg.backbone, num_classes=10)  # pretrained backbone, new 10-class head
+mean, std = pre.mean, pre.std  # the weights' own preprocessing (chapter 3)
+
+
+class Images(Dataset):  # uint8 tensors (N, 3, H, W) -> normalised, augmented (3, S, S) floats
+    def __init__(self, images, labels, train: bool):
+        resize = [v2.Resize(cfg.image_size, antialias=True)]
+        augment = [v2.RandomHorizontalFlip(), v2.RandomAffine(degrees=0, translate=(0.1, 0.1), scale=(1.0, 1.3))]
+        self.images, self.labels = images, labels
+        self.transform = v2.Compose(resize + (augment if train else []) + [v2.ToDtype(torch.float32, scale=True),
+                                                                           v2.Normalize(mean, std)])
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.transform(self.images[i]), self.labels[i]
+
+
+train_loader = DataLoader(Images(train.images, train.labels, True), batch_size=cfg.batch_size, shuffle=True)
+val_loader = DataLoader(Images(val.images, val.labels, False), batch_size=100)
+optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+steps = cfg.epochs * len(train_loader)
+warmup = max(1, steps // 10)  # linear warm-up over 10 % of the steps, then cosine decay
+schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: (s + 1) / warmup if s < warmup
+                                             else 0.5 * (1 + math.cos(math.pi * (s - warmup) / (steps - warmup))))
+best_acc, best_weights = -1.0, None
+for epoch in range(cfg.epochs):
+    net.train()  # BatchNorm uses batch statistics, dropout is on
+    for x, y in train_loader:
+        loss = F.cross_entropy(net(x), y, label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+    net.eval()  # BatchNorm uses its running statistics, dropout is off
+    with torch.no_grad():
+        correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in val_loader)
+    if correct / len(val) > best_acc:
+        best_acc, best_weights = correct / len(val), copy.deepcopy(net.state_dict())
+    print(f"epoch {epoch + 1}: last training loss {loss.item():.3f}, validation accuracy {correct / len(val):.1%}")
+net.load_state_dict(best_weights)
+net.eval()
+with torch.no_grad():
+    correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in DataLoader(Images(test.images, test.labels, False),
+                                                                          batch_size=100))
+plain_acc = correct / len(test)
+print(f"plain PyTorch loop: test accuracy {plain_acc:.1%} (best validation epoch kept: {best_acc:.1%})")
+
+# %% [markdown]
+# The same recipe through `tlbook`'s `fit` (run by `tlbook.experiment.run`), with
+# the same data, seed and settings, is the strategies study's full fine-tuning run
+# for this seed, loaded below. `fit` adds what the loop above leaves out:
+# augmentation, resizing and normalisation of a whole batch in one
+# `grid_sample` call on the model's device (about six times faster than
+# torchvision's per-image transforms on 32-pixel images, {doc}`benchmarks`),
+# `channels_last` memory format, mixed precision on a GPU, per-group learning
+# rates for freezing and discriminative rates, no weight decay on biases and
+# normalisation weights, and a record of every epoch. Its augmentation draws are
+# its own, so the two runs differ by the luck of those draws; they should agree
+# within a seed's spread, a couple of points.
+
+# %%
+from tlbook.studies import load_or_run
+
+study = load_or_run("strategies", cfg)
+fit_acc = next(r["test_accuracy"] for r in study if r["strategy"] == "finetune" and r.get("seed", cfg.seed) == cfg.seed)
+glue("plain_loop", round(100 * plain_acc, 1))
+glue("fit_loop", round(100 * fit_acc, 1))
+print(f"plain PyTorch loop {plain_acc:.1%}, tlbook's fit {fit_acc:.1%} (seed {cfg.seed}, {len(test)} test images)")
+
+# %% [markdown]
+# The plain loop reaches {glue:text}`plain_loop:.1f` % and `fit`
+# {glue:text}`fit_loop:.1f` % on the same test images.
+#
+# ### The schedule, drawn
+#
+# Both loops raise the learning rate linearly over the first tenth of the steps
+# (the *warm-up*: the new head's first, random gradients would otherwise shake the
+# pretrained weights) and then lower it along half a cosine to nearly zero. `fit`'s
+# schedule is called `warmup_cosine`; it has the shape of PyTorch's `OneCycleLR`
+# without its momentum cycling:
+
+# %% figure={"caption": "The learning rate of every optimiser step in the preset's recipe: a linear warm-up (shaded), then a cosine decay; grey lines mark epochs.", "name": "fig-schedule", "alt": "A line rising straight from near zero to the peak learning rate over the shaded first tenth of the steps, then falling along a smooth S-shaped curve to nearly zero at the last step."}
+from tlbook.experiment import recipe_for
+from tlbook.plots import plot_schedule
+from tlbook.train import steps_per_epoch
+
+plot_schedule(recipe_for(cfg, "finetune"), steps_per_epoch=steps_per_epoch(len(train), cfg.batch_size))
+
+# %% [markdown]
+# ### Finding a learning rate
+#
+# The learning rate is the setting that matters most. The *learning-rate
+# finder* (the range test that fastai popularised) trains for a hundred batches
+# while the rate grows exponentially, and plots the loss: too small and nothing
+# happens, too large and the loss explodes; the steepest descent in between is a
+# reasonable starting point. `tlbook.train.find_lr` runs it; the book's rates
+# are then chosen among a few candidates by **validation** accuracy (the sweep
+# on the {doc}`reproduce` page), never by the test set.
+
+# %% figure={"caption": "The learning-rate finder on the preset's data: smoothed training loss against an exponentially growing learning rate, the finder's suggestion, and the rate chosen on validation accuracy.", "name": "fig-lr-finder", "alt": "A loss curve on a logarithmic learning-rate axis: flat at small rates, falling in the middle, rising steeply at the largest rates; two vertical lines mark the suggestion and the rate chosen on validation."}
+from tlbook.backbones import param_groups
+from tlbook.plots import plot_lr_finder
+from tlbook.train import find_lr
+
+finder_model = create_model(cfg.backbone, num_classes=10)
+finder = find_lr(finder_model, train, preprocessing=pre, recipe=recipe_for(cfg, "finetune"),
+                 param_groups=param_groups(finder_model, cfg.backbone, lr=1.0, weight_decay=cfg.weight_decay),
+                 start=1e-6, end=1.0, steps=min(100, 10 * steps_per_epoch(len(train), cfg.batch_size)))
+sweep = load_or_run("sweep", cfg)
+glue("finder_suggestion", float(f"{finder.suggestion:.2g}"))
+for r in (r for r in sweep if r["strategy"] == "finetune"):
+    print(f"learning rate {r['lr']:g}: best validation accuracy {r['val_accuracy']:.1%}")
+print(f"finder's suggestion {finder.suggestion:.2g}; chosen on validation {cfg.lr:g}")
+plot_lr_finder(finder, chosen=cfg.lr)
+
+# %% [markdown]
+# The finder suggests about {glue:text}`finder_suggestion`; validation accuracy
+# chose the rate printed above among its candidates. The finder is a quick way to
+# find the right order of magnitude from one short run; the choice among nearby
+# rates needs the validation set, because the finder measures how fast the
+# *training* loss falls in the first steps, not how well the model generalises.
+#
+# :::{admonition} Mixed precision, where `fit` uses it
+# :class: note
+# On a GPU, `fit` runs the network's matrix products and convolutions in 16-bit
+# floating point, where the tensor cores are (`torch.autocast`): about twice the
+# speed and half the activation memory. The weights, the optimiser's state and the
+# loss stay in float32, so the recipe, the learning rates and the results do not
+# change beyond the last digits. On GPUs with bfloat16 (Ampere and later) it uses
+# bfloat16, which has float32's range; on older ones such as Colab's T4 it uses
+# float16 with a *gradient scaler*, which multiplies the loss before the backward
+# pass so that small gradients do not round to zero, and divides them again
+# before the step (`tlbook.train.autocast_dtype`). On a CPU everything stays
+# float32.
+# :::
+#
 # ## The source's recipe, and what each fix buys
 #
 # The source trains ResNet-18 on all of CIFAR-10 with: random flip and 10°
@@ -155,7 +315,6 @@ print(f"the same images with all-zero logits: {uniform:.3f}")
 # against the source's 10 epochs × 500 batches.
 
 # %%
-from tlbook.studies import load_or_run
 
 from tlbook.studies import SOURCE_STEPS
 

@@ -14,7 +14,7 @@ from tlbook.train import (
     steps_per_epoch,
     CheckpointMismatch,
     Recipe,
-    _lr_factor,
+    lr_factor,
     evaluate,
     fit,
     load_checkpoint,
@@ -65,9 +65,9 @@ def test_history_and_best_epoch_restored(tiny):
 
 def test_schedules():
     r = Recipe(schedule="warmup_cosine", warmup=0.1)
-    factors = [_lr_factor(s, 100, r) for s in range(100)]
+    factors = [lr_factor(s, 100, r) for s in range(100)]
     assert max(factors) == pytest.approx(1.0) and factors[0] < 0.2 and factors[-1] < 0.01
-    assert _lr_factor(50, 100, Recipe(schedule="constant")) == 1.0
+    assert lr_factor(50, 100, Recipe(schedule="constant")) == 1.0
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -22,11 +22,11 @@ import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .train import History
+from .train import History, LRFinder, Recipe, lr_factor
 
 __all__ = [
     "glue", "BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid",
-    "plot_confusion", "plot_reliability", "plot_data_curve", "plot_robustness",
+    "plot_confusion", "plot_reliability", "plot_data_curve", "plot_robustness", "plot_lr_finder", "plot_schedule",
 ]
 
 TAB10 = colormaps["tab10"].colors  # one colour per run or class
@@ -283,5 +283,51 @@ def plot_robustness(results: dict[str, dict[str, Sequence[float]]], *, severitie
     axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_finder(result: LRFinder, *, chosen: float | None = None, title: str = "") -> Figure:
+    """The learning-rate range test: smoothed loss against the rate (log scale), its suggestion and ``chosen``.
+
+    >>> fig = plot_lr_finder(LRFinder([1e-4, 1e-3, 1e-2], [2.3, 1.9, 3.0], 1e-3), chosen=2e-3)
+    >>> fig.axes[0].get_xscale()
+    'log'
+    """
+    fig = BookFigure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    ax.plot(result.lrs, result.losses, color=TAB10[0])
+    ax.axvline(result.suggestion, color=TAB10[1], linestyle="--", label=f"finder's suggestion {result.suggestion:.1g}")
+    if chosen is not None:
+        ax.axvline(chosen, color=TAB10[2], linestyle=":", label=f"chosen on validation {chosen:g}")
+    ax.set(xscale="log", xlabel="learning rate (head)", ylabel="training loss (smoothed)", title=title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_schedule(recipe: Recipe, *, steps_per_epoch: int, title: str = "") -> Figure:
+    """The learning rate of every optimiser step under ``recipe`` (peak ``recipe.lr``), warm-up and decay labelled.
+
+    >>> fig = plot_schedule(Recipe(epochs=2, lr=1e-3), steps_per_epoch=10)
+    >>> len(fig.axes[0].lines[0].get_xdata())
+    20
+    """
+    total = recipe.epochs * steps_per_epoch
+    steps = np.arange(total)
+    lrs = [recipe.lr * lr_factor(int(s), total, recipe) for s in steps]
+    fig = BookFigure(figsize=(6, 3))
+    ax = fig.subplots()
+    ax.plot(steps, lrs, color=TAB10[0])
+    warm = max(1, round(recipe.warmup * total)) if recipe.schedule != "constant" else 0
+    if warm:
+        ax.axvspan(0, warm, color=TAB10[1], alpha=0.15, label=f"linear warm-up ({warm} steps)")
+        ax.annotate("cosine decay", xy=(warm + (total - warm) / 2, recipe.lr / 2), ha="left")
+    for e in range(1, recipe.epochs):
+        ax.axvline(e * steps_per_epoch, color="grey", linewidth=0.5)
+    ax.set(xlabel=f"optimiser step (grey lines: epochs of {steps_per_epoch} steps)", ylabel="learning rate",
+           title=title or f"{recipe.schedule}: peak {recipe.lr:g}")
+    if warm:
+        ax.legend(loc="upper right")
     fig.tight_layout()
     return fig

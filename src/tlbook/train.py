@@ -53,6 +53,9 @@ __all__ = [
     "evaluate",
     "predict_logits",
     "steps_per_epoch",
+    "lr_factor",
+    "LRFinder",
+    "find_lr",
     "autocast_dtype",
     "mixed_precision",
     "save_checkpoint",
@@ -238,8 +241,13 @@ def _make_optimizer(groups: list[dict], recipe: Recipe) -> torch.optim.Optimizer
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}; use 'adamw' or 'sgd'")
 
 
-def _lr_factor(step: int, total: int, recipe: Recipe) -> float:
-    """Multiplier of each group's peak learning rate at ``step`` (0-based) of ``total``."""
+def lr_factor(step: int, total: int, recipe: Recipe) -> float:
+    """Multiplier of each group's peak learning rate at ``step`` (0-based) of ``total`` (chapter 4 draws it).
+
+    >>> r = Recipe(schedule="warmup_cosine", warmup=0.1)
+    >>> [round(lr_factor(s, 100, r), 3) for s in (0, 9, 55, 99)]
+    [0.136, 1.0, 0.5, 0.0]
+    """
     if recipe.schedule == "constant":
         return 1.0
     warm = max(1, round(recipe.warmup * total))
@@ -310,7 +318,7 @@ def fit(
         seen = 0
         for idx in _batches(len(train), recipe.batch_size, generator=generator):
             for g, peak in zip(optimizer.param_groups, peaks):
-                g["lr"] = peak * _lr_factor(step, total, recipe)
+                g["lr"] = peak * lr_factor(step, total, recipe)
             matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
             x = preprocess(
                 images[to_device(idx, device)],
@@ -360,6 +368,82 @@ def fit(
     history.seconds = time.perf_counter() - start
     history.images_per_second = recipe.epochs * len(train) / max(history.seconds, 1e-9)
     return history
+
+
+@dataclass
+class LRFinder:
+    """The learning-rate range test: loss against an exponentially growing learning rate."""
+
+    lrs: list[float]  # the rate of each step
+    losses: list[float]  # the smoothed training loss after each step
+    suggestion: float  # the rate where the smoothed loss falls fastest (steepest descent)
+
+
+def find_lr(
+    model: nn.Module,
+    train: ImageSet,
+    *,
+    preprocessing: Preprocessing,
+    recipe: Recipe = Recipe(),
+    param_groups: list[dict] | None = None,
+    start: float = 1e-6,
+    end: float = 1.0,
+    steps: int = 100,
+    device: torch.device | str | None = None,
+    seed: int = 0,
+) -> LRFinder:
+    """Train ``model`` for ``steps`` batches while the rate grows from ``start`` to ``end``; stop when it diverges.
+
+    The learning-rate finder popularised by fastai (after Smith's range test):
+    the loss falls once the rate is large enough to learn, then explodes. The
+    suggestion is the rate where the smoothed loss falls fastest, a *starting
+    point* for a sweep on validation data, not a replacement for one. The model
+    is trained by this: use a fresh copy afterwards. ``param_groups`` keep their
+    relative rates (the head's is the one reported).
+
+    >>> from tlbook.backbones import create_model, preprocessing_for
+    >>> data = ImageSet(torch.randint(0, 255, (20, 3, 16, 16), dtype=torch.uint8), torch.arange(20) % 2, ["a", "b"])
+    >>> r = find_lr(create_model("resnet18", num_classes=2, pretrained=False), data,
+    ...             preprocessing=preprocessing_for("resnet18", 16), recipe=Recipe(batch_size=10), steps=5)
+    >>> len(r.lrs) == len(r.losses) <= 5
+    True
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device=device, memory_format=torch.channels_last).train()
+    if param_groups is None:
+        param_groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": 1.0}]
+    optimizer = _make_optimizer([{**g, "weight_decay": g.get("weight_decay", recipe.weight_decay)}
+                                 for g in param_groups if g["params"]], recipe)
+    relative = [g["lr"] / param_groups[-1]["lr"] for g in optimizer.param_groups]  # the head's group is last
+    generator = torch.Generator().manual_seed(seed)
+    h, w = train.images.shape[-2:]
+    lrs, losses, smooth, best = [], [], 0.0, math.inf
+    batches = (idx for _ in range(steps) for idx in _batches(len(train), recipe.batch_size, generator=generator))
+    for step, idx in zip(range(steps), batches):
+        lr = start * (end / start) ** (step / max(1, steps - 1))
+        for g, r in zip(optimizer.param_groups, relative):
+            g["lr"] = lr * r
+        matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
+        x = preprocess(train.images[idx], size=preprocessing.size, mean=preprocessing.mean, std=preprocessing.std,
+                       matrices=matrices, padding_mode=recipe.augment.padding_mode,
+                       device=device).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
+        with mixed_precision(device):
+            loss = F.cross_entropy(model(x).float(), to_device(train.labels[idx], device),
+                                   label_smoothing=recipe.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        smooth = 0.9 * smooth + 0.1 * loss.item()
+        value = smooth / (1 - 0.9 ** (step + 1))  # bias-corrected exponential moving average
+        lrs.append(lr)
+        losses.append(value)
+        best = min(best, value)
+        if not math.isfinite(value) or value > 4 * best:
+            break
+    lowest = min(range(len(losses)), key=losses.__getitem__)  # look for the descent before the minimum only
+    slopes = [(losses[i + 1] - losses[i - 1]) / math.log(lrs[i + 1] / lrs[i - 1]) for i in range(1, max(1, lowest))]
+    steepest = 1 + min(range(len(slopes)), key=slopes.__getitem__) if slopes else 0
+    return LRFinder(lrs=lrs, losses=losses, suggestion=lrs[steepest])
 
 
 def _progress_bar(total_steps: int, *, enabled: bool):
