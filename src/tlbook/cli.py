@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .backbones import BACKBONES, get_spec, preprocessing_for
-from .config import MAX_IMAGE_SIZE, PRESETS, Config, OutputError, TlbookError, check_writable, get_config
+from .config import MAX_IMAGE_SIZE, PRESETS, Config, ConfigError, OutputError, TlbookError, check_writable, get_config
 from .experiment import STRATEGIES, load_data, run
 from .train import evaluate, load_checkpoint, save_checkpoint, write_json_atomic
 
@@ -82,21 +82,44 @@ def _print_result(name: str, metrics: dict) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from . import distributed
+
     cfg = _config(args)
     out = Path(args.out)
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise OutputError(f"output folder {out} is not empty; choose another --out or pass --overwrite")
-    check_writable(out, folder=True)  # now, not after training
-    print(f"{cfg.describe()}\nloading data and the {cfg.backbone} weights ...", flush=True)
-    result = run(cfg, strategy=args.strategy, progress=not args.quiet)
-    metrics = result.metrics()
-    # Write into a fresh folder beside --out, then swap it in: an --overwrite leaves no file of the
-    # previous run, and a failure leaves the previous run as it was.
+    device = distributed.setup()  # under torchrun: join the process group; alone: the default device
+    processes, rank = distributed.world()
+    main_process = rank == 0
+    try:
+        if cfg.batch_size % processes:  # before any data is loaded
+            raise ConfigError(f"the batch size {cfg.batch_size} must divide evenly between {processes} processes")
+        if main_process:
+            if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
+                raise OutputError(f"output folder {out} is not empty; choose another --out or pass --overwrite")
+            check_writable(out, folder=True)  # now, not after training
+            where = f", {processes} processes ({device.type}), global batch {cfg.batch_size}" if processes > 1 else ""
+            print(f"{cfg.describe()}{where}\nloading data and the {cfg.backbone} weights ...", flush=True)
+        result = run(cfg, strategy=args.strategy, device=device, progress=main_process and not args.quiet)
+        metrics = {**result.metrics(), "processes": processes}
+        if main_process:
+            _write_run(out, result, metrics, backbone=cfg.backbone)
+            _print_result(args.strategy, metrics)
+            if cfg.preset == "smoke":
+                print("(smoke preset: a plumbing check on a handful of images; the accuracy means nothing)")
+            print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
+        distributed.barrier()  # the others wait until rank 0 has written the files
+    finally:
+        distributed.teardown()
+    return 0
+
+
+def _write_run(out: Path, result, metrics: dict, *, backbone: str) -> None:
+    """model.pt and metrics.json into ``out``, swapped in whole: --overwrite leaves no file of an earlier run,
+    and a failure leaves the earlier run as it was."""
     staging = out.with_name(f".{out.name}.tlbook-new")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
-        save_checkpoint(staging / "model.pt", result.model, backbone=cfg.backbone, classes=result.test.classes,
+        save_checkpoint(staging / "model.pt", result.model, backbone=backbone, classes=result.test.classes,
                         meta=metrics)
         write_json_atomic(staging / "metrics.json", metrics)
         old = out.with_name(f".{out.name}.tlbook-old")
@@ -107,11 +130,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _print_result(args.strategy, metrics)
-    if cfg.preset == "smoke":
-        print("(smoke preset: a plumbing check on a handful of images; the accuracy means nothing)")
-    print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
-    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, create_model, get_spec
 from .config import ConfigError, TlbookError
 from .data import ImageSet
+from .distributed import gather_rows, shard, world, wrap
 
 __all__ = [
     "Recipe",
@@ -282,8 +283,16 @@ def fit(
     (notebook or terminal); ``verbose`` prints one line per epoch. With
     ``val``, the weights of the epoch with the best validation accuracy are
     restored at the end.
+
+    Under ``torchrun`` (:mod:`tlbook.distributed`) every process runs this with
+    the same arguments: ``recipe.batch_size`` is the global batch, split between
+    the processes, and gradients are averaged, so the optimiser steps are those
+    of one process with that batch size.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    processes, _ = world()
+    if recipe.batch_size % processes:
+        raise ConfigError(f"the batch size {recipe.batch_size} must divide evenly between {processes} processes")
     # channels_last is faster on CUDA and, with oneDNN, about 1.5x faster on the CPU too.
     model.to(device=device, memory_format=torch.channels_last)
     if param_groups is None:
@@ -303,7 +312,9 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     total = recipe.epochs * steps_per_epoch(len(train), recipe.batch_size)  # optimizer steps
     h, w = train.images.shape[-2:]
-    images = train.images.to(device)  # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus
+    # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus (several processes: each copies its batches)
+    images = train.images.to(device) if processes == 1 else train.images
+    net = wrap(model, device)  # DistributedDataParallel under torchrun, else the model itself
     history = History()
     best_acc, best_state = -1.0, None
     start = time.perf_counter()
@@ -319,9 +330,12 @@ def fit(
         for idx in _batches(len(train), recipe.batch_size, generator=generator):
             for g, peak in zip(optimizer.param_groups, peaks):
                 g["lr"] = peak * lr_factor(step, total, recipe)
+            # Every process draws the whole batch's matrices (same generator, same stream), then keeps its share.
             matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
+            if processes > 1:
+                idx, matrices = shard(idx), shard(matrices)
             x = preprocess(
-                images[to_device(idx, device)],
+                images[to_device(idx, device) if processes == 1 else idx],
                 size=preprocessing.size,
                 mean=preprocessing.mean,
                 std=preprocessing.std,
@@ -331,10 +345,10 @@ def fit(
             ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
             y = to_device(train.labels[idx], device)  # (B,)
             with mixed_precision(device):
-                logits = model(x)  # (B, K)
+                logits = net(x)  # (B, K); B is this process's share of the batch
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            scaler.scale(loss).backward()  # under DDP: gradients averaged over the processes here
             scaler.step(optimizer)
             scaler.update()
             step += 1
@@ -343,6 +357,11 @@ def fit(
             seen += len(idx)
             if bar is not None:
                 bar.update(1)
+        if processes > 1:  # the training statistics of the global batch, not of this process's share
+            totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), dtype=torch.float64,
+                                                                           device=device)])
+            torch.distributed.all_reduce(totals)
+            loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
         stats = EpochStats(
             epoch=epoch,
             train_loss=loss_sum.item() / max(1, seen),
@@ -522,13 +541,16 @@ def evaluate(
     """
     was_training = model.training
     model.train(train_mode)
+    processes, _ = world()
+    mine = shard(torch.arange(len(data)))  # under torchrun each process scores its share, once
     try:
         logits = predict_logits(
-            model, data.images, preprocessing=preprocessing, batch_size=batch_size, device=device,
+            model, data.images if processes == 1 else data.images[mine], preprocessing=preprocessing, batch_size=batch_size, device=device,
             augment=augment, generator=torch.Generator().manual_seed(seed), hflip_tta=hflip_tta,
-        )  # (N, K)
+        )  # (N_mine, K)
     finally:
         model.train(was_training)
+    logits = gather_rows(logits, mine, len(data))  # (N, K), every image exactly once
     labels = data.labels
     k = len(data.classes)
     preds = logits.argmax(1)
