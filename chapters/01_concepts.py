@@ -10,10 +10,11 @@
 #
 # **Runtime**: about 4 minutes on a 2-core CPU (`cpu` preset), seconds on a GPU.
 #
-# **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
-# runtime the `gpu` preset (all of CIFAR-10) is chosen automatically; to choose
-# yourself, run `%env TLBOOK_PRESET=cpu` (or `gpu`, `smoke`) before the first
-# `get_config()`.
+# **Presets**: the outputs shown come from the `cpu` preset, and every runtime
+# runs that preset unless you ask for another, Colab's GPU runtime too (where it
+# is much faster). For all of CIFAR-10 at 224 px run `%env TLBOOK_PRESET=full`
+# before the first `get_config()` (hours even on a GPU; see {doc}`scaling`), or
+# `smoke` for a seconds-long plumbing check.
 # :::
 #
 # The source text defines transfer learning as taking a model trained on one task
@@ -75,7 +76,7 @@ fig.tight_layout()
 # ## See it work
 #
 # Everything the book runs is configured in one place. The preset (`smoke`,
-# `cpu` or `gpu`) decides how many images, which resolution and how many epochs;
+# `cpu` or `full`) decides how many images, which resolution and how many epochs;
 # the line below tells you which one this notebook ran with.
 
 # %%

@@ -14,10 +14,11 @@
 # cores) and loaded from `book/results/`; in other presets this notebook computes
 # them itself.
 #
-# **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
-# runtime the `gpu` preset (all of CIFAR-10) is chosen automatically; to choose
-# yourself, run `%env TLBOOK_PRESET=cpu` (or `gpu`, `smoke`) before the first
-# `get_config()`.
+# **Presets**: the outputs shown come from the `cpu` preset, and every runtime
+# runs that preset unless you ask for another, Colab's GPU runtime too (where it
+# is much faster). For all of CIFAR-10 at 224 px run `%env TLBOOK_PRESET=full`
+# before the first `get_config()` (hours even on a GPU; see {doc}`scaling`), or
+# `smoke` for a seconds-long plumbing check.
 # :::
 #
 # ## The loss, done right

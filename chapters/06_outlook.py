@@ -11,10 +11,11 @@
 # **Runtime**: about 1 minute on a 2-core CPU (`cpu` preset): two small
 # training runs on folders of images.
 #
-# **Presets**: the outputs shown come from the `cpu` preset. In Colab with a GPU
-# runtime the `gpu` preset (all of CIFAR-10) is chosen automatically; to choose
-# yourself, run `%env TLBOOK_PRESET=cpu` (or `gpu`, `smoke`) before the first
-# `get_config()`.
+# **Presets**: the outputs shown come from the `cpu` preset, and every runtime
+# runs that preset unless you ask for another, Colab's GPU runtime too (where it
+# is much faster). For all of CIFAR-10 at 224 px run `%env TLBOOK_PRESET=full`
+# before the first `get_config()` (hours even on a GPU; see {doc}`scaling`), or
+# `smoke` for a seconds-long plumbing check.
 # :::
 #
 # The numbers this chapter quotes come from the studies of chapters 4 and 5,

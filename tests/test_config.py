@@ -9,11 +9,11 @@ from tlbook.config import ConfigError, PRESETS, get_config, seed_everything
 
 
 def test_three_presets_exist_and_grow():
-    assert set(PRESETS) == {"smoke", "cpu", "gpu"}
+    assert set(PRESETS) == {"smoke", "cpu", "full"}
     smoke, cpu = PRESETS["smoke"], PRESETS["cpu"]
     assert smoke.train_per_class < cpu.train_per_class
-    assert smoke.image_size < cpu.image_size <= PRESETS["gpu"].image_size
-    assert PRESETS["gpu"].train_per_class is None  # all of CIFAR-10
+    assert smoke.image_size < cpu.image_size <= PRESETS["full"].image_size
+    assert PRESETS["full"].train_per_class is None  # all of CIFAR-10
     assert 96 <= cpu.image_size <= 128  # where ImageNet features work
 
 
@@ -26,9 +26,11 @@ def test_environment_switch(monkeypatch):
     assert get_config(data="/else").data == "/else"  # an explicit argument wins
 
 
-def test_default_preset_follows_the_hardware(monkeypatch):
+def test_a_gpu_does_not_switch_to_the_full_preset(monkeypatch):
+    """Colab with a GPU runtime gets the page's own preset (minutes), not hours of full CIFAR-10."""
     monkeypatch.delenv("TLBOOK_PRESET", raising=False)
-    assert get_config().preset == ("gpu" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_config().preset == "cpu"
 
 
 def test_bad_values_are_named(monkeypatch):

@@ -4,8 +4,9 @@ Everything that depends on *how big* a run is lives here, and the
 environment is read in exactly one function, :func:`get_config`:
 
 ===================  ==========================================================
-``TLBOOK_PRESET``    ``smoke`` (tests), ``cpu`` (default without a GPU, what the
-                     committed notebooks show) or ``gpu`` (default with CUDA).
+``TLBOOK_PRESET``    ``smoke`` (tests), ``cpu`` (the default on every machine, GPU
+                     or not: what the committed notebooks show) or ``full`` (all
+                     of CIFAR-10 at 224 px: opt-in, hours on a T4).
 ``TLBOOK_DATA``      a folder in ImageFolder layout (``train/<class>/*.jpg``,
                      ``test/<class>/*.jpg``); unset means torchvision downloads
                      CIFAR-10 into ``TLBOOK_CACHE``.
@@ -148,9 +149,9 @@ PRESETS: dict[str, Config] = {
     # of 1,000 images for 8 epochs at 112 px takes 2.5-3 minutes (128 px: about
     # 4 minutes for the same accuracy; the sweep is in book/reproduce.md).
     "cpu": Config(preset="cpu"),
-    # A CUDA GPU: full CIFAR-10 at the backbone's native resolution.
-    "gpu": Config(
-        preset="gpu",
+    # Opt-in, for a GPU: all of CIFAR-10 at the backbone's native resolution (python -m tlbook train --preset full).
+    "full": Config(
+        preset="full",
         train_per_class=None,
         val_per_class=500,
         test_per_class=None,
@@ -165,15 +166,16 @@ PRESETS: dict[str, Config] = {
 def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     """The configuration for ``preset``, read from the environment if omitted.
 
-    ``preset`` defaults to ``$TLBOOK_PRESET``, else ``gpu`` when CUDA is
-    available and ``cpu`` otherwise. ``$TLBOOK_DATA``, ``$TLBOOK_CACHE`` and
-    ``$TLBOOK_BACKBONE`` fill the matching fields; keyword ``overrides`` win
-    over everything.
+    ``preset`` defaults to ``$TLBOOK_PRESET``, else ``cpu``, also on a GPU: a
+    reader who opens a chapter in Colab gets the page's own runs (in seconds on
+    a GPU), and the ``full`` preset's hours of training only on request.
+    ``$TLBOOK_DATA``, ``$TLBOOK_CACHE`` and ``$TLBOOK_BACKBONE`` fill the
+    matching fields; keyword ``overrides`` win over everything.
 
     >>> get_config("cpu", image_size=96).image_size
     96
     """
-    name = preset or os.environ.get("TLBOOK_PRESET") or ("gpu" if torch.cuda.is_available() else "cpu")
+    name = preset or os.environ.get("TLBOOK_PRESET") or "cpu"
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r} (from TLBOOK_PRESET or the argument); choose one of {sorted(PRESETS)}")
     from_env = {

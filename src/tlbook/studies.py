@@ -122,7 +122,7 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
 
 
 # Seeds of the multi-seed studies, per preset (smoke: every code path, in seconds).
-STUDY_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "gpu": (0, 1, 2)}
+STUDY_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)}
 
 
 def _correct_string(result: Evaluation) -> str:
@@ -300,7 +300,7 @@ def curve_batch_size(n_images: int, *, batch_size: int = 50, steps_per_epoch: in
 CURVE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "smoke": ((2, 4), (0, 1)),
     "cpu": ((5, 10, 25, 50, 100), (0, 1, 2)),
-    "gpu": ((5, 10, 25, 50, 100, 250, 1000), (0, 1, 2)),
+    "full": ((5, 10, 25, 50, 100, 250, 1000), (0, 1, 2)),
 }
 
 
