@@ -156,6 +156,8 @@ def test_freeze_keeps_batchnorm_in_eval_even_after_train(name):
     with torch.no_grad():
         expected = model(x)
     model.train()
+    assert not bn.training, "a frozen BatchNorm layer reports eval mode right after model.train()"
+    assert get_head(model, name).training, "the head trains"
     with torch.no_grad():
         got = model(x)
     assert torch.equal(bn.running_mean, before), "running statistics of a frozen layer changed"
@@ -181,7 +183,7 @@ def test_partial_freeze_and_unfreeze():
     unfreeze(model)
     assert all(p.requires_grad for p in model.parameters())
     model.train()
-    assert all(m.training for m in model.modules())
+    assert all(m.training for m in model.modules()), "unfrozen BatchNorm layers train again"
     with pytest.raises(ValueError, match="train_stages"):
         freeze(model, "resnet18", train_stages=9)
 

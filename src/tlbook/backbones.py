@@ -33,6 +33,7 @@ Linear(in_features=1280, out_features=10, bias=True)
 from __future__ import annotations
 
 import functools
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -243,6 +244,12 @@ def _keep_eval(module: nn.Module, args: tuple) -> None:
     module.training = False
 
 
+def _stay_in_eval(module: nn.Module, mode: bool = True) -> nn.Module:
+    """``train()`` of a frozen BatchNorm layer: it stays in eval mode, and says so (``training`` is False)."""
+    module.training = False
+    return module
+
+
 def freeze(model: nn.Module, name: str, *, train_stages: int = 0, bn_eval: bool = True) -> None:
     """Freeze all but the head and the last ``train_stages`` stages.
 
@@ -265,6 +272,9 @@ def freeze(model: nn.Module, name: str, *, train_stages: int = 0, bn_eval: bool 
                 for m in module.modules():
                     if isinstance(m, nn.modules.batchnorm._BatchNorm):
                         m._tlbook_hook = m.register_forward_pre_hook(_keep_eval)  # type: ignore[attr-defined]
+                        # model.train() calls each layer's train(): this one answers by staying in eval
+                        m.train = types.MethodType(_stay_in_eval, m)  # type: ignore[method-assign]
+                        m.training = False
 
 
 def unfreeze(model: nn.Module) -> None:
@@ -276,6 +286,7 @@ def unfreeze(model: nn.Module) -> None:
         if hook is not None:
             hook.remove()
             del m._tlbook_hook
+            m.__dict__.pop("train", None)  # the class's own train() again
             m.training = model.training
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile
 
-from .config import TlbookError
+from .config import Config, TlbookError
 
 __all__ = [
     "ImageSet",
@@ -374,9 +374,9 @@ def load_splits(
     *,
     data: str | os.PathLike | None = None,
     cache: str | os.PathLike = "~/.cache/tlbook",
-    train_per_class: int | None = 100,
-    val_per_class: int = 20,
-    test_per_class: int | None = 100,
+    train_per_class: int | None = Config.train_per_class,
+    val_per_class: int = Config.val_per_class,
+    test_per_class: int | None = Config.test_per_class,
     seed: int = 0,
     storage_size: int | None | str = "auto",
 ) -> tuple[ImageSet, ImageSet, ImageSet]:

@@ -41,7 +41,7 @@ from torch import nn
 
 from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices, to_device
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, create_model, get_spec
-from .config import ConfigError, TlbookError
+from .config import Config, ConfigError, TlbookError
 from .data import ImageSet
 from .distributed import gather_rows, shard, world, wrap
 
@@ -74,19 +74,24 @@ SCHEDULES = ("warmup_cosine", "cosine", "constant")
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to train: optimiser, schedule, loss, augmentation, batch size."""
+    """How to train: optimiser, schedule, loss, augmentation, batch size.
 
-    epochs: int = 8
-    batch_size: int = 50
+    The defaults shared with the run configuration (epochs, batch size, rate,
+    weight decay, label smoothing) are the ``cpu`` preset's, written once, in
+    :class:`tlbook.config.Config`.
+    """
+
+    epochs: int = Config.epochs
+    batch_size: int = Config.batch_size
     optimizer: str = "adamw"  # adamw | sgd
-    lr: float = 1e-3  # peak learning rate of the head
+    lr: float = Config.lr  # peak learning rate of the head
     momentum: float = 0.9  # SGD only
-    weight_decay: float = 0.05  # not applied to biases and normalisation weights
+    weight_decay: float = Config.weight_decay  # not applied to biases and normalisation weights
     # warmup_cosine: linear warm-up from peak/25, then cosine decay to peak/10,000 (the shape of
     # PyTorch's OneCycleLR, without its momentum cycling); cosine: warm-up from 0, decay to 0; constant.
     schedule: str = "warmup_cosine"
     warmup: float = 0.1  # fraction of all steps spent warming up (warmup_cosine and cosine)
-    label_smoothing: float = 0.1
+    label_smoothing: float = Config.label_smoothing
     augment: AugmentConfig = DEFAULT_AUGMENT
     backbone_lr_scale: float = 1.0  # backbone learning rate = lr * this (0.1: discriminative)
 
@@ -129,7 +134,7 @@ class History:
     epochs: list[EpochStats] = field(default_factory=list)
     best_epoch: int | None = None  # epoch whose weights were kept (validation accuracy), 1-based
     seconds: float = 0.0
-    images_per_second: float = 0.0
+    images_per_second: float = 0.0  # training images per second, validation passes not counted
 
     @property
     def best_val_accuracy(self) -> float | None:
@@ -191,15 +196,15 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 def _batches(n: int, batch_size: int, *, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
     """Index batches over ``n`` items; shuffled with ``generator``, else in order.
 
-    When shuffling, a last batch of a single image is dropped: BatchNorm
-    cannot train on one image whose feature map is 1x1 (ResNet-18 at 32 px).
+    When shuffling (training), there are :func:`steps_per_epoch` batches: a
+    last batch of a single image is dropped, since BatchNorm cannot train on one
+    image whose feature map is 1x1 (ResNet-18 at 32 px). In order (evaluation),
+    every item is in a batch.
     """
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        if generator is not None and len(idx) == 1 and n > 1:
-            return
-        yield idx
+    count = steps_per_epoch(n, batch_size) if generator is not None else math.ceil(n / batch_size)
+    for k in range(count):
+        yield order[k * batch_size : (k + 1) * batch_size]
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
@@ -318,6 +323,7 @@ def fit(
     history = History()
     best_acc, best_state = -1.0, None
     start = time.perf_counter()
+    train_seconds = 0.0  # training steps only, for images_per_second
     step = 0
     bar = _progress_bar(total, enabled=progress)
     for epoch in range(1, recipe.epochs + 1):
@@ -357,6 +363,7 @@ def fit(
             seen += len(idx)
             if bar is not None:
                 bar.update(1)
+        train_seconds += time.perf_counter() - t0
         if processes > 1:  # the training statistics of the global batch, not of this process's share
             totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), dtype=torch.float64,
                                                                            device=device)])
@@ -385,7 +392,7 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
-    history.images_per_second = recipe.epochs * len(train) / max(history.seconds, 1e-9)
+    history.images_per_second = recipe.epochs * len(train) / max(train_seconds, 1e-9)
     return history
 
 
