@@ -42,11 +42,11 @@ def test_compare_writes_a_table(dataset_root, tmp_path, capsys):
 
 def test_flags_printed_for_saved_studies_exist_on_the_command_line():
     from tlbook.cli import build_parser
-    from tlbook.studies import _FLAGS
+    from tlbook.config import CONFIG_FLAGS as _FLAGS
 
     for field, flag in _FLAGS.items():
-        args = build_parser().parse_args(["study", "ladder", "--out", "x.json", flag, "7"])
-        assert getattr(args, field) == 7, (field, flag)
+        args = build_parser().parse_args(["study", "ladder", "--out", "x.json", flag, "9"])
+        assert getattr(args, field) == 9, (field, flag)
 
 
 def test_compare_repeats_with_seeds_and_prints_the_mean(dataset_root, tmp_path, capsys):

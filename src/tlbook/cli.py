@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Sequence
 
 from .backbones import BACKBONES, get_spec, preprocessing_for
-from .config import MAX_IMAGE_SIZE, PRESETS, Config, ConfigError, OutputError, TlbookError, check_writable, get_config
+from .config import CONFIG_FLAGS, MAX_IMAGE_SIZE, PRESETS, Config, ConfigError, OutputError, TlbookError, check_writable, get_config
 from .experiment import STRATEGIES, load_data, run
+from .studies import STUDIES
 from .train import evaluate, load_checkpoint, save_checkpoint, write_json_atomic
 
 
@@ -56,22 +57,26 @@ def _positive(text: str) -> float:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("configuration (defaults: the preset's; see tlbook.config)")
-    g.add_argument("--preset", choices=sorted(PRESETS), help="run size (default: $TLBOOK_PRESET, else gpu with CUDA, else cpu)")
+    g.add_argument("--preset", choices=sorted(PRESETS), help="run size (default: $TLBOOK_PRESET, else cpu; full: all of "
+                   "CIFAR-10 at 224 px, for a GPU)")
     g.add_argument("--data", help="ImageFolder root with train/ and test/ (default: $TLBOOK_DATA, else download CIFAR-10)")
     g.add_argument("--backbone", choices=sorted(BACKBONES), help="pretrained network (default: efficientnet_lite0)")
-    g.add_argument("--per-class", type=_whole(1), dest="train_per_class", help="training images per class (>= 1)")
-    g.add_argument("--test-per-class", type=_whole(1), help="test images per class (>= 1)")
-    g.add_argument("--epochs", type=_whole(1), help=">= 1")
-    g.add_argument("--image-size", type=_whole(8, MAX_IMAGE_SIZE),
-                   help=f"side of the square the network sees, in pixels (8 to {MAX_IMAGE_SIZE})")
-    g.add_argument("--batch-size", type=_whole(1), help=">= 1")
-    g.add_argument("--lr", type=_positive, help="peak learning rate of the head (> 0)")
-    g.add_argument("--seed", type=_whole(0), help=">= 0")
+    flags = {  # Config field -> (type, help); the flag's name comes from CONFIG_FLAGS
+        "train_per_class": (_whole(1), "training images per class (>= 1)"),
+        "test_per_class": (_whole(1), "test images per class (>= 1)"),
+        "epochs": (_whole(1), ">= 1"),
+        "image_size": (_whole(8, MAX_IMAGE_SIZE), f"side of the square the network sees, in pixels (8 to {MAX_IMAGE_SIZE})"),
+        "batch_size": (_whole(1), "the global batch, split between processes under torchrun (>= 1)"),
+        "lr": (_positive, "peak learning rate of the head (> 0)"),
+        "seed": (_whole(0), ">= 0"),
+    }
+    for field, (kind, text) in flags.items():
+        g.add_argument(CONFIG_FLAGS[field], dest=field, type=kind, help=text)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _config(args: argparse.Namespace) -> Config:
-    fields = ("data", "backbone", "train_per_class", "test_per_class", "epochs", "image_size", "batch_size", "lr", "seed")
+    fields = ("data", "backbone", *CONFIG_FLAGS)
     return get_config(args.preset, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
 
 
@@ -259,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("study", help="run a multi-run study of chapters 4-5 and save its rows as JSON")
     _add_common(p)
-    p.add_argument("name", choices=["ladder", "strategies", "curve", "sweep"],
+    p.add_argument("name", choices=list(STUDIES),
                    help="ladder: the source's recipe, one fix at a time; strategies: all strategies and the "
                    "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch; "
                    "sweep: each strategy's learning rate, chosen on validation accuracy (test never read)")

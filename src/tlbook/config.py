@@ -35,13 +35,21 @@ import numpy as np
 import torch
 
 __all__ = [
-    "TlbookError", "ConfigError", "OutputError", "Config", "PRESETS", "get_config", "seed_everything",
+    "CONFIG_FLAGS", "TlbookError", "ConfigError", "OutputError", "Config", "PRESETS", "get_config", "seed_everything",
     "default_device", "check_writable",
 ]
 
 # The largest input side a run may ask for: EfficientNet-Lite0 at 1024 px already needs about 20 times
 # the memory of 224 px; beyond it a typo (--image-size 22400) would only fail deep inside torch.
 MAX_IMAGE_SIZE = 1024
+
+
+# Config field -> command-line flag of ``python -m tlbook`` (tlbook.cli defines the flags with these names;
+# tlbook.studies prints them to say how a saved study was made).
+CONFIG_FLAGS: dict[str, str] = {
+    "train_per_class": "--per-class", "test_per_class": "--test-per-class", "epochs": "--epochs",
+    "image_size": "--image-size", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
+}
 
 
 class TlbookError(Exception):

@@ -28,12 +28,12 @@ from typing import Any
 
 from .augment import DEFAULT_AUGMENT, SOURCE_AUGMENT
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, get_spec, preprocessing_for
-from .config import Config, default_device, seed_everything
+from .config import CONFIG_FLAGS, Config, default_device, seed_everything
 from .evaluation import PairedTest, mcnemar
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
 from .train import Evaluation, evaluate, fit, steps_per_epoch
 
-__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "load_or_run"]
+__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "STUDIES", "RESULTS", "load_or_run"]
 
 
 @dataclass(frozen=True)
@@ -355,11 +355,6 @@ def images_needed(rows: list[dict[str, Any]], strategy: str, target: float) -> i
     return next((k for k, m in curve_means(rows, strategy).items() if m >= target), None)
 
 
-# Config field -> command-line flag of ``python -m tlbook`` (see tlbook.cli).
-_FLAGS = {"train_per_class": "--per-class", "test_per_class": "--test-per-class", "epochs": "--epochs",
-          "image_size": "--image-size", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed"}
-
-
 def _differing_flags(saved: dict[str, Any], cfg: Config) -> str:
     """The flags that turn ``cfg`` into the saved configuration, e.g. ``" --image-size 96"``.
 
@@ -367,7 +362,7 @@ def _differing_flags(saved: dict[str, Any], cfg: Config) -> str:
     ' --image-size 96 --lr 0.001'
     """
     current = dataclasses.asdict(cfg)
-    return "".join(f" {flag} {saved[field]}" for field, flag in _FLAGS.items()
+    return "".join(f" {flag} {saved[field]}" for field, flag in CONFIG_FLAGS.items()
                    if field in saved and saved[field] is not None and saved[field] != current[field])
 
 
@@ -377,28 +372,37 @@ def _stale_because(saved: dict[str, Any], cfg: Config) -> str | None:
     >>> _stale_because({"config": {"backbone": "efficientnet_lite0", "image_size": 112}}, Config(preset="cpu"))
     'this study was measured with timm efficientnet_lite0; tlbook now builds efficientnet_lite0 as timm tf_efficientnet_lite0'
     """
-    backbone = saved["config"]["backbone"]
+    backbone = saved["config"].get("backbone", cfg.backbone)
     measured = saved.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(backbone)
     current = get_spec(backbone).architecture
     if measured != current:
         return f"this study was measured with {measured}; tlbook now builds {backbone} as {current}"
-    expected = dataclasses.asdict(preprocessing_for(backbone, saved["config"]["image_size"]))
+    expected = dataclasses.asdict(preprocessing_for(backbone, saved["config"].get("image_size", cfg.image_size)))
     if "preprocessing" in saved and saved["preprocessing"] != expected:
         return f"this study was measured with preprocessing {saved['preprocessing']}, not {expected}"
     return None
 
 
-def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> list[dict[str, Any]]:
+# The studies, by the name the command line and the results files use.
+STUDIES = {"sweep": sweep, "ladder": ladder, "strategies": strategies, "curve": data_curve}
+
+# Where the committed results live: book/results of the repository this package was installed from (an
+# editable install or a checkout). Installed from a wheel (Colab), there is none and studies are computed.
+RESULTS = Path(__file__).resolve().parents[2] / "book" / "results"
+
+
+def load_or_run(name: str, cfg: Config, *, folder: str | Path | None = None) -> list[dict[str, Any]]:
     """Rows of study ``name`` for ``cfg.preset``: from ``folder/NAME-PRESET.json`` if it exists, else run now.
 
     The chapters call this: in the ``cpu`` preset they show the committed
     results of ``python -m tlbook study NAME --preset cpu --out book/results/NAME-cpu.json``;
     in other presets (``smoke`` in the tests) they compute the study themselves.
+    ``folder`` defaults to :data:`RESULTS`, found from the package, never from
+    the current directory.
     """
-    studies = {"ladder": ladder, "strategies": strategies, "curve": data_curve, "sweep": sweep}
-    if name not in studies:
-        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(studies)}")
-    path = Path(folder) / f"{name}-{cfg.preset}.json"
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; known studies: {', '.join(STUDIES)}")
+    path = Path(folder if folder is not None else RESULTS) / f"{name}-{cfg.preset}.json"
     if path.exists():
         saved = json.loads(path.read_text())
         if saved.get("study") != name or saved.get("config", {}).get("preset") != cfg.preset:
@@ -410,4 +414,4 @@ def load_or_run(name: str, cfg: Config, *, folder: str | Path = "results") -> li
         if stale:
             print(f"NOTE: {stale}; its numbers are not those of the current code until it is re-run")
         return saved["rows"]
-    return studies[name](cfg)
+    return STUDIES[name](cfg)
