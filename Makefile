@@ -3,6 +3,8 @@
 #   make book       build the rendered book into _build/html   (the main job)
 #   make test       run every test: unit tests, doctests, notebooks under nbval, then
 #                   the book in headless Chromium (make browser-test)
+#   make unit       the fast tier: everything but the slow end-to-end tests (a few minutes)
+#   make notebooks  rebuild every generated notebook from its source (book/, exercises/, examples/)
 #   make reproduce  re-measure the strategies study behind the README's main claim (cpu preset, 3 seeds, ~50 min)
 #   make benchmark  pipeline speed against the source's loop (ratios)
 
@@ -14,7 +16,7 @@ STAMP  := $(VENV)/.tlbook-installed
 # outputs of cells tagged nbval-check-output.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
 
-.PHONY: setup book test browser-test browser-deps reproduce benchmark clean
+.PHONY: setup book test unit notebooks browser-test browser-deps reproduce benchmark clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,14 @@ test: $(STAMP)
 	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook $(wildcard book/*.ipynb) $(NBVAL) \
 	    --ignore=tests/browser
 	$(MAKE) browser-test
+
+unit: $(STAMP)
+	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook -m "not slow" --ignore=tests/browser
+
+# Chapters re-executed in the cpu preset (about half an hour on 2 cores), student notebooks, sample submissions.
+notebooks: $(STAMP)
+	$(BIN)/python tools/build_notebooks.py
+	$(BIN)/python tools/make_sample_submissions.py
 
 # The rendered book in headless Chromium: pages load without JavaScript errors,
 # figures load, equations are typeset (MathJax served locally); screenshots of

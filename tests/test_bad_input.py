@@ -184,6 +184,7 @@ def test_a_malformed_metrics_file_is_named(tmp_path, capsys):
 # --- 5. one error path, consistent exit codes ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_users_mistake_is_one_line_and_status_2_without_a_traceback(tmp_path):
     proc = _run(["train", "--preset", "smoke", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
     assert proc.returncode == 2

@@ -19,6 +19,7 @@ def bench():
     return module
 
 
+@pytest.mark.slow
 def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys, tmp_path):
     # Synthetic images (the conftest hides TLBOOK_DATA); 32 px only, no worker processes: seconds.
     out_file = tmp_path / "bench.json"

@@ -88,6 +88,7 @@ def test_evaluate_missing_run(tmp_path, capsys):
     assert "metrics.json does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs(dataset_root, tmp_path):
     """The real command line, as a user types it, in a fresh process."""
     out = tmp_path / "run"

@@ -12,6 +12,8 @@ import torch
 
 from tlbook.distributed import shard, world
 
+pytestmark = pytest.mark.slow  # launches processes with torchrun: left out of make unit
+
 
 def _train(out: Path, data: Path, *, processes: int) -> subprocess.CompletedProcess:
     # Linear probe: BatchNorm frozen in eval, so each image's gradient is independent of the others in its batch

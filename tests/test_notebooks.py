@@ -85,3 +85,21 @@ def test_every_figure_was_rendered_as_an_image(path):
                 assert "image/png" in data, f"{path.name}, code cell {i}: a figure was shown as text only ({text!r})"
         if "mystnb" in cell.metadata:
             assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"{path.name}, code cell {i}: no image"
+
+
+def test_sample_submissions_are_built_from_their_source():
+    """examples/submissions/ is generated too: the drift test the book and the exercises have."""
+    import make_sample_submissions as samples  # tools/
+
+    for name, fresh in samples.sample_submissions().items():
+        committed = nbformat.read(samples.OUT / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], (
+            f"examples/submissions/chapter02/{name}.ipynb differs: run python tools/make_sample_submissions.py")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "exercises").glob("*.ipynb"))
+                         + sorted((ROOT / "examples" / "submissions").rglob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_generated_notebook_names_its_source_and_how_to_rebuild_it(path):
+    meta = nbformat.read(path, as_version=4).metadata.get("tlbook", {})
+    assert (ROOT / meta.get("generated_from", "?")).is_file(), f"{path.name}: no generated_from marker"
+    assert meta.get("rebuild", "").startswith("python tools/"), f"{path.name}: no rebuild command"

@@ -45,6 +45,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from tlbook.train import atomic_path
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "chapters"
 BOOK = ROOT / "book"
@@ -167,6 +169,18 @@ def notebook_cells(source_text: str) -> list[nbformat.NotebookNode]:
     return cells[:at] + [colab_cell()] + cells[at:]
 
 
+def generated_marker(source: Path, command: str) -> dict:
+    """Notebook metadata that says the file is generated, from what, and how to rebuild it."""
+    return {"generated_from": f"chapters/{source.name}", "rebuild": command,
+            "note": "generated file: edit the source and rebuild, never this notebook"}
+
+
+def write_notebook(nb: nbformat.NotebookNode, target: Path) -> None:
+    """Write ``nb`` to ``target`` atomically (a failure leaves the old file)."""
+    with atomic_path(target) as tmp:
+        nbformat.write(nb, tmp)
+
+
 def student_notebook(source: Path) -> nbformat.NotebookNode:
     """The student version of a chapter's exercises: statements and stubs, not executed."""
     cells = parse_percent(source.read_text())
@@ -193,7 +207,8 @@ def student_notebook(source: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.metadata["tlbook"] = {"chapter": chapter, "exercises": ids}
+    nb.metadata["tlbook"] = {"chapter": chapter, "exercises": ids,
+                             **generated_marker(source, f"python tools/build_notebooks.py --exercises-only {source.stem}")}
     nb.cells = [intro, colab_cell(), *body]
     for i, cell in enumerate(nb.cells):
         cell.id = f"chapter{chapter}-cell{i}"  # stable ids: rebuilding changes nothing
@@ -202,11 +217,7 @@ def student_notebook(source: Path) -> nbformat.NotebookNode:
 
 def write_student_notebook(source: Path) -> Path:
     target = EXERCISES / f"{source.stem}.ipynb"
-    EXERCISES.mkdir(exist_ok=True)
-    nb = student_notebook(source)
-    tmp = target.with_suffix(".ipynb.tmp")
-    nbformat.write(nb, tmp)
-    tmp.replace(target)
+    write_notebook(student_notebook(source), target)
     return target
 
 
@@ -216,6 +227,8 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = notebook_cells(source.read_text())
+    marker = generated_marker(source, f"python tools/build_notebooks.py {source.stem}")
+    nb.metadata["tlbook"] = marker
     target = BOOK / f"{source.stem}.ipynb"
     if execute == "if-code-changed" and target.exists():
         old = nbformat.read(target, as_version=4)
@@ -231,26 +244,18 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
                 for new, prev in zip(nb.cells, old.cells):
                     if "id" in prev:
                         new["id"] = prev["id"]
-            nb.metadata = old.metadata
+            nb.metadata = {**old.metadata, "tlbook": marker}
             execute = False
             print(f"{target.name}: code unchanged, outputs kept")
     if execute:
-        env_preset = os.environ.get("TLBOOK_PRESET")
-        os.environ["TLBOOK_PRESET"] = preset
-        os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        # The preset reaches the kernel through its environment; this process's stays as it was.
+        env = {**os.environ, "TLBOOK_PRESET": preset,
+               "MPLBACKEND": os.environ.get("MPLBACKEND", "module://matplotlib_inline.backend_inline")}
         start = time.perf_counter()
-        try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                           resources={"metadata": {"path": str(BOOK)}}).execute()
-        finally:
-            if env_preset is None:
-                os.environ.pop("TLBOOK_PRESET")
-            else:
-                os.environ["TLBOOK_PRESET"] = env_preset
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                       resources={"metadata": {"path": str(BOOK)}}).execute(env=env)
         print(f"executed {target.name} in the {preset} preset in {time.perf_counter() - start:.0f} s")
-    tmp = target.with_suffix(".ipynb.tmp")
-    nbformat.write(nb, tmp)
-    tmp.replace(target)
+    write_notebook(nb, target)
     return target
 
 

@@ -31,11 +31,11 @@ def solved(nb: nbformat.NotebookNode, solutions: dict[str, str], ids: list[str])
     return nb
 
 
-def main() -> None:
+def sample_submissions() -> dict[str, nbformat.NotebookNode]:
+    """The three submissions, by name (tests/test_notebooks.py checks the committed files against them)."""
     cells = builder.parse_percent(SOURCE.read_text())
     solutions = {builder.exercise_id(c): builder.solution_code(c.source)
                  for c in cells if "exercise" in c.metadata.get("tags", [])}
-    OUT.mkdir(parents=True, exist_ok=True)
 
     alice = solved(builder.student_notebook(SOURCE), solutions, list(solutions))
     bob = solved(builder.student_notebook(SOURCE), solutions, ["2.1"])
@@ -48,8 +48,15 @@ def main() -> None:
     crash = nbformat.v4.new_code_cell("import os\n\nos._exit(1)  # a student's experiment that kills the kernel")
     crash.id = "carol-crash"
     carol.cells.insert(setup + 1, crash)
-    for name, nb in (("alice_correct", alice), ("bob_partial", bob), ("carol_crashes", carol)):
-        nbformat.write(nb, OUT / f"{name}.ipynb")
+    out = {"alice_correct": alice, "bob_partial": bob, "carol_crashes": carol}
+    for nb in out.values():
+        nb.metadata["tlbook"].update(builder.generated_marker(SOURCE, "python tools/make_sample_submissions.py"))
+    return out
+
+
+def main() -> None:
+    for name, nb in sample_submissions().items():
+        builder.write_notebook(nb, OUT / f"{name}.ipynb")
         print(f"wrote {(OUT / f'{name}.ipynb').relative_to(ROOT)}")
 
 

@@ -49,7 +49,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("finetune", True, None, description="fine-tune every layer at one learning rate"),
         Strategy("discriminative", True, None, backbone_lr_scale=0.1, lr_scale=6.0,
                  description="fine-tune every layer; the head learns 10x faster than the backbone"),
-        Strategy("scratch", False, None, lr_scale=3.0, description="same network, random weights"),
+        Strategy("scratch", False, None, lr_scale=1.5, description="same network, random weights"),
     )
 }
 
@@ -108,8 +108,8 @@ def recipe_for(cfg: Config, strategy: str = "finetune", **changes: Any) -> Recip
 
     >>> recipe_for(get_config("smoke", lr=1e-3), "linear").lr  # the probe: 5x the preset's rate
     0.005
-    >>> recipe_for(get_config("smoke", lr=1e-3), "scratch").lr  # random weights: 3x
-    0.003
+    >>> recipe_for(get_config("smoke", lr=1e-3), "scratch").lr  # random weights: 1.5x
+    0.0015
     """
     s = _strategy(strategy)
     base = Recipe(
