@@ -20,7 +20,8 @@ NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-saniti
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	@echo "installing tlbook and its dependencies into $(VENV) (about 6 GB with the CUDA build of torch; see README)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on \
 	    -c .ci/constraints.txt -e '.[book,test]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python -c "import tlbook, torch, torchvision, timm, jupyter_book, nbval"
 	touch $@
