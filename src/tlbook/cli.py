@@ -25,9 +25,10 @@ from typing import Sequence
 
 from .backbones import BACKBONES, get_spec, preprocessing_for
 from .config import CONFIG_FLAGS, MAX_IMAGE_SIZE, PRESETS, Config, ConfigError, OutputError, TlbookError, check_writable, get_config
-from .experiment import STRATEGIES, load_data, run
+from .experiment import STRATEGIES, run
 from .studies import STUDIES
-from .train import evaluate, load_checkpoint, save_checkpoint, write_json_atomic
+from .data import load_test_split
+from .train import CheckpointMismatch, evaluate, load_checkpoint, save_checkpoint, write_json_atomic
 
 
 def _whole(low: int, high: int | None = None):
@@ -151,11 +152,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, folder=False)
     cfg = get_config(saved["config"]["preset"], **{k: v for k, v in saved["config"].items() if k != "preset"})
-    if args.data:
-        cfg = cfg.replace(data=args.data)
-    _, _, test = load_data(cfg)
-    model, payload = load_checkpoint(folder / "model.pt", backbone=cfg.backbone, num_classes=len(test.classes))
+    switches = {"data": args.data, "test_per_class": args.test_per_class, "seed": args.seed}
+    cfg = cfg.replace(**{k: v for k, v in switches.items() if v is not None})
+    # The test images only: the training images are never decoded here.
+    test = load_test_split(data=cfg.data, cache=cfg.cache, test_per_class=cfg.test_per_class, seed=cfg.seed)
+    model, payload = load_checkpoint(folder / "model.pt", backbone=cfg.backbone, classes=test.classes)
     pre = preprocessing_for(cfg.backbone, cfg.image_size)
+    trained_with = payload.get("meta", {}).get("preprocessing")
+    if trained_with is not None and trained_with != json.loads(json.dumps(dataclasses.asdict(pre))):
+        raise CheckpointMismatch(f"{folder / 'model.pt'} was trained with preprocessing {trained_with}, but this "
+                                 f"version of tlbook preprocesses {cfg.backbone} as {dataclasses.asdict(pre)}; "
+                                 "train a new checkpoint")
     result = evaluate(model, test, preprocessing=pre, hflip_tta=args.tta)
     print(f"{folder}: test accuracy {result.accuracy:.1%} on {len(test)} images"
           f"{' with flip TTA' if args.tta else ''} (saved at training: {saved['test']['accuracy']:.1%})")
@@ -248,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a trained run on the test set")
     p.add_argument("--run", required=True, help="folder written by 'train'")
-    p.add_argument("--data", help="data folder, if it moved since training")
+    p.add_argument("--data", help="data folder (default: the one the run was trained on)")
+    p.add_argument("--test-per-class", type=_whole(1), help="test images per class (default: the run's)")
+    p.add_argument("--seed", type=_whole(0), help="which test images are drawn (default: the run's)")
     p.add_argument("--tta", action="store_true", help="average each image with its mirror image")
     p.add_argument("--json", help="also write the evaluation to this JSON file")
     p.set_defaults(func=cmd_evaluate)

@@ -49,6 +49,8 @@ __all__ = [
     "load_cifar10_torchvision",
     "decode_image",
     "export_image_folder",
+    "export_cifar10",
+    "load_test_split",
 ]
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -59,8 +61,10 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a
 
 DATA_HELP = (
     "Set TLBOOK_DATA (or pass --data / data=) to a folder in ImageFolder layout, "
-    "ROOT/train/<class>/*.jpg and ROOT/test/<class>/*.jpg, for example ../shared/datasets/cifar10-jpeg; "
-    "or unset it on a machine with internet access to download CIFAR-10 with torchvision."
+    "ROOT/train/<class>/*.png and ROOT/test/<class>/*.png, or to one folder of class folders (your own photos); "
+    "or unset it on a machine with internet access to download CIFAR-10 with torchvision. To take CIFAR-10 "
+    "to an offline machine, run python -c \"from tlbook.data import export_cifar10; export_cifar10('cifar10')\" "
+    "where there is internet, copy the folder cifar10 across and point TLBOOK_DATA at it."
 )
 
 
@@ -417,6 +421,42 @@ def load_splits(
         raise DataError(f"test classes {test_split.classes} differ from train classes {train_split.classes}")
     test_idx = _pick(test_split, test_per_class, seed=seed, name="test split")
     return tuple(_take_all([(train_split, train_idx), (train_split, val_idx), (test_split, test_idx)], storage_size))
+
+
+def load_test_split(
+    *,
+    data: str | os.PathLike | None = None,
+    cache: str | os.PathLike = "~/.cache/tlbook",
+    test_per_class: int | None = Config.test_per_class,
+    seed: int = 0,
+    storage_size: int | None | str = "auto",
+) -> ImageSet:
+    """The test images :func:`load_splits` picks for the same arguments, without decoding any training image.
+
+    ``python -m tlbook evaluate`` uses it: it needs the test set only.
+    """
+    root = Path(data).expanduser() if data is not None else None
+    if root is not None and root.is_dir() and not (root / "train").exists() and not (root / "test").exists():
+        pool = _open_folder(root)
+        _at_least_two_classes(pool, root)
+        smallest = min(torch.bincount(pool.labels).tolist())
+        n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
+        return _take_all([(pool, _pick(pool, n_test, seed=seed + 2, name=f"test images (from {root})"))],
+                         storage_size)[0]
+    return load_split("test", data=data, cache=cache, per_class=test_per_class, seed=seed, storage_size=storage_size)
+
+
+def export_cifar10(root: str | os.PathLike, *, cache: str | os.PathLike = "~/.cache/tlbook") -> Path:
+    """Download CIFAR-10 with torchvision and write it as ``root/train/<class>/*.png`` and ``root/test/...``.
+
+    The offline copy that ``TLBOOK_DATA`` names: run this where there is
+    internet, copy ``root`` to the offline machine. Each split is written
+    whole or not at all (:func:`export_image_folder`).
+    """
+    root = Path(root).expanduser()
+    for split in ("train", "test"):
+        export_image_folder(load_cifar10_torchvision(split, cache=cache), root / split)
+    return root
 
 
 def export_image_folder(data: ImageSet, root: str | os.PathLike, *, overwrite: bool = False) -> Path:

@@ -651,12 +651,15 @@ def load_checkpoint(
     *,
     backbone: str | None = None,
     num_classes: int | None = None,
+    classes: list[str] | None = None,
     device: torch.device | str = "cpu",
 ) -> tuple[nn.Module, dict]:
     """Rebuild a model from :func:`save_checkpoint`'s file; return ``(model, payload)``.
 
-    ``backbone`` and ``num_classes``, when given, must match the checkpoint:
-    a mismatch raises :class:`CheckpointMismatch` naming both.
+    ``backbone``, ``num_classes`` and ``classes`` (the names, in label order),
+    when given, must match the checkpoint: a mismatch raises
+    :class:`CheckpointMismatch` naming both sides. Same number, other names
+    (or another order) would give silently wrong predictions.
     """
     path = Path(path)
     if not path.is_file():
@@ -689,6 +692,11 @@ def load_checkpoint(
         raise CheckpointMismatch(
             f"{path} was trained for {found_k} classes {payload['classes']}, but {num_classes} were asked for; "
             "train a new checkpoint for this dataset"
+        )
+    if classes is not None and list(classes) != list(payload["classes"]):
+        raise CheckpointMismatch(
+            f"{path} was trained for the classes {payload['classes']}, but the data has {list(classes)}; "
+            "evaluate it on data with the same class folders, or train a new checkpoint"
         )
     model = create_model(payload["backbone"], num_classes=found_k, pretrained=False)
     model.load_state_dict(payload["state_dict"])
