@@ -303,7 +303,13 @@ plot_lr_finder(finder, chosen=cfg.lr)
 # rotation, `Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))`, 32-pixel inputs, SGD with
 # learning rate 0.001 and momentum 0.9, batch 100, 10 epochs, and an evaluation
 # loop that applies the same random augmentation to the test images and never
-# calls `model.eval()`.
+# calls `model.eval()`. Three more slips in its code, which this book's code
+# avoids: `resnet18(pretrained=True)` is deprecated in torchvision (the weights
+# enum `ResNet18_Weights.IMAGENET1K_V1` replaces it, and carries the weights' own
+# preprocessing); the progress line `if i % 2000 == 1999` never prints, because
+# an epoch of 50,000 images in batches of 100 has only 500 batches; and nothing
+# is moved to a GPU (`.to(device)` appears nowhere), so the code trains on the
+# CPU even where a GPU is available.
 #
 # The ladder below runs **the source's recipe on this book's data and backbone**
 # (EfficientNet-Lite0, the preset's 1,000 training images), not ResNet-18 on

@@ -129,9 +129,13 @@ print(f"fine-tuned {strategies['finetune']['mean']:.1%}, linear probe {strategie
 #   horse/  ...
 # ```
 #
-# Images of any size and mode (greyscale, RGBA, palette, CMYK) are converted to
-# RGB and resized once, at load, so that their shorter side is 256 pixels; memory
-# stays bounded and the error message says what to do if it still does not fit.
+# Images of any size and mode (greyscale, RGBA, palette, CMYK, 16-bit) are
+# converted to RGB and resized once, at load, so that their shorter side is 256
+# pixels, then **centre-cropped** to a square, the usual convention: a wide photo
+# loses its left and right edges rather than being stretched. Memory stays
+# bounded, and the error message says what to do if it still does not fit.
+# Files that systems leave in folders (`.DS_Store`, `Thumbs.db`, `._*`) are
+# skipped.
 # Here the folder is made from three CIFAR-10 classes so that the example runs
 # anywhere; replace `folder` by the path to your own photos.
 
