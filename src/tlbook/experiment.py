@@ -44,7 +44,7 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (
-        Strategy("linear", True, 0, lr_scale=5.0, description="linear probe: frozen backbone (BatchNorm in eval), new head"),
+        Strategy("linear", True, 0, lr_scale=10.0, description="linear probe: frozen backbone (BatchNorm in eval), new head"),
         Strategy("partial", True, 2, description="unfreeze the last two stages and the head"),
         Strategy("finetune", True, None, description="fine-tune every layer at one learning rate"),
         Strategy("discriminative", True, None, backbone_lr_scale=0.1, lr_scale=6.0,
@@ -106,8 +106,8 @@ def load_data(cfg: Config) -> tuple[ImageSet, ImageSet, ImageSet]:
 def recipe_for(cfg: Config, strategy: str = "finetune", **changes: Any) -> Recipe:
     """The book's recipe at ``cfg``'s size, adjusted for ``strategy``.
 
-    >>> recipe_for(get_config("smoke", lr=1e-3), "linear").lr  # the probe: 5x the preset's rate
-    0.005
+    >>> recipe_for(get_config("smoke", lr=1e-3), "linear").lr  # the probe: 10x the preset's rate
+    0.01
     >>> recipe_for(get_config("smoke", lr=1e-3), "scratch").lr  # random weights: 1.5x
     0.0015
     """
