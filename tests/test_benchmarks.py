@@ -19,9 +19,15 @@ def bench():
     return module
 
 
-@pytest.mark.slow
-def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys, tmp_path):
-    # Synthetic images (the conftest hides TLBOOK_DATA); 32 px only, no worker processes: seconds.
+def _tiny_network(*args, **kwargs) -> torch.nn.Module:
+    """A few-thousand-parameter stand-in: the test checks the script's table, not a network's speed."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10))
+
+
+def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys, tmp_path, monkeypatch):
+    # Synthetic images (the conftest hides TLBOOK_DATA); 32 px only, no worker processes, a tiny network: seconds.
+    monkeypatch.setattr(bench, "create_model", _tiny_network)
     out_file = tmp_path / "bench.json"
     bench.main(["--quick", "--rounds", "2", "--sizes", "32", "--workers", "0", "--out", str(out_file)])
     out = capsys.readouterr().out

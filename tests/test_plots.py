@@ -39,7 +39,15 @@ def test_explorer_static_and_live():
     expected = rotation(90.0)
     assert f"{expected[0, 1].item():7.3f}" in matrix_text
     widget = augmentation_explorer(image)
-    assert widget.children  # sliders and output
+
+    def descendants(w):
+        for child in getattr(w, "children", ()):
+            yield child
+            yield from descendants(child)
+
+    controls = {w.description for w in descendants(widget) if getattr(w, "description", "")}
+    assert controls == {"angle (deg)", "zoom", "shift x", "shift y", "shear (deg)", "mirror left-right",
+                        "interpolation"}, controls
 
 
 def test_evaluation_plots_draw_their_data():

@@ -87,15 +87,27 @@ def test_sgd_like_the_source(tiny):
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
     recipe = Recipe(epochs=1, batch_size=100, optimizer="sgd", lr=1e-3, momentum=0.9, schedule="constant",
                     label_smoothing=0.0, weight_decay=0.0, augment=SOURCE_AUGMENT)
-    h = fit(model, tiny, preprocessing=PRE, recipe=recipe)
-    assert len(h.epochs) == 1
+    made = []
+    real_sgd = torch.optim.SGD
+    torch.optim.SGD = lambda groups, **kw: made.append(kw) or real_sgd(groups, **kw)  # type: ignore[assignment]
+    try:
+        before = [p.detach().clone() for p in model.parameters()]
+        h = fit(model, tiny, preprocessing=PRE, recipe=recipe)
+    finally:
+        torch.optim.SGD = real_sgd
+    assert made == [{"momentum": 0.9}], "plain SGD with momentum, as the source writes it"
+    assert h.epochs[0].lr == pytest.approx(1e-3), "a constant rate: still the peak at the end"
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters())), "the step changed the weights"
 
 
 def test_batch_of_one_is_never_trained_on(tiny):
     # 7 images in batches of 3: the last batch (one image) is dropped, so ResNet-18's
-    # 1x1 feature map at 32 px never meets BatchNorm with a single sample.
+    # 1x1 feature map at 32 px never meets BatchNorm with a single sample (which would raise).
     model = create_model("resnet18", num_classes=3, pretrained=False)
+    seen = []
+    model.fc.register_forward_hook(lambda m, inputs, out: seen.append(len(inputs[0])) if m.training else None)
     fit(model, tiny.subset(torch.arange(7)), preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=3))
+    assert seen == [3, 3], f"training batch sizes {seen}: the last image alone is dropped"
 
 
 def test_evaluate_summaries(tiny):
