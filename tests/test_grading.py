@@ -65,3 +65,21 @@ def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "g.csv")]) == 2
     assert "is not a folder of submitted notebooks" in capsys.readouterr().err
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_the_dying_cell_is_named_right_on_a_busy_machine(tmp_path):
+    """The cell that killed the kernel is recorded when it starts, so CPU load cannot shift it (it once did)."""
+    import subprocess
+    import sys
+
+    burn = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"  # bounded: stops by itself
+    burners = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(3)]
+    try:
+        rows = grade_notebook(SAMPLES / "carol_crashes.ipynb", timeout=180)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    carol = nbformat.read(SAMPLES / "carol_crashes.ipynb", as_version=4)
+    crash = next(i for i, c in enumerate(carol.cells) if "os._exit" in c.source)
+    assert all(f"the kernel died (while running cell {crash})" in r.feedback for r in rows), rows[0].feedback

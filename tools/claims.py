@@ -138,6 +138,13 @@ def sweep_table() -> str:
     return "\n".join(lines)
 
 
+def sweep_line() -> str:
+    rows = _rows("sweep")
+    picks = [chosen_by_validation(rows, name) for name in dict.fromkeys(r["strategy"] for r in rows)]
+    return "; ".join(f"{p['strategy']} {p['lr']:g} ({pct(p['val_accuracy'])})" for p in picks) + \
+        " (learning rate, best validation accuracy; the test set never read)"
+
+
 def curve_line() -> str:
     rows = _rows("curve")
     ft, sc = curve_means(rows, "finetune"), curve_means(rows, "scratch")
@@ -179,6 +186,7 @@ CLAIMS: dict[str, Callable[[], str]] = {
     "goals-line": goals_line,
     "goals-table": goals_table,
     "sweep-table": sweep_table,
+    "sweep-line": sweep_line,
     "curve-line": curve_line,
     "curve-table": curve_table,
 }
