@@ -374,6 +374,23 @@ def load_split(
     return _take_all([(s, _pick(s, per_class, seed=seed, name=f"{split} split"))], storage_size)[0]
 
 
+def _single_folder(data: str | os.PathLike | None) -> Path | None:
+    """``data`` as a path when it is one folder of class folders (no train/ or test/ inside), else None."""
+    root = Path(data).expanduser() if data is not None else None
+    if root is not None and root.is_dir() and not (root / "train").exists() and not (root / "test").exists():
+        return root
+    return None
+
+
+def _photo_test_pick(root: Path, test_per_class: int | None, seed: int) -> tuple[_Split, torch.Tensor]:
+    """The class-folder pool of ``root`` and its test images: ``test_per_class`` (None: a fifth of the smallest class)."""
+    pool = _open_folder(root)
+    _at_least_two_classes(pool, root)
+    smallest = min(torch.bincount(pool.labels).tolist())
+    n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
+    return pool, _pick(pool, n_test, seed=seed + 2, name=f"test images (from {root})")
+
+
 def load_splits(
     *,
     data: str | os.PathLike | None = None,
@@ -399,15 +416,11 @@ def load_splits(
     whatever ``train_per_class`` is. Training images of a smaller
     ``train_per_class`` are a subset of a larger one's (same ``seed``).
     """
-    root = Path(data).expanduser() if data is not None else None
-    if root is not None and root.is_dir() and not (root / "train").exists() and not (root / "test").exists():
+    root = _single_folder(data)
+    if root is not None:
         # One folder of class folders (your own photos): test, validation and training
         # images are carved out of it, in that order, each stratified and seeded.
-        pool = _open_folder(root)
-        _at_least_two_classes(pool, root)
-        smallest = min(torch.bincount(pool.labels).tolist())
-        n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
-        test_idx = _pick(pool, n_test, seed=seed + 2, name=f"test images (from {root})")
+        pool, test_idx = _photo_test_pick(root, test_per_class, seed)
         val_idx = _pick(pool, val_per_class, seed=seed + 1, exclude=test_idx, name=f"validation images (from {root})")
         train_idx = _pick(pool, train_per_class, seed=seed, exclude=torch.cat([test_idx, val_idx]),
                           name=f"training images (from {root})")
@@ -435,14 +448,10 @@ def load_test_split(
 
     ``python -m tlbook evaluate`` uses it: it needs the test set only.
     """
-    root = Path(data).expanduser() if data is not None else None
-    if root is not None and root.is_dir() and not (root / "train").exists() and not (root / "test").exists():
-        pool = _open_folder(root)
-        _at_least_two_classes(pool, root)
-        smallest = min(torch.bincount(pool.labels).tolist())
-        n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
-        return _take_all([(pool, _pick(pool, n_test, seed=seed + 2, name=f"test images (from {root})"))],
-                         storage_size)[0]
+    root = _single_folder(data)
+    if root is not None:
+        pool, test_idx = _photo_test_pick(root, test_per_class, seed)
+        return _take_all([(pool, test_idx)], storage_size)[0]
     return load_split("test", data=data, cache=cache, per_class=test_per_class, seed=seed, storage_size=storage_size)
 
 
