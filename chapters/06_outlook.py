@@ -8,8 +8,10 @@
 # source's FAQ; and how to fine-tune on **a folder of your own images**, worked
 # through end to end.
 #
-# **Runtime**: about 1 minute on a 2-core CPU (`cpu` preset): two small
-# training runs on folders of images.
+# **Runtime**: about 1 minute on a 2-core CPU (`cpu` preset): two small training
+# runs on folders of images; on a Colab T4 GPU an estimated 2 minutes, most of
+# it installing the package and loading the data and weights (an estimate from
+# the GPU's speed on this network, not yet timed).
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime
 # runs that preset unless you ask for another, Colab's GPU runtime too (where it
