@@ -12,10 +12,10 @@
 # **Runtime**: about 5 minutes on a 2-core CPU (`cpu` preset: the plain loop's
 # training run and the learning-rate finder); on a Colab T4 GPU an estimated 2
 # minutes, most of it installing the package and loading the data and weights
-# (an estimate from the GPU's speed on this network, not yet timed). The multi-
-# run tables are computed by `python -m tlbook study ...` (20 to 50 minutes each
-# on 2 cores) and loaded from `book/results/`; in other presets this notebook
-# computes them itself.
+# (an estimate from the GPU's speed on this network, not yet timed). The
+# multi-run tables are computed by `python -m tlbook study ...` (20 to 50
+# minutes each on 2 cores) and loaded from `book/results/`; in other presets
+# this notebook computes them itself.
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime
 # runs that preset unless you ask for another, Colab's GPU runtime too (where it
