@@ -98,8 +98,9 @@ for r224, r32 in zip(rows224, rows32):
     print(f"{r224['stage']:<11}{str(r224['output']):>18}{str(r32['output']):>17}{r224['parameters']:>13,}")
 total = sum(r['parameters'] for r in rows224)
 print(f"{'total':<11}{'':>35}{total:>13,}")
-last_share = glue("resnet_last_stage_share", round(100 * rows224[-1]["parameters"] / total, 1))
-print(f"share of the parameters in the last stage ({rows224[-1]['stage']}): {last_share} %")
+last_stage = next(r for r in rows224 if r["stage"] == "layer4")  # the last stage before the head
+last_share = glue("resnet_last_stage_share", round(100 * last_stage["parameters"] / total, 1))
+print(f"share of the parameters in the last stage (layer4): {last_share} %")
 
 # %% [markdown]
 # At 32 pixels `layer3` already ends at $2\times2$ positions, and the strided
