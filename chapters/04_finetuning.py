@@ -373,7 +373,8 @@ accuracy_bars({r["step"]: r["test_accuracy"] for r in rungs}, chance=0.1, show_g
 # With the book's recipe, five ways to use the pretrained network, on the same
 # data and the same number of epochs, each at its own learning rate, chosen on
 # validation data (the sweep on the {doc}`reproduce` page), and each repeated with
-# three seeds (other training, validation and test images, other initial head):
+# several seeds (other training, validation and test images, other initial head;
+# the table says which):
 #
 # | strategy | trains | idea |
 # | --- | --- | --- |
