@@ -35,6 +35,15 @@ def _rows(name: str) -> list[dict]:
     return json.loads((RESULTS / f"{name}-cpu.json").read_text())["rows"]
 
 
+def _stale_note(name: str) -> str:
+    """" (NOTE: ...)" when the saved study was made with another network or preprocessing than today's code."""
+    from tlbook.config import get_config
+    from tlbook.studies import _stale_because
+
+    why = _stale_because(json.loads((RESULTS / f"{name}-cpu.json").read_text()), get_config("cpu"))
+    return f" (NOTE: {why}; to be re-run)" if why else ""
+
+
 def pct(fraction: float) -> str:
     """0.7070000171 -> '70.7 %', as the pages write it."""
     return f"{100 * fraction:.1f} %"
@@ -153,7 +162,7 @@ def curve_line() -> str:
     seeds = len({r["seed"] for r in rows})
     return (f"fine-tuned {pct(ft[lo])} ({lo} per class) to {pct(ft[hi])} ({hi} per class); "
             f"from scratch {pct(sc[lo])} to {pct(sc[hi])}; fine-tuning matches scratch-at-{hi} with "
-            f"{match} per class (mean of {seeds} seeds)")
+            f"{match} per class (mean of {seeds} seeds){_stale_note('curve')}")
 
 
 def curve_table() -> str:
@@ -165,7 +174,7 @@ def curve_table() -> str:
         "| --- |" + " ---: |" * len(sizes),
         "| fine-tuned from ImageNet | " + " | ".join(pct(ft[k]) for k in sizes) + " |",
         "| from scratch | " + " | ".join(pct(sc[k]) for k in sizes) + " |",
-    ])
+    ]) + (f"\n\n{_stale_note('curve').strip(' ()')}." if _stale_note("curve") else "")
 
 
 def ladder_table() -> str:
