@@ -30,7 +30,7 @@ def test_stratified_subsets_are_exact_and_seeded():
 
 
 def test_too_many_per_class_names_the_class(image_folder):
-    with pytest.raises(DataError, match="class 0 has 6 images.*10 per class"):
+    with pytest.raises(DataError, match="class 'circle' has 6 images.*10 per class"):
         load_image_folder(image_folder, max_per_class=10)
 
 
@@ -182,7 +182,7 @@ def test_a_single_folder_of_your_own_photos_is_split(tmp_path):
     assert val.counts() == [2, 2, 2] and train.counts() == [6, 6, 6]
     for split in (train, val, test):
         assert split.images.shape[-1] == tldata.DEFAULT_STORAGE_SIZE
-    with pytest.raises(DataError, match=r"training images \(from .*mine\).*class 0 has 6"):
+    with pytest.raises(DataError, match=r"training images \(from .*mine\).*class 'circle' has 6"):
         load_splits(data=root, train_per_class=8, val_per_class=2, test_per_class=2)
 
 
