@@ -47,7 +47,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("linear", True, 0, lr_scale=10.0, description="linear probe: frozen backbone (BatchNorm in eval), new head"),
         Strategy("partial", True, 2, description="unfreeze the last two stages and the head"),
         Strategy("finetune", True, None, description="fine-tune every layer at one learning rate"),
-        Strategy("discriminative", True, None, backbone_lr_scale=0.1, lr_scale=6.0,
+        Strategy("discriminative", True, None, backbone_lr_scale=0.1, lr_scale=12.0,
                  description="fine-tune every layer; the head learns 10x faster than the backbone"),
         Strategy("scratch", False, None, lr_scale=1.5, description="same network, random weights"),
     )
