@@ -431,9 +431,10 @@ plot_history({r["strategy"]: History.from_dict(r["history"]) for r in rows
 # Full fine-tuning reaches {glue:text}`strategy_finetune:.1f` % on average, the
 # linear probe {glue:text}`strategy_linear:.1f` % and the same network from
 # scratch {glue:text}`strategy_scratch:.1f` %. Which of the gaps between
-# strategies are real? Different seeds draw different images, so the seed-to-seed
-# spread (the error bars) mixes the strategies' differences with the luck of the
-# draw. Within a seed every strategy is tested on the *same* images, and a paired
+# strategies are real? Different seeds draw different images, so the spread
+# between seeds (the error bars, when the study holds several) mixes the
+# strategies' differences with the luck of the draw. Within a seed every strategy
+# is tested on the *same* images, and a paired
 # test uses that: only images that one strategy gets right and the other wrong
 # carry information (McNemar's test, `tlbook.evaluation.mcnemar`). The verdicts
 # printed above say which gaps are larger than chance would make them and which

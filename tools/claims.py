@@ -44,6 +44,11 @@ def _stale_note(name: str) -> str:
     return f" (NOTE: {why}; to be re-run)" if why else ""
 
 
+def _seeds(n: int) -> str:
+    """'mean of 3 seeds', or 'seed 0' for one."""
+    return f"mean of {n} seeds" if n > 1 else "seed 0"
+
+
 def pct(fraction: float) -> str:
     """0.7070000171 -> '70.7 %', as the pages write it."""
     return f"{100 * fraction:.1f} %"
@@ -67,7 +72,7 @@ def strategies_line() -> str:
     s = strategy_summary(rows)
     trap = next(k for k in s if "trap" in k)
     seeds = s["finetune"]["seeds"]
-    text = (f"mean of {seeds} seeds: full {pct(s['finetune']['mean'])}, partial {pct(s['partial']['mean'])}, "
+    text = (f"{_seeds(seeds)}: full {pct(s['finetune']['mean'])}, partial {pct(s['partial']['mean'])}, "
             f"discriminative {pct(s['discriminative']['mean'])}, linear probe {pct(s['linear']['mean'])} "
             f"({pct(s[trap]['mean'])} with BatchNorm not frozen), scratch {pct(s['scratch']['mean'])}")
     conv = _converged(rows)
@@ -82,7 +87,7 @@ def goals_line() -> str:
     ft, sc = s["finetune"]["mean"], s["scratch"]["mean"]
     test = paired_comparison(rows, "finetune", "scratch")
     return (f"{pct(ft)} fine-tuned vs {pct(sc)} from scratch at the same budget, {100 * (ft - sc):.1f} points apart "
-            f"(mean of {s['finetune']['seeds']} seeds; McNemar p = {test.p_value:.2g} on "
+            f"({_seeds(s['finetune']['seeds'])}; McNemar p = {test.p_value:.2g} on "
             f"{test.n} paired test images)")
 
 
