@@ -22,6 +22,8 @@ import pytest
 
 import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 
+pytestmark = pytest.mark.slow  # builds a virtual environment: left out of make unit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHAPTER = ROOT / "book" / "02_augmentation.ipynb"
@@ -30,7 +32,6 @@ DRIVER = """
 import sys, nbformat
 from nbclient import NotebookClient
 
-pytestmark = pytest.mark.slow  # builds a virtual environment: left out of make unit
 nb = nbformat.read(sys.argv[1], as_version=4)
 nb.cells.append(nbformat.v4.new_code_cell("import tlbook; print('TLBOOK_FROM', tlbook.__file__)"))
 NotebookClient(nb, kernel_name="colab-like", timeout=600, resources={"metadata": {"path": sys.argv[3]}}).execute()
