@@ -378,7 +378,9 @@ def _stale_because(saved: dict[str, Any], cfg: Config) -> str | None:
     current = get_spec(backbone).architecture
     if measured != current:
         return f"this study was measured with {measured}; tlbook now builds {backbone} as {current}"
-    expected = dataclasses.asdict(preprocessing_for(backbone, saved["config"].get("image_size", cfg.image_size)))
+    # As JSON has it (tuples become lists), to compare like with like.
+    expected = json.loads(json.dumps(dataclasses.asdict(preprocessing_for(backbone, saved["config"].get(
+        "image_size", cfg.image_size)))))
     if "preprocessing" in saved and saved["preprocessing"] != expected:
         return f"this study was measured with preprocessing {saved['preprocessing']}, not {expected}"
     return None
