@@ -216,7 +216,7 @@ for label, model in [("ImageNet weights", imagenet_model), ("random weights", ra
     f_test = extract_features(model, cfg.backbone, test.images, preprocessing=pre_cifar)
     feats[label] = f_test
     acc = linear_probe(f_train, train.labels, f_test, test.labels)
-    glue("probe_" + label.split()[0].lower(), round(100 * acc, 1))
+    glue("probe_features_" + label.split()[0].lower(), round(100 * acc, 1))
     print(f"linear probe on {label:<17}: test accuracy {acc:.1%}  ({len(train)} training images, {cfg.image_size} px)")
 
 # %% figure={"caption": "CIFAR-10 test images in the first two principal components of the backbone's features, with ImageNet weights (left) and random weights (right), coloured by class.", "name": "fig-pca", "alt": "Two scatter plots of coloured dots: on the left, some colours lean to different sides of one overlapping cloud; on the right, all colours are mixed in one blob."}

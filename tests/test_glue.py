@@ -100,3 +100,12 @@ def test_glued_values_are_plain_numbers():
                 if "scrapbook" in out.get("metadata", {}):
                     text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))
                     json.loads(text)  # a number, not a string with quotes around it
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_no_name_is_glued_twice(source):
+    """myst-nb warns on a duplicate glue key, and the strict book build fails on the warning."""
+    nb = nbformat.read(ROOT / "book" / f"{source.stem}.ipynb", as_version=4)
+    names = [out["metadata"]["scrapbook"]["name"] for cell in nb.cells for out in cell.get("outputs", [])
+             if "scrapbook" in out.get("metadata", {})]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
