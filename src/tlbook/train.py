@@ -240,11 +240,10 @@ def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def _make_optimizer(groups: list[dict], recipe: Recipe) -> torch.optim.Optimizer:
-    if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(groups)
+    # recipe.optimizer is one of OPTIMIZERS: Recipe checks it when it is built.
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, momentum=recipe.momentum)
-    raise ValueError(f"unknown optimizer {recipe.optimizer!r}; use 'adamw' or 'sgd'")
+    return torch.optim.AdamW(groups)
 
 
 def lr_factor(step: int, total: int, recipe: Recipe) -> float:
@@ -261,10 +260,8 @@ def lr_factor(step: int, total: int, recipe: Recipe) -> float:
         start = 0.04 if recipe.schedule == "warmup_cosine" else 0.0  # starts at peak/25
         return start + (1.0 - start) * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
-    end = 1e-4 if recipe.schedule == "warmup_cosine" else 0.0
-    if recipe.schedule in ("warmup_cosine", "cosine"):
-        return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
-    raise ValueError(f"unknown schedule {recipe.schedule!r}; use one of {SCHEDULES}")
+    end = 1e-4 if recipe.schedule == "warmup_cosine" else 0.0  # warmup_cosine or cosine (Recipe checked it)
+    return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def fit(
