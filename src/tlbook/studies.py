@@ -33,7 +33,7 @@ from .evaluation import PairedTest, mcnemar
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
 from .train import Evaluation, evaluate, fit, steps_per_epoch
 
-__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "STUDIES", "RESULTS", "load_or_run"]
+__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "CONVERGED_SCRATCH", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "STUDIES", "RESULTS", "load_or_run"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,8 @@ def _correct_string(result: Evaluation) -> str:
 # The from-scratch baseline trained to convergence: this many times the preset's epochs, first seed only
 # (the weights of the best validation epoch are kept, so "converged" means validation stopped improving).
 CONVERGED_SCRATCH_EPOCHS_SCALE = 4
+# The data-efficiency curve's name for that baseline.
+CONVERGED_SCRATCH = f"scratch, {CONVERGED_SCRATCH_EPOCHS_SCALE}x epochs"
 
 
 def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_trap: bool = True,
@@ -306,7 +308,8 @@ CURVE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 
 def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: tuple[int, ...] | None = None,
-               names: tuple[str, ...] = ("finetune", "scratch"), verbose: bool = False) -> list[dict[str, Any]]:
+               names: tuple[str, ...] = ("finetune", "scratch"), converged_scratch: bool = True,
+               verbose: bool = False) -> list[dict[str, Any]]:
     """Test accuracy for each (strategy, images per class, seed): the data-efficiency curve.
 
     ``per_class`` and ``seeds`` default to :data:`CURVE_POINTS` of ``cfg.preset``.
@@ -314,6 +317,10 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
     Each seed draws its own training, validation and test subsets, so the
     spread over seeds includes which images were labelled. The epoch count is
     the preset's; the batch size shrinks for small sets (:func:`curve_batch_size`).
+    ``converged_scratch`` adds, for the first seed, the network from scratch
+    trained for :data:`CONVERGED_SCRATCH_EPOCHS_SCALE` times the epochs (strategy
+    :data:`CONVERGED_SCRATCH`): does pretraining still win when the baseline
+    is given the compute it needs?
     """
     default_sizes, default_seeds = CURVE_POINTS.get(cfg.preset, CURVE_POINTS["cpu"])
     per_class, seeds = per_class or default_sizes, seeds or default_seeds
@@ -323,12 +330,17 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
             kcfg = cfg.replace(train_per_class=k, seed=seed)
             train = load_data(kcfg)[0]
             batch = curve_batch_size(len(train), batch_size=cfg.batch_size)
-            for name in names:
-                r = run(kcfg, strategy=name, recipe=recipe_for(kcfg, name, batch_size=batch))
-                rows.append({"strategy": name, "per_class": k, "seed": seed, "test_accuracy": r.test.accuracy,
-                             "batch_size": batch, "seconds": r.seconds})
+            runs = [(name, name, kcfg) for name in names]
+            if converged_scratch and seed == seeds[0]:
+                runs.append((CONVERGED_SCRATCH, "scratch",
+                             kcfg.replace(epochs=CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs)))
+            for label, name, rcfg in runs:
+                r = run(rcfg, strategy=name, recipe=recipe_for(rcfg, name, batch_size=batch))
+                rows.append({"strategy": label, "per_class": k, "seed": seed, "test_accuracy": r.test.accuracy,
+                             "batch_size": batch, "epochs": rcfg.epochs, "best_epoch": r.history.best_epoch,
+                             "seconds": r.seconds})
                 if verbose:
-                    print(f"{name:<10} {k:>4} per class, seed {seed}: {r.test.accuracy:6.1%}  {r.seconds:4.0f} s",
+                    print(f"{label:<18} {k:>4} per class, seed {seed}: {r.test.accuracy:6.1%}  {r.seconds:4.0f} s",
                           flush=True)
     return rows
 
