@@ -217,3 +217,21 @@ def test_resnet18_offline_message_names_the_file(monkeypatch, tmp_path):
 def test_resnet18_downloads():
     model = create_model("resnet18", num_classes=10)
     assert get_head(model, "resnet18").out_features == 10
+
+
+def test_layer_wise_param_groups_decay_geometrically_from_head_to_stem():
+    model = create_model("efficientnet_lite0", num_classes=10, pretrained=False)
+    spec = get_spec("efficientnet_lite0")
+    groups = param_groups(model, "efficientnet_lite0", lr=1e-2, layer_decay=0.75)
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    n = len(spec.stages)
+    for j, stage in enumerate(spec.stages):
+        for module in stage:
+            for p in model.get_submodule(module).parameters():
+                assert lr_of[id(p)] == pytest.approx(1e-2 * 0.75 ** (n - j))
+    assert all(lr_of[id(p)] == 1e-2 for p in model.classifier.parameters())
+    assert len(lr_of) == len(list(model.parameters())), "every parameter is in exactly one group"
+    # Frozen stages are left out; the decay still counts from the head.
+    freeze(model, "efficientnet_lite0", train_stages=1)
+    trained = param_groups(model, "efficientnet_lite0", lr=1e-2, layer_decay=0.75)
+    assert sorted({round(g["lr"], 8) for g in trained}) == [round(1e-2 * 0.75, 8), 1e-2]

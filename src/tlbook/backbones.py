@@ -311,34 +311,42 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
 
 
 def param_groups(
-    model: nn.Module, name: str, *, lr: float, backbone_lr_scale: float = 1.0, weight_decay: float = 0.0
+    model: nn.Module, name: str, *, lr: float, backbone_lr_scale: float = 1.0, layer_decay: float = 1.0,
+    weight_decay: float = 0.0,
 ) -> list[dict]:
     """Optimizer parameter groups: head at ``lr``, backbone at ``lr * backbone_lr_scale``.
 
     ``backbone_lr_scale=0.1`` is "discriminative learning rates" (the head
-    learns 10x faster than the pretrained layers). Biases and normalisation
-    weights (1-D tensors) get no weight decay. Frozen parameters are left out.
+    learns 10x faster than the pretrained layers). ``layer_decay`` below 1
+    gives layer-wise rates: going from the head down towards the stem, each
+    stage (``BackboneSpec.stages``) learns at ``layer_decay`` times the rate
+    of the stage above it, so the last stage gets ``layer_decay`` and the
+    stem ``layer_decay ** len(stages)`` of the backbone's rate. Biases and
+    normalisation weights (1-D tensors) get no weight decay. Frozen
+    parameters are left out. Groups come stem first, head last.
 
     >>> m = create_model("resnet18", num_classes=10, pretrained=False)
     >>> [g["lr"] for g in param_groups(m, "resnet18", lr=1e-3, backbone_lr_scale=0.1)]
     [0.0001, 0.0001, 0.001, 0.001]
+    >>> [round(g["lr"], 6) for g in param_groups(m, "resnet18", lr=1e-3, layer_decay=0.5)][::2]  # stem ... head
+    [3.1e-05, 6.3e-05, 0.000125, 0.00025, 0.0005, 0.001]
     """
-    head = get_spec(name).head
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    spec = get_spec(name)
+    # Learning-rate multiple of each module: stage j of n (0 = the stem) is n - j stages below the head.
+    n = len(spec.stages)
+    scale_of = {module: backbone_lr_scale * layer_decay ** (n - j) for j, stage in enumerate(spec.stages)
+                for module in stage}
+    scale_of[spec.head] = 1.0
+    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for pname, p in model.named_parameters():
         if p.requires_grad:
-            key = (pname.startswith(head + "."), p.ndim > 1)
-            groups.setdefault(key, []).append(p)
+            owner = next((m for m in scale_of if pname.startswith(m + ".")), None)
+            scale = scale_of[owner] if owner is not None else backbone_lr_scale  # outside every stage: backbone
+            groups.setdefault((scale, p.ndim > 1), []).append(p)
     out = []
-    for is_head in (False, True):
+    for scale in sorted({scale for scale, _ in groups}):
         for decays in (True, False):
-            params = groups.get((is_head, decays))
+            params = groups.get((scale, decays))
             if params:
-                out.append(
-                    {
-                        "params": params,
-                        "lr": lr if is_head else lr * backbone_lr_scale,
-                        "weight_decay": weight_decay if decays else 0.0,
-                    }
-                )
+                out.append({"params": params, "lr": lr * scale, "weight_decay": weight_decay if decays else 0.0})
     return out

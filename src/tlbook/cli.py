@@ -207,26 +207,53 @@ def cmd_study(args: argparse.Namespace) -> int:
     cfg = _config(args)
     check_writable(args.out, folder=False)
     seeds = tuple(range(args.seeds)) if args.seeds else None
+    header = {
+        "study": args.name, "config": dataclasses.asdict(cfg),
+        "architecture": get_spec(cfg.backbone).architecture,
+        "preprocessing": dataclasses.asdict(preprocessing_for(cfg.backbone, cfg.image_size)),
+        "choices": studies.HYPERPARAMETER_CHOICES,
+    }
+    previous = _resumable_rows(args.out, header) if args.resume else None
+
+    def save(rows: list[dict], *, complete: bool = False) -> None:
+        # After every run: an interrupted study keeps what it measured (--resume goes on from there).
+        write_json_atomic(args.out, {**header, "complete": complete, "rows": rows})
+
+    common = dict(previous=previous, on_row=save, verbose=True)
     if args.name == "ladder":
         rows = studies.ladder(cfg, verbose=True)
     elif args.name == "strategies":
-        rows = studies.strategies(cfg, seeds=seeds, verbose=True)
+        rows = studies.strategies(cfg, seeds=seeds, **common)
     elif args.name == "sweep":
-        rows = studies.sweep(cfg, seeds=seeds, verbose=True)
+        rows = studies.sweep(cfg, seeds=seeds, **common)
         for name in dict.fromkeys(r["strategy"] for r in rows):
             pick = studies.chosen_by_validation(rows, name)
             print(f"{name}: chosen on validation: lr {pick['lr']:g} "
                   f"(best validation accuracy {pick['val_accuracy']:.1%})")
     else:
-        rows = studies.data_curve(cfg, per_class=tuple(args.sizes) if args.sizes else None, seeds=seeds, verbose=True)
-    write_json_atomic(args.out, {
-        "study": args.name, "config": dataclasses.asdict(cfg),
-        "architecture": get_spec(cfg.backbone).architecture,
-        "preprocessing": dataclasses.asdict(preprocessing_for(cfg.backbone, cfg.image_size)),
-        "choices": studies.HYPERPARAMETER_CHOICES, "rows": rows,
-    })
+        rows = studies.data_curve(cfg, per_class=tuple(args.sizes) if args.sizes else None, seeds=seeds, **common)
+    save(rows, complete=True)
     print(f"wrote {args.out}")
     return 0
+
+
+def _resumable_rows(out: str, header: dict) -> list[dict] | None:
+    """The rows of ``out`` if it holds the same study with the same settings (else a ConfigError); None if absent."""
+    path = Path(out)
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--resume: cannot read {path} ({e}); delete it or drop --resume") from None
+    saved_header = {k: saved.get(k) for k in ("study", "config", "architecture", "preprocessing")}
+    wanted = json.loads(json.dumps({k: header[k] for k in saved_header}))  # as JSON has it (tuples are lists)
+    differs = [k for k in wanted if saved_header[k] != wanted[k]]
+    if differs:
+        raise ConfigError(f"--resume: {path} was written with another {', '.join(differs)}; "
+                          f"run without --resume to start afresh, or choose another --out")
+    print(f"resuming from {path}: {len(saved['rows'])} runs already measured are kept")
+    return saved["rows"]
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -281,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", type=_whole(1), nargs="+",
                    help="curve: images per class (default: the preset's, see tlbook.studies.CURVE_POINTS)")
     p.add_argument("--seeds", type=_whole(1), help="seeds 0..N-1 (default: the preset's, see tlbook.studies.STUDY_SEEDS)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the runs --out already holds (same study and settings; the file is saved after "
+                        "every run) and do only the missing ones")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks into a CSV",

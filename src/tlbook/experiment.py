@@ -19,12 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from .backbones import Preprocessing, count_parameters, create_model, freeze, get_spec, param_groups, preprocessing_for
+from .backbones import (
+    Preprocessing, count_parameters, create_model, freeze, get_spec, param_groups, preprocessing_for, unfreeze,
+)
 from .config import Config, default_device, get_config, seed_everything
 from .data import ImageSet, load_splits
 from .train import Evaluation, History, Recipe, evaluate, fit
 
-__all__ = ["Strategy", "STRATEGIES", "RunResult", "load_data", "recipe_for", "prepare_model", "run"]
+__all__ = ["Strategy", "LAYER_DECAY", "HEAD_FRACTION", "STRATEGIES", "train_strategy", "RunResult", "load_data", "recipe_for", "prepare_model", "run"]
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,19 @@ class Strategy:
     train_stages: int | None  # stages trained besides the head; None = all
     backbone_lr_scale: float = 1.0  # backbone learning rate relative to the head's
     lr_scale: float = 1.0  # peak learning rate relative to the configured one
+    layer_decay: float = 1.0  # layer-wise rates (tlbook.backbones.param_groups); 1 = one rate for the backbone
+    head_fraction: float = 0.0  # share of the epochs spent first on the head alone (backbone frozen, probe's rate)
     description: str = ""
 
+
+# Layer-wise rates: 0.75 per stage puts EfficientNet-Lite0's stem (8 stages below the head) at 0.75**8 = 0.1
+# of the head's rate, the ratio of "discriminative", so the two differ only in graded versus two-level rates.
+# A design choice, not tuned; the peak rate is (see the sweep).
+LAYER_DECAY = 0.75
+# Head first, then unfreeze (fastbook's fine_tune, Keras's two phases): the share of the epochs spent on the
+# head alone, at the linear probe's rate (2 of the cpu preset's 8); the rest fine-tune every layer. A design
+# choice, not tuned.
+HEAD_FRACTION = 0.25
 
 # Each strategy's peak learning rate is a multiple of the preset's (cfg.lr), chosen on validation accuracy
 # by `python -m tlbook study sweep` (book/results/sweep-cpu.json; tests/test_claims.py checks the match).
@@ -49,6 +62,10 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("finetune", True, None, description="fine-tune every layer at one learning rate"),
         Strategy("discriminative", True, None, backbone_lr_scale=0.1, lr_scale=12.0,
                  description="fine-tune every layer; the head learns 10x faster than the backbone"),
+        Strategy("layerwise", True, None, layer_decay=LAYER_DECAY, lr_scale=4.0,
+                 description=f"fine-tune every layer; each stage learns {LAYER_DECAY}x as fast as the one above it"),
+        Strategy("head_first", True, None, head_fraction=HEAD_FRACTION, lr_scale=1.0,
+                 description=f"train the head alone for {HEAD_FRACTION:.0%} of the epochs, then fine-tune every layer"),
         Strategy("scratch", False, None, lr_scale=1.5, description="same network, random weights"),
     )
 }
@@ -114,7 +131,7 @@ def recipe_for(cfg: Config, strategy: str = "finetune", **changes: Any) -> Recip
     s = _strategy(strategy)
     base = Recipe(
         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr * s.lr_scale, weight_decay=cfg.weight_decay,
-        label_smoothing=cfg.label_smoothing, backbone_lr_scale=s.backbone_lr_scale,
+        label_smoothing=cfg.label_smoothing, backbone_lr_scale=s.backbone_lr_scale, layer_decay=s.layer_decay,
     )
     return replace(base, **changes)
 
@@ -135,9 +152,68 @@ def prepare_model(
     if s.train_stages is not None:
         freeze(model, backbone, train_stages=s.train_stages, bn_eval=bn_eval)
     groups = param_groups(
-        model, backbone, lr=recipe.lr, backbone_lr_scale=recipe.backbone_lr_scale, weight_decay=recipe.weight_decay
+        model, backbone, lr=recipe.lr, backbone_lr_scale=recipe.backbone_lr_scale, layer_decay=recipe.layer_decay,
+        weight_decay=recipe.weight_decay,
     )
     return model, groups
+
+
+def train_strategy(
+    cfg: Config,
+    strategy: str,
+    train: ImageSet,
+    val: ImageSet | None,
+    *,
+    recipe: Recipe,
+    preprocessing: Preprocessing,
+    device: torch.device,
+    bn_eval: bool = True,
+    progress: bool = False,
+    verbose: bool = False,
+) -> tuple[nn.Module, History]:
+    """Build ``strategy``'s model and train it with ``recipe``; the seed is ``cfg.seed``.
+
+    A strategy with a ``head_fraction`` trains in two phases within the same
+    ``recipe.epochs``: the head alone on the frozen backbone (at the linear
+    probe's rate, ``cfg.lr`` times its ``lr_scale``) for that share of the
+    epochs, then every layer at ``recipe.lr`` for the rest, each phase with
+    its own warm-up and decay (each phase at least one epoch, so a one-epoch
+    budget trains two). The history holds both phases' epochs, numbered on.
+    """
+    s = _strategy(strategy)
+    head_epochs = max(1, round(s.head_fraction * recipe.epochs)) if s.head_fraction else 0
+    seed_everything(cfg.seed)
+    model, groups = prepare_model(cfg.backbone, strategy, num_classes=len(train.classes), recipe=recipe,
+                                  bn_eval=bn_eval)
+    phases = []
+    if head_epochs:
+        head = replace(recipe, epochs=head_epochs, lr=cfg.lr * STRATEGIES["linear"].lr_scale,
+                       backbone_lr_scale=1.0, layer_decay=1.0)
+        freeze(model, cfg.backbone, train_stages=0, bn_eval=bn_eval)
+        phases.append((head, param_groups(model, cfg.backbone, lr=head.lr, weight_decay=head.weight_decay)))
+        recipe = replace(recipe, epochs=max(1, recipe.epochs - head_epochs))
+    phases.append((recipe, groups))
+    history = History()
+    for i, (phase, phase_groups) in enumerate(phases):
+        if i:  # the second phase: every layer trains, frozen BatchNorm layers learn again
+            unfreeze(model)
+        h = fit(model, train, val, preprocessing=preprocessing, recipe=phase, param_groups=phase_groups,
+                device=device, seed=cfg.seed + i, progress=progress, verbose=verbose)
+        history = _concatenate(history, h)
+    return model, history
+
+
+def _concatenate(first: History, second: History) -> History:
+    """One history from two phases' (the second's epochs numbered on; the weights kept are the second's best)."""
+    if not first.epochs:
+        return second
+    done = len(first.epochs)
+    epochs = first.epochs + [replace(e, epoch=e.epoch + done) for e in second.epochs]
+    # Both phases train on the same images: the rate over both is epochs over the time each epoch took.
+    train_time = sum(len(h.epochs) / h.images_per_second for h in (first, second) if h.images_per_second)
+    return History(epochs=epochs, best_epoch=None if second.best_epoch is None else second.best_epoch + done,
+                   seconds=first.seconds + second.seconds,
+                   images_per_second=len(epochs) / train_time if train_time else 0.0)
 
 
 def run(
@@ -167,13 +243,8 @@ def run(
     train, val, test = data or load_data(cfg)
     device = torch.device(device) if device is not None else default_device()
     start = time.perf_counter()
-    seed_everything(cfg.seed)
-    model, groups = prepare_model(cfg.backbone, strategy, num_classes=len(train.classes), recipe=recipe,
-                                  bn_eval=bn_eval)
-    history = fit(
-        model, train, val, preprocessing=preprocessing, recipe=recipe, param_groups=groups, device=device,
-        seed=cfg.seed, progress=progress, verbose=verbose,
-    )
+    model, history = train_strategy(cfg, strategy, train, val, recipe=recipe, preprocessing=preprocessing,
+                                    device=device, bn_eval=bn_eval, progress=progress, verbose=verbose)
     result = evaluate(model, test, preprocessing=preprocessing, device=device)
     return RunResult(
         config=cfg, strategy=strategy, recipe=recipe, preprocessing=preprocessing, history=history, test=result,

@@ -24,13 +24,13 @@ import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .augment import DEFAULT_AUGMENT, SOURCE_AUGMENT
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, get_spec, preprocessing_for
 from .config import CONFIG_FLAGS, Config, default_device, seed_everything
 from .evaluation import PairedTest, mcnemar
-from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run
+from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run, train_strategy
 from .train import Evaluation, evaluate, fit, steps_per_epoch
 
 __all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "CONVERGED_SCRATCH", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "STUDIES", "RESULTS", "load_or_run"]
@@ -121,6 +121,19 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+# A study's rows so far, after each new one (the command line saves them, so an interrupted study resumes).
+OnRow = Callable[[list[dict[str, Any]]], None]
+
+
+def _done(previous: list[dict[str, Any]] | None, *fields: str) -> dict[tuple, dict[str, Any]]:
+    """Rows of an earlier, interrupted or smaller run of the same study, by the fields that identify a run.
+
+    >>> _done([{"strategy": "a", "seed": 0, "test_accuracy": 0.5}], "strategy", "seed")
+    {('a', 0): {'strategy': 'a', 'seed': 0, 'test_accuracy': 0.5}}
+    """
+    return {tuple(r[f] for f in fields): r for r in previous or ()}
+
+
 # Seeds of the multi-seed studies, per preset (smoke: every code path, in seconds).
 STUDY_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)}
 
@@ -139,6 +152,7 @@ CONVERGED_SCRATCH = f"scratch, {CONVERGED_SCRATCH_EPOCHS_SCALE}x epochs"
 
 def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_trap: bool = True,
                converged_scratch: bool = True, seeds: tuple[int, ...] | None = None,
+               previous: list[dict[str, Any]] | None = None, on_row: OnRow | None = None,
                verbose: bool = False) -> list[dict[str, Any]]:
     """Every strategy on the same data and budget, plus the BatchNorm trap, for each seed.
 
@@ -148,9 +162,12 @@ def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_tr
     compared with a paired test on the same images. ``converged_scratch`` adds,
     for the first seed, the network from scratch trained for
     :data:`CONVERGED_SCRATCH_EPOCHS_SCALE` times the epochs: is the baseline short
-    of data, or only of compute?
+    of data, or only of compute? ``previous`` rows (same configuration) are
+    kept instead of run again; ``on_row`` is called with the rows so far after
+    each run.
     """
     seeds = seeds or STUDY_SEEDS.get(cfg.preset, (cfg.seed,))
+    done = _done(previous, "strategy", "seed")
     runs = [(name, dict(strategy=name), 1) for name in names]
     if bn_trap:
         runs.append(("linear, BatchNorm not frozen (the trap)", dict(strategy="linear", bn_eval=False), 1))
@@ -162,12 +179,17 @@ def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_tr
             extra = [(f"scratch, {epochs} epochs (to convergence)", dict(strategy="scratch"),
                       CONVERGED_SCRATCH_EPOCHS_SCALE)]
         for label, kwargs, scale in runs + extra:
+            if (label, seed) in done:
+                rows.append(done[(label, seed)])
+                continue
             scfg = cfg.replace(seed=seed, epochs=scale * cfg.epochs)
             r = run(scfg, **kwargs)
             rows.append({"strategy": label, "seed": seed, "test_accuracy": r.test.accuracy,
                          "best_val_accuracy": r.history.best_val_accuracy, "best_epoch": r.history.best_epoch,
                          "epochs": scfg.epochs, "trainable_parameters": r.trainable_parameters, "lr": r.recipe.lr,
                          "seconds": r.seconds, "history": r.history.to_dict(), "correct": _correct_string(r.test)})
+            if on_row:
+                on_row(rows)
             if verbose:
                 print(f"seed {seed}  {label:<40} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s", flush=True)
     return rows
@@ -229,10 +251,13 @@ SWEEP_LRS: dict[str, tuple[float, ...]] = {
     "scratch": (0.0015, 0.003, 0.006),
     "linear": (0.0025, 0.005, 0.01, 0.02),
     "discriminative": (0.003, 0.006, 0.012, 0.024),  # the backbone learns at a tenth of the head's rate
+    "layerwise": (0.002, 0.004, 0.008),  # the head's rate; each stage below at 0.75x the one above
+    "head_first": (0.0005, 0.001, 0.002),  # the second phase's rate (the first is the probe's chosen rate)
 }
 
 
 def sweep(cfg: Config, *, lrs: dict[str, tuple[float, ...]] | None = None, seeds: tuple[int, ...] | None = None,
+          previous: list[dict[str, Any]] | None = None, on_row: OnRow | None = None,
           verbose: bool = False) -> list[dict[str, Any]]:
     """Validation accuracy of each strategy at each candidate learning rate; the test set is never read.
 
@@ -240,26 +265,30 @@ def sweep(cfg: Config, *, lrs: dict[str, tuple[float, ...]] | None = None, seeds
     :data:`SWEEP_LRS`); :func:`chosen_by_validation` picks the best. ``seeds``
     defaults to the first of :data:`STUDY_SEEDS` for the preset. Each row keeps
     the best epoch's validation accuracy (the weights a run would keep) and
-    the whole per-epoch curve.
+    the whole per-epoch curve. ``previous`` and ``on_row`` as in :func:`strategies`.
     """
     lrs = lrs or SWEEP_LRS
     seeds = seeds or STUDY_SEEDS.get(cfg.preset, (cfg.seed,))[:1]
+    done = _done(previous, "strategy", "lr", "seed")
     rows = []
     for name, candidates in lrs.items():
         for lr in candidates:
             for seed in seeds:
+                if (name, lr, seed) in done:
+                    rows.append(done[(name, lr, seed)])
+                    continue
                 scfg = cfg.replace(seed=seed)
                 train, val, _ = load_data(scfg)
-                recipe = replace(recipe_for(scfg, name), lr=lr)
                 start = time.perf_counter()
-                seed_everything(seed)
-                model, groups = prepare_model(cfg.backbone, name, num_classes=len(train.classes), recipe=recipe)
-                history = fit(model, train, val, preprocessing=preprocessing_for(cfg.backbone, cfg.image_size),
-                              recipe=recipe, param_groups=groups, device=default_device(), seed=seed)
+                _, history = train_strategy(scfg, name, train, val, recipe=replace(recipe_for(scfg, name), lr=lr),
+                                            preprocessing=preprocessing_for(cfg.backbone, cfg.image_size),
+                                            device=default_device())
                 rows.append({"strategy": name, "lr": lr, "seed": seed, "val_accuracy": history.best_val_accuracy,
                              "best_epoch": history.best_epoch,
                              "val_accuracy_by_epoch": [e.val_accuracy for e in history.epochs],
                              "seconds": time.perf_counter() - start})
+                if on_row:
+                    on_row(rows)
                 if verbose:
                     print(f"{name:<16} lr {lr:<8g} seed {seed}: best validation accuracy "
                           f"{history.best_val_accuracy:6.1%}", flush=True)
@@ -309,6 +338,7 @@ CURVE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: tuple[int, ...] | None = None,
                names: tuple[str, ...] = ("finetune", "scratch"), converged_scratch: bool = True,
+               previous: list[dict[str, Any]] | None = None, on_row: OnRow | None = None,
                verbose: bool = False) -> list[dict[str, Any]]:
     """Test accuracy for each (strategy, images per class, seed): the data-efficiency curve.
 
@@ -320,10 +350,11 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
     ``converged_scratch`` adds, for the first seed, the network from scratch
     trained for :data:`CONVERGED_SCRATCH_EPOCHS_SCALE` times the epochs (strategy
     :data:`CONVERGED_SCRATCH`): does pretraining still win when the baseline
-    is given the compute it needs?
+    is given the compute it needs? ``previous`` and ``on_row`` as in :func:`strategies`.
     """
     default_sizes, default_seeds = CURVE_POINTS.get(cfg.preset, CURVE_POINTS["cpu"])
     per_class, seeds = per_class or default_sizes, seeds or default_seeds
+    done = _done(previous, "strategy", "per_class", "seed")
     rows = []
     for k in per_class:
         for seed in seeds:
@@ -335,10 +366,15 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
                 runs.append((CONVERGED_SCRATCH, "scratch",
                              kcfg.replace(epochs=CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs)))
             for label, name, rcfg in runs:
+                if (label, k, seed) in done:
+                    rows.append(done[(label, k, seed)])
+                    continue
                 r = run(rcfg, strategy=name, recipe=recipe_for(rcfg, name, batch_size=batch))
                 rows.append({"strategy": label, "per_class": k, "seed": seed, "test_accuracy": r.test.accuracy,
                              "batch_size": batch, "epochs": rcfg.epochs, "best_epoch": r.history.best_epoch,
                              "seconds": r.seconds})
+                if on_row:
+                    on_row(rows)
                 if verbose:
                     print(f"{label:<18} {k:>4} per class, seed {seed}: {r.test.accuracy:6.1%}  {r.seconds:4.0f} s",
                           flush=True)
@@ -426,6 +462,9 @@ def load_or_run(name: str, cfg: Config, *, folder: str | Path | None = None) -> 
         print(f"loaded {path}, written by: python -m tlbook study {name} --preset {cfg.preset}{flags} "
               f"--out book/results/{path.name}")
         stale = _stale_because(saved, cfg)
+        if saved.get("complete") is False:
+            print(f"NOTE: {path} holds an interrupted study ({len(saved['rows'])} runs); "
+                  f"finish it with --resume")
         if stale:
             print(f"NOTE: {stale}; its numbers are not those of the current code until it is re-run")
         return saved["rows"]

@@ -94,6 +94,7 @@ class Recipe:
     label_smoothing: float = Config.label_smoothing
     augment: AugmentConfig = DEFAULT_AUGMENT
     backbone_lr_scale: float = 1.0  # backbone learning rate = lr * this (0.1: discriminative)
+    layer_decay: float = 1.0  # layer-wise rates: each stage below the head learns at this times the one above
 
     def __post_init__(self) -> None:
         # A misspelt name or an impossible number fails here, not after the data has loaded.
@@ -112,6 +113,8 @@ class Recipe:
             raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
         if self.weight_decay < 0 or self.backbone_lr_scale < 0:
             raise ConfigError("weight_decay and backbone_lr_scale must not be negative")
+        if not 0 < self.layer_decay <= 1:
+            raise ConfigError(f"layer_decay must be in (0, 1] (1: every stage at the same rate), got {self.layer_decay!r}")
 
 
 @dataclass
