@@ -44,17 +44,33 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 fig, ax = plt.subplots(figsize=(9, 2.6))
-ax.set_xlim(0, 10); ax.set_ylim(0, 3); ax.axis("off")
+ax.set_xlim(0, 10)
+ax.set_ylim(0, 3)
+ax.axis("off")
+
+
 def box(x, w, text, colour):
-    ax.add_patch(FancyBboxPatch((x, 0.8), w, 1.4, boxstyle="round,pad=0.05", fc=colour, ec="black"))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x, 0.8), w, 1.4, boxstyle="round,pad=0.05", fc=colour, ec="black"
+        )
+    )
     ax.text(x + w / 2, 1.5, text, ha="center", va="center", fontsize=10)
+
+
 def arrow(x0, x1):
-    ax.add_patch(FancyArrowPatch((x0, 1.5), (x1, 1.5), arrowstyle="-|>", mutation_scale=15))
+    ax.add_patch(
+        FancyArrowPatch((x0, 1.5), (x1, 1.5), arrowstyle="-|>", mutation_scale=15)
+    )
+
+
 box(0.0, 1.4, "image\n3 x H x W", "#eeeeee")
 box(2.0, 3.2, "backbone\n(pretrained on ImageNet,\nkept)", "#a6cee3")
 box(5.8, 1.6, "features\n1280 numbers", "#eeeeee")
 box(8.0, 1.9, "new head\n1280 -> 10\n(trained)", "#fdbf6f")
-arrow(1.45, 1.95); arrow(5.25, 5.75); arrow(7.45, 7.95)
+arrow(1.45, 1.95)
+arrow(5.25, 5.75)
+arrow(7.45, 7.95)
 ax.set_title("Transfer learning: keep the backbone, replace the head")
 fig.tight_layout()
 
@@ -99,12 +115,19 @@ print(cfg.describe())
 # CIFAR-10's separate test split and are never used for training.
 
 # %% figure={"caption": "One training image of each CIFAR-10 class, 32 x 32 pixels.", "name": "fig-cifar-classes", "alt": "Ten small photographs: an airplane, a car, a bird, a cat, a deer, a dog, a frog, a horse, a ship and a truck."}
-demo = cfg.replace(train_per_class=min(30, cfg.train_per_class or 30), image_size=min(96, cfg.image_size),
-                   epochs=min(5, cfg.epochs))
+demo = cfg.replace(
+    train_per_class=min(30, cfg.train_per_class or 30),
+    image_size=min(96, cfg.image_size),
+    epochs=min(5, cfg.epochs),
+)
 train, val, test = load_data(demo)
-print(f"{len(train)} training images, {len(val)} validation images, {len(test)} test images, "
-      f"{len(train.classes)} classes")
-idx = torch.tensor([int((train.labels == c).nonzero()[0]) for c in range(len(train.classes))])
+print(
+    f"{len(train)} training images, {len(val)} validation images, {len(test)} test"
+    f" images, {len(train.classes)} classes"
+)
+idx = torch.tensor(
+    [int((train.labels == c).nonzero()[0]) for c in range(len(train.classes))]
+)
 show_images(train.images[idx], titles=train.classes, ncols=10, size=1.2)
 
 # %% [markdown]
@@ -119,13 +142,22 @@ pretrained = run(demo, strategy="finetune")
 scratch = run(demo, strategy="scratch")
 steps = glue("demo_steps", demo.epochs * steps_per_epoch(len(train), demo.batch_size))
 for name, r in [("from ImageNet weights", pretrained), ("from scratch", scratch)]:
-    print(f"{name:>22}: test accuracy {r.test.accuracy:6.1%}  (lr {r.recipe.lr:g}, {steps} steps, {r.seconds:.0f} s)")
+    print(
+        f"{name:>22}: test accuracy {r.test.accuracy:6.1%}  (lr {r.recipe.lr:g},"
+        f" {steps} steps, {r.seconds:.0f} s)"
+    )
 glue("demo_pretrained", round(100 * pretrained.test.accuracy, 1))
 glue("demo_scratch", round(100 * scratch.test.accuracy, 1))
 
 # %% figure={"caption": "Test accuracy of the same network trained on the same few hundred images, from ImageNet weights and from random weights. The dashed line is chance.", "name": "fig-first-transfer", "alt": "Bar chart: the pretrained network's test accuracy is several times the scratch network's, which is close to the 10 percent chance line."}
-accuracy_bars({"from ImageNet weights": pretrained.test.accuracy, "from scratch": scratch.test.accuracy},
-                    title=f"EfficientNet-Lite0, {demo.train_per_class} images per class", chance=1 / 10)
+accuracy_bars(
+    {
+        "from ImageNet weights": pretrained.test.accuracy,
+        "from scratch": scratch.test.accuracy,
+    },
+    title=f"EfficientNet-Lite0, {demo.train_per_class} images per class",
+    chance=1 / 10,
+)
 
 # %% [markdown]
 # With the same few hundred images, the pretrained network reaches
@@ -142,9 +174,15 @@ h = long_scratch.history
 glue("demo_scratch_long", round(100 * long_scratch.test.accuracy, 1))
 glue("demo_scratch_long_epochs", len(h.epochs))
 glue("demo_scratch_long_best", h.best_epoch)
-print(f"from scratch, {len(h.epochs)} epochs: test accuracy {long_scratch.test.accuracy:.1%}; best validation "
-      f"accuracy at epoch {h.best_epoch} ({h.best_val_accuracy:.1%}), {long_scratch.seconds:.0f} s")
-print(f"validation accuracy by epoch: " + " ".join(f"{e.val_accuracy:.0%}" for e in h.epochs))
+print(
+    f"from scratch, {len(h.epochs)} epochs: test accuracy"
+    f" {long_scratch.test.accuracy:.1%}; best validation accuracy at epoch"
+    f" {h.best_epoch} ({h.best_val_accuracy:.1%}), {long_scratch.seconds:.0f} s"
+)
+print(
+    f"validation accuracy by epoch: "
+    + " ".join(f"{e.val_accuracy:.0%}" for e in h.epochs)
+)
 
 # %% [markdown]
 # Trained for {glue:text}`demo_scratch_long_epochs` epochs, with the best
@@ -166,9 +204,15 @@ print(f"validation accuracy by epoch: " + " ".join(f"{e.val_accuracy:.0%}" for e
 # %%
 more = demo.replace(train_per_class=cfg.train_per_class)
 scratch_more = run(more, strategy="scratch")
-print(f"from scratch, {more.train_per_class} images per class: test accuracy {scratch_more.test.accuracy:.1%}")
+print(
+    f"from scratch, {more.train_per_class} images per class: test accuracy"
+    f" {scratch_more.test.accuracy:.1%}"
+)
 glue("demo_scratch_more", round(100 * scratch_more.test.accuracy, 1))
-print(f"pretrained,   {demo.train_per_class} images per class: test accuracy {pretrained.test.accuracy:.1%}")
+print(
+    f"pretrained,   {demo.train_per_class} images per class: test accuracy"
+    f" {pretrained.test.accuracy:.1%}"
+)
 
 # %% [markdown]
 # Even with several times the labels ({glue:text}`demo_scratch_more:.1f` %),
@@ -213,11 +257,14 @@ from tlbook.experiment import load_data, run
 # Transfer learning replaces the ImageNet head by `nn.Linear(features, classes)`.
 # How many trainable parameters does that layer have? Write the formula.
 
+
 # %% tags=["exercise", "nbval-check-output"]
 def head_parameters(features: int, classes: int) -> int:
     """Trainable parameters of nn.Linear(features, classes)."""
     # BEGIN SOLUTION
-    return features * classes + classes  # one weight per (feature, class), one bias per class
+    return (
+        features * classes + classes
+    )  # one weight per (feature, class), one bias per class
     # END SOLUTION
 
 
@@ -256,7 +303,11 @@ check("1.2", answer)
 # %% tags=["exercise"]
 # BEGIN SOLUTION stub: my_folder = ...
 train_images = load_data(get_config())[0]
-cats_and_dogs = torch.nonzero(torch.isin(train_images.labels, torch.tensor([3, 5]))).flatten()
-my_folder = export_image_folder(train_images.subset(cats_and_dogs), Path(tempfile.mkdtemp()) / "cats-and-dogs")
+cats_and_dogs = torch.nonzero(
+    torch.isin(train_images.labels, torch.tensor([3, 5]))
+).flatten()
+my_folder = export_image_folder(
+    train_images.subset(cats_and_dogs), Path(tempfile.mkdtemp()) / "cats-and-dogs"
+)
 # END SOLUTION
 check("1.3", my_folder)

@@ -43,9 +43,24 @@ from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from tlbook import get_config
-from tlbook.augment import (SOURCE_AUGMENT, DEFAULT_AUGMENT, AugmentConfig, adjust_brightness, adjust_contrast,
-                            adjust_saturation, affine_matrix, apply_to_points, hflip, rotation, sample_matrices,
-                            scaling, shear, translation, vflip, warp)
+from tlbook.augment import (
+    SOURCE_AUGMENT,
+    DEFAULT_AUGMENT,
+    AugmentConfig,
+    adjust_brightness,
+    adjust_contrast,
+    adjust_saturation,
+    affine_matrix,
+    apply_to_points,
+    hflip,
+    rotation,
+    sample_matrices,
+    scaling,
+    shear,
+    translation,
+    vflip,
+    warp,
+)
 from tlbook.experiment import load_data, run
 from tlbook.plots import glue, show_images
 from tlbook.widgets import augmentation_explorer, explorer_grid
@@ -53,8 +68,12 @@ from tlbook.widgets import augmentation_explorer, explorer_grid
 cfg = get_config()
 print(cfg.describe())
 train, val, test = load_data(cfg)
-cat = test.images[(test.labels == test.classes.index("cat")).nonzero()[0, 0]]  # (3, 32, 32) uint8
-photo = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)  # (3, 300, 451) uint8, ships with scikit-image
+cat = test.images[
+    (test.labels == test.classes.index("cat")).nonzero()[0, 0]
+]  # (3, 32, 32) uint8
+photo = torch.from_numpy(skdata.chelsea()).permute(
+    2, 0, 1
+)  # (3, 300, 451) uint8, ships with scikit-image
 
 # %% [markdown]
 # ## Coordinates
@@ -87,9 +106,18 @@ photo = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)  # (3, 300, 451) uin
 
 # %% tags=["nbval-check-output"]
 p = torch.tensor([[1.0, 0.0]])
-print("rotation(90) maps (1, 0) to", [round(v, 6) + 0.0 for v in apply_to_points(rotation(90.0), p)[0].tolist()])
+print(
+    "rotation(90) maps (1, 0) to",
+    [round(v, 6) + 0.0 for v in apply_to_points(rotation(90.0), p)[0].tolist()],
+)
 print("hflip maps (1, 0) to", apply_to_points(hflip(), p)[0].tolist())
-print("shear(45) maps (0, 1) to", [round(v, 6) for v in apply_to_points(shear(45.0), torch.tensor([[0.0, 1.0]]))[0].tolist()])
+print(
+    "shear(45) maps (0, 1) to",
+    [
+        round(v, 6)
+        for v in apply_to_points(shear(45.0), torch.tensor([[0.0, 1.0]]))[0].tolist()
+    ],
+)
 
 # %% [markdown]
 # A random *crop* followed by a resize back to full size is a scaling (zoom in)
@@ -103,26 +131,40 @@ print("shear(45) maps (0, 1) to", [round(v, 6) for v in apply_to_points(shear(45
 # from, so every output pixel gets exactly one value. The price is that $A^{-1}(q)$
 # falls *between* input pixels, so the input must be interpolated there.
 
+
 # %% figure={"caption": "Pushing pixels forward through a rotation and zoom leaves holes; pulling values through the inverse map does not.", "name": "fig-holes", "alt": "Three cats: the input, a rotated version speckled with black holes, and a clean rotated version."}
 def forward_splat(image: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Push each input pixel to its rounded output position (the naive way)."""
     c, h, w = image.shape
     ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    pts = torch.stack([xs.flatten() + 0.5 - w / 2, ys.flatten() + 0.5 - h / 2], 1).float()
+    pts = torch.stack(
+        [xs.flatten() + 0.5 - w / 2, ys.flatten() + 0.5 - h / 2], 1
+    ).float()
     q = apply_to_points(a, pts)
-    qx, qy = (q[:, 0] + w / 2 - 0.5).round().long(), (q[:, 1] + h / 2 - 0.5).round().long()
+    qx, qy = (q[:, 0] + w / 2 - 0.5).round().long(), (
+        q[:, 1] + h / 2 - 0.5
+    ).round().long()
     ok = (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h)
     out = torch.zeros_like(image)
     out[:, qy[ok], qx[ok]] = image[:, ys.flatten()[ok], xs.flatten()[ok]]
     return out
+
 
 big_cat = warp(cat[None].float() / 255, None, size=96)[0]  # (3, 96, 96): easier to see
 a = rotation(20.0) @ scaling(1.3)
 pushed = forward_splat(big_cat, a)
 pulled = warp(big_cat[None], a)[0]
 holes = int((pushed.sum(0) == 0).sum() - (pulled.sum(0) == 0).sum())
-print(f"pushing pixels forward leaves {holes} holes inside the image; pulling (inverse map) leaves none")
-show_images(torch.stack([big_cat, pushed, pulled]), titles=["input", "forward (holes)", "inverse map"], ncols=3, size=2.4)
+print(
+    f"pushing pixels forward leaves {holes} holes inside the image; pulling (inverse"
+    " map) leaves none"
+)
+show_images(
+    torch.stack([big_cat, pushed, pulled]),
+    titles=["input", "forward (holes)", "inverse map"],
+    ncols=3,
+    size=2.4,
+)
 
 # %% [markdown]
 # **Nearest** interpolation takes the closest input pixel: fast, blocky, and it
@@ -133,8 +175,12 @@ show_images(torch.stack([big_cat, pushed, pulled]), titles=["input", "forward (h
 # %% figure={"caption": "The same rotation and 4x zoom, sampled with nearest and with bilinear interpolation.", "name": "fig-interpolation", "alt": "Two crops of a cat's eye: on the left blocky square pixels (nearest), on the right smooth gradients (bilinear)."}
 detail = photo[:, 60:124, 200:264].float()[None] / 255  # (1, 3, 64, 64) around the eye
 a = rotation(10.0) @ scaling(4.0)
-show_images(torch.cat([warp(detail, a, mode="nearest"), warp(detail, a, mode="bilinear")]),
-            titles=["nearest", "bilinear"], ncols=2, size=3.0)
+show_images(
+    torch.cat([warp(detail, a, mode="nearest"), warp(detail, a, mode="bilinear")]),
+    titles=["nearest", "bilinear"],
+    ncols=2,
+    size=3.0,
+)
 
 # %% [markdown]
 # ## Composition is a matrix product, and order matters
@@ -146,15 +192,33 @@ show_images(torch.cat([warp(detail, a, mode="nearest"), warp(detail, a, mode="bi
 
 # %% figure={"caption": "Order matters: the same rotation and shift, composed in the two orders.", "name": "fig-order", "alt": "Three images of a cat: the original, rotated then shifted right, and shifted right then rotated, which ends up shifted up and right."}
 turn, shift = rotation(30.0), translation(20.0, 0.0)
-show_images(torch.stack([big_cat, warp(big_cat[None], shift @ turn)[0], warp(big_cat[None], turn @ shift)[0]]),
-            titles=["input", "rotate, then shift", "shift, then rotate"], ncols=3, size=2.4)
+show_images(
+    torch.stack([
+        big_cat,
+        warp(big_cat[None], shift @ turn)[0],
+        warp(big_cat[None], turn @ shift)[0],
+    ]),
+    titles=["input", "rotate, then shift", "shift, then rotate"],
+    ncols=3,
+    size=2.4,
+)
 
 # %% tags=["nbval-check-output"]
-for name, a in [("rotate-then-shift", shift @ turn), ("shift-then-rotate", turn @ shift)]:
-    print(f"{name} moves the centre to", [round(v, 2) + 0.0 for v in apply_to_points(a, torch.zeros(1, 2))[0].tolist()])
+for name, a in [
+    ("rotate-then-shift", shift @ turn),
+    ("shift-then-rotate", turn @ shift),
+]:
+    print(
+        f"{name} moves the centre to",
+        [round(v, 2) + 0.0 for v in apply_to_points(a, torch.zeros(1, 2))[0].tolist()],
+    )
 inverse = torch.linalg.inv(shift @ turn)
-print("inverse of (shift @ turn) == turn^-1 @ shift^-1:",
-      torch.allclose(inverse, torch.linalg.inv(turn) @ torch.linalg.inv(shift), atol=1e-6))
+print(
+    "inverse of (shift @ turn) == turn^-1 @ shift^-1:",
+    torch.allclose(
+        inverse, torch.linalg.inv(turn) @ torch.linalg.inv(shift), atol=1e-6
+    ),
+)
 
 # %% [markdown]
 # The inverse of a composition reverses the order: $(BA)^{-1} = A^{-1}B^{-1}$.
@@ -174,14 +238,26 @@ print("inverse of (shift @ turn) == turn^-1 @ shift^-1:",
 # `rotate` and `RandomRotation` turn counter-clockwise like `tlbook`.)
 
 # %% tags=["nbval-check-output"]
-img = TF.resize(photo.float()[None] / 255, [96, 144], antialias=True)  # (1, 3, 96, 144), deterministic
+img = TF.resize(
+    photo.float()[None] / 255, [96, 144], antialias=True
+)  # (1, 3, 96, 144), deterministic
 bilinear = InterpolationMode.BILINEAR
 checks = {
-    "rotation(15) vs rotate(15)": (warp(img, rotation(15.0)), TF.rotate(img, 15.0, interpolation=bilinear)),
+    "rotation(15) vs rotate(15)": (
+        warp(img, rotation(15.0)),
+        TF.rotate(img, 15.0, interpolation=bilinear),
+    ),
     "flip vs horizontal_flip": (warp(img, hflip()), TF.horizontal_flip(img)),
     "shift+turn+zoom vs affine": (
         warp(img, translation(5.0, -3.0) @ rotation(-12.0) @ scaling(1.2)),
-        TF.affine(img, angle=12.0, translate=[5, -3], scale=1.2, shear=[0.0, 0.0], interpolation=bilinear),
+        TF.affine(
+            img,
+            angle=12.0,
+            translate=[5, -3],
+            scale=1.2,
+            shear=[0.0, 0.0],
+            interpolation=bilinear,
+        ),
     ),
 }
 for name, (ours, theirs) in checks.items():
@@ -193,7 +269,8 @@ for name, (ours, theirs) in checks.items():
 
 # %%
 c = cat[None].float() / 255
-print(f"mean |difference| on a CIFAR-10 cat: {(warp(c, rotation(10.0)) - TF.rotate(c, 10.0, interpolation=bilinear)).abs().mean():.2e}")
+gap = warp(c, rotation(10.0)) - TF.rotate(c, 10.0, interpolation=bilinear)
+print(f"mean |difference| on a CIFAR-10 cat: {gap.abs().mean():.2e}")
 
 # %% [markdown]
 # ## Random augmentation is a distribution over matrices
@@ -218,7 +295,16 @@ print(DEFAULT_AUGMENT)
 g = torch.Generator().manual_seed(0)
 m = sample_matrices(16, DEFAULT_AUGMENT, height=32, width=32, generator=g)  # (16, 3, 3)
 print("one sampled matrix:\n", m[0].numpy().round(3))
-show_images(warp(cat[None].float().expand(16, -1, -1, -1) / 255, m, size=64, padding_mode="reflection"), ncols=8, size=1.2)
+show_images(
+    warp(
+        cat[None].float().expand(16, -1, -1, -1) / 255,
+        m,
+        size=64,
+        padding_mode="reflection",
+    ),
+    ncols=8,
+    size=1.2,
+)
 
 # %% [markdown]
 # The book's default is a horizontal flip plus a random "crop" (zoom in up to
@@ -242,9 +328,18 @@ show_images(warp(cat[None].float().expand(16, -1, -1, -1) / 255, m, size=64, pad
 
 # %% figure={"caption": "Colour augmentations change pixel values, not positions.", "name": "fig-colour", "alt": "Five versions of a cat: original, brighter, low contrast, grey, and oversaturated."}
 x = big_cat
-show_images(torch.stack([x, adjust_brightness(x, 1.5), adjust_contrast(x, 0.4), adjust_saturation(x, 0.0),
-                         adjust_saturation(x, 2.0)]),
-            titles=["input", "brightness 1.5", "contrast 0.4", "saturation 0", "saturation 2"], ncols=5, size=1.9)
+show_images(
+    torch.stack([
+        x,
+        adjust_brightness(x, 1.5),
+        adjust_contrast(x, 0.4),
+        adjust_saturation(x, 0.0),
+        adjust_saturation(x, 2.0),
+    ]),
+    titles=["input", "brightness 1.5", "contrast 0.4", "saturation 0", "saturation 2"],
+    ncols=5,
+    size=1.9,
+)
 
 # %% [markdown]
 # ## Which augmentations keep the label?
@@ -259,8 +354,14 @@ show_images(torch.stack([x, adjust_brightness(x, 1.5), adjust_contrast(x, 0.4), 
 # and can this image occur at test time?*
 
 # %% figure={"caption": "A horizontal flip keeps a CIFAR-10 image realistic; a vertical flip does not.", "name": "fig-flips", "alt": "Three cats: the original, mirrored left-right, and upside down."}
-show_images(torch.stack([big_cat, warp(big_cat[None], hflip())[0], warp(big_cat[None], vflip())[0]]),
-            titles=["input", "horizontal flip: fine", "vertical flip: unrealistic"], ncols=3, size=2.4)
+show_images(
+    torch.stack(
+        [big_cat, warp(big_cat[None], hflip())[0], warp(big_cat[None], vflip())[0]]
+    ),
+    titles=["input", "horizontal flip: fine", "vertical flip: unrealistic"],
+    ncols=3,
+    size=2.4,
+)
 
 # %% [markdown]
 # ## Explore
@@ -279,7 +380,15 @@ augmentation_explorer(cat)
 # call ({numref}`fig-explorer-static`):
 
 # %% figure={"caption": "The explorer's panels for four fixed settings: rotation; zoom with a shift; shear; mirror with rotation.", "name": "fig-explorer-static", "alt": "Four rows, each with the input cat and a yellow grid of sampling points, the augmented cat, and the 3 by 3 matrix."}
-explorer_grid(cat, [dict(angle=30.0), dict(zoom=1.6, shift_x=0.15), dict(shear_angle=25.0), dict(hflip=True, angle=-15.0)])
+explorer_grid(
+    cat,
+    [
+        dict(angle=30.0),
+        dict(zoom=1.6, shift_x=0.15),
+        dict(shear_angle=25.0),
+        dict(hflip=True, angle=-15.0),
+    ],
+)
 
 # %% [markdown]
 # ## Test-time preprocessing must be deterministic
@@ -297,11 +406,23 @@ probe_cfg = cfg.replace(image_size=min(96, cfg.image_size))
 probe = run(probe_cfg, strategy="linear")
 pre = probe.preprocessing
 fixed = evaluate(probe.model, test, preprocessing=pre).accuracy
-random_accs = [evaluate(probe.model, test, preprocessing=pre, augment=SOURCE_AUGMENT, seed=s).accuracy for s in range(5)]
+random_accs = [
+    evaluate(
+        probe.model, test, preprocessing=pre, augment=SOURCE_AUGMENT, seed=s
+    ).accuracy
+    for s in range(5)
+]
 print(f"deterministic test accuracy:         {fixed:.1%} (the same every time)")
-print(f"with the source's random transform:  " + ", ".join(f"{a:.1%}" for a in random_accs))
-spread = glue("random_eval_spread", round(100 * (max(random_accs) - min(random_accs)), 1))
-drop = glue("random_eval_drop", round(100 * (fixed - sum(random_accs) / len(random_accs)), 1))
+print(
+    f"with the source's random transform:  "
+    + ", ".join(f"{a:.1%}" for a in random_accs)
+)
+spread = glue(
+    "random_eval_spread", round(100 * (max(random_accs) - min(random_accs)), 1)
+)
+drop = glue(
+    "random_eval_drop", round(100 * (fixed - sum(random_accs) / len(random_accs)), 1)
+)
 print(f"spread of the random evaluations:    {spread:.1f} points")
 print(f"deterministic minus their mean:      {drop:+.1f} points")
 
@@ -354,6 +475,7 @@ from tlbook.exercises import check
 # Write the $3\times3$ homogeneous matrix of the vertical shear
 # $x' = x,\; y' = y + x\tan\varphi$ for an angle $\varphi$ in degrees.
 
+
 # %% tags=["exercise", "nbval-check-output"]
 def vertical_shear(phi_degrees: float) -> torch.Tensor:
     """3x3 matrix: x' = x, y' = y + tan(phi) * x."""
@@ -389,12 +511,15 @@ check("2.2", about_corner)
 # and count the output pixels below 0.5. Compare with 45°. What does the border
 # teach the network, and why does the book's recipe prefer flips and crops?
 
+
 # %% tags=["exercise", "nbval-check-output"]
 def outside_fraction(degrees: float) -> float:
-    """Fraction of a 32x32 output that lies outside the input after rotation(degrees)."""
+    """Share of a 32x32 output that lies outside the input after rotation(degrees)."""
     # BEGIN SOLUTION
     ones = torch.ones(1, 1, 32, 32)
-    return float((warp(ones, rotation(degrees), padding_mode="zeros") < 0.5).float().mean())
+    return float(
+        (warp(ones, rotation(degrees), padding_mode="zeros") < 0.5).float().mean()
+    )
     # END SOLUTION
 
 

@@ -41,9 +41,24 @@ import torch
 from torch import nn
 
 from tlbook import get_config
-from tlbook.anatomy import conv_as_matrix, count_macs, extract_features, feature_maps, linear_probe, pca, stage_table
+from tlbook.anatomy import (
+    conv_as_matrix,
+    count_macs,
+    extract_features,
+    feature_maps,
+    linear_probe,
+    pca,
+    stage_table,
+)
 from tlbook.augment import preprocess
-from tlbook.backbones import BACKBONES, create_model, get_head, get_spec, imagenet_categories, preprocessing_for
+from tlbook.backbones import (
+    BACKBONES,
+    create_model,
+    get_head,
+    get_spec,
+    imagenet_categories,
+    preprocessing_for,
+)
 from tlbook.experiment import load_data
 from tlbook.plots import accuracy_bars, glue, show_images
 
@@ -58,9 +73,17 @@ W, b = conv_as_matrix(conv, (2, 5, 5))
 with torch.no_grad():
     as_conv = torch.relu(conv(x)).flatten()
     as_matrix = torch.relu(W @ x.flatten() + b)
-print(f"W is {tuple(W.shape)}: {int((W != 0).sum())} of {W.numel()} entries are non-zero")
-print(f"distinct non-zero weights: {len(torch.unique(W[W != 0].round(decimals=6)))} (= 3 x 2 x 3 x 3 kernel values)")
-print("max(0, Wx + b) equals relu(conv(x)):", torch.allclose(as_conv, as_matrix, atol=1e-6))
+print(
+    f"W is {tuple(W.shape)}: {int((W != 0).sum())} of {W.numel()} entries are non-zero"
+)
+print(
+    f"distinct non-zero weights: {len(torch.unique(W[W != 0].round(decimals=6)))} (= 3"
+    " x 2 x 3 x 3 kernel values)"
+)
+print(
+    "max(0, Wx + b) equals relu(conv(x)):",
+    torch.allclose(as_conv, as_matrix, atol=1e-6),
+)
 
 # %% [markdown]
 # The 75 x 50 matrix has only $3 \times 2 \times 3 \times 3 = 54$ distinct values,
@@ -83,7 +106,9 @@ print("max(0, Wx + b) equals relu(conv(x)):", torch.allclose(as_conv, as_matrix,
 # $1\times1$ convolution with stride 2 (`downsample` below).
 
 # %%
-resnet = create_model("resnet18", num_classes=None, pretrained=False)  # the architecture; weights come later
+resnet = create_model(
+    "resnet18", num_classes=None, pretrained=False
+)  # the architecture; weights come later
 print(resnet.layer2[0])
 
 # %% [markdown]
@@ -92,14 +117,21 @@ print(resnet.layer2[0])
 # them), with the parameters in each stage:
 
 # %% tags=["nbval-check-output"]
-rows224, rows32 = stage_table(resnet, "resnet18", size=224), stage_table(resnet, "resnet18", size=32)
+rows224, rows32 = stage_table(resnet, "resnet18", size=224), stage_table(
+    resnet, "resnet18", size=32
+)
 print(f"{'stage':<11}{'output at 224 px':>18}{'output at 32 px':>17}{'parameters':>13}")
 for r224, r32 in zip(rows224, rows32):
-    print(f"{r224['stage']:<11}{str(r224['output']):>18}{str(r32['output']):>17}{r224['parameters']:>13,}")
-total = sum(r['parameters'] for r in rows224)
+    out224, out32 = str(r224["output"]), str(r32["output"])
+    print(f"{r224['stage']:<11}{out224:>18}{out32:>17}{r224['parameters']:>13,}")
+total = sum(r["parameters"] for r in rows224)
 print(f"{'total':<11}{'':>35}{total:>13,}")
-last_stage = next(r for r in rows224 if r["stage"] == "layer4")  # the last stage before the head
-last_share = glue("resnet_last_stage_share", round(100 * last_stage["parameters"] / total, 1))
+last_stage = next(
+    r for r in rows224 if r["stage"] == "layer4"
+)  # the last stage before the head
+last_share = glue(
+    "resnet_last_stage_share", round(100 * last_stage["parameters"] / total, 1)
+)
 print(f"share of the parameters in the last stage (layer4): {last_share} %")
 
 # %% [markdown]
@@ -135,10 +167,13 @@ lite0 = create_model("efficientnet_lite0", num_classes=None, pretrained=False)
 print(f"{'backbone':<20}{'parameters':>12}{'GMACs @224':>12}{'ImageNet top-1':>16}")
 for name, model in [("resnet18", resnet), ("efficientnet_lite0", lite0)]:
     params = sum(p.numel() for p in model.parameters())
-    print(f"{name:<20}{params / 1e6:>11.2f}M{count_macs(model, size=224) / 1e9:>12.2f}{get_spec(name).imagenet_top1:>15.1f}%")
+    gmacs, top1 = count_macs(model, size=224) / 1e9, get_spec(name).imagenet_top1
+    print(f"{name:<20}{params / 1e6:>11.2f}M{gmacs:>12.2f}{top1:>15.1f}%")
 for name, spec in BACKBONES.items():
-    print(f"\n{name}\n  weights:       {spec.weights}\n  network:       {spec.architecture}"
-          f"\n  preprocessing: {spec.preprocessing_source}")
+    print(
+        f"\n{name}\n  weights:       {spec.weights}\n  network:      "
+        f" {spec.architecture}\n  preprocessing: {spec.preprocessing_source}"
+    )
 
 # %% [markdown]
 # ## What the ImageNet weights already know
@@ -155,13 +190,24 @@ from skimage import data as skdata
 imagenet_model = create_model(cfg.backbone, num_classes=None).eval()
 pre = preprocessing_for(cfg.backbone)
 print(pre)
-photos = {name: torch.from_numpy(getattr(skdata, name)()).permute(2, 0, 1) for name in ["chelsea", "coffee", "astronaut", "rocket"]}
+photos = {
+    name: torch.from_numpy(getattr(skdata, name)()).permute(2, 0, 1)
+    for name in ["chelsea", "coffee", "astronaut", "rocket"]
+}
 names = imagenet_categories()
 for name, img in photos.items():
     with torch.no_grad():
-        probs = imagenet_model(preprocess(img[None], size=pre.size, mean=pre.mean, std=pre.std)).softmax(1)[0]
+        probs = imagenet_model(
+            preprocess(img[None], size=pre.size, mean=pre.mean, std=pre.std)
+        ).softmax(1)[0]
     top = probs.topk(5)
-    print(f"{name:>10}: " + ", ".join(f"{names[i]} {p:.0%}" for p, i in zip(top.values.tolist(), top.indices.tolist())))
+    print(
+        f"{name:>10}: "
+        + ", ".join(
+            f"{names[i]} {p:.0%}"
+            for p, i in zip(top.values.tolist(), top.indices.tolist())
+        )
+    )
 
 # %% [markdown]
 # The network recognises the cat (three cat breeds share most of the
@@ -172,9 +218,17 @@ for name, img in photos.items():
 # live? The first layer's filters respond to colours and edges:
 
 # %% figure={"caption": "The 32 filters of EfficientNet-Lite0's first convolution (3x3 pixels, shown enlarged), learned on ImageNet.", "name": "fig-first-filters", "alt": "A grid of 32 tiny colour patches, many showing oriented light-dark edges or colour contrasts."}
-stem = imagenet_model.get_submodule(get_spec(cfg.backbone).stages[0][0]).weight.detach()  # (32, 3, k, k)
-stem = (stem - stem.amin(dim=(1, 2, 3), keepdim=True)) / (stem.amax(dim=(1, 2, 3), keepdim=True) - stem.amin(dim=(1, 2, 3), keepdim=True))
-show_images(torch.nn.functional.interpolate(stem, scale_factor=8, mode="nearest"), ncols=16, size=0.8)
+stem = imagenet_model.get_submodule(
+    get_spec(cfg.backbone).stages[0][0]
+).weight.detach()  # (32, 3, k, k)
+stem = (stem - stem.amin(dim=(1, 2, 3), keepdim=True)) / (
+    stem.amax(dim=(1, 2, 3), keepdim=True) - stem.amin(dim=(1, 2, 3), keepdim=True)
+)
+show_images(
+    torch.nn.functional.interpolate(stem, scale_factor=8, mode="nearest"),
+    ncols=16,
+    size=0.8,
+)
 
 # %% [markdown]
 # Deeper stages see larger regions at lower resolution, with more channels. Here
@@ -191,7 +245,9 @@ chosen = list(maps)[1::2][:4]
 fig, axes = plt.subplots(len(chosen), 6, figsize=(9, 1.6 * len(chosen)))
 for row, stage in zip(axes, chosen):
     for ch, ax in enumerate(row):
-        ax.imshow(maps[stage][ch].numpy(), cmap="gray"); ax.set_xticks([]); ax.set_yticks([])
+        ax.imshow(maps[stage][ch].numpy(), cmap="gray")
+        ax.set_xticks([])
+        ax.set_yticks([])
     row[0].set_ylabel(f"{stage}\n{tuple(maps[stage].shape)}", fontsize=7)
 fig.tight_layout()
 
@@ -211,20 +267,30 @@ train, val, test = load_data(cfg)
 pre_cifar = preprocessing_for(cfg.backbone, cfg.image_size)
 random_model = create_model(cfg.backbone, num_classes=None, pretrained=False).eval()
 feats = {}
-for label, model in [("ImageNet weights", imagenet_model), ("random weights", random_model)]:
-    f_train = extract_features(model, cfg.backbone, train.images, preprocessing=pre_cifar)  # (N, D)
+for label, model in [
+    ("ImageNet weights", imagenet_model),
+    ("random weights", random_model),
+]:
+    f_train = extract_features(
+        model, cfg.backbone, train.images, preprocessing=pre_cifar
+    )  # (N, D)
     f_test = extract_features(model, cfg.backbone, test.images, preprocessing=pre_cifar)
     feats[label] = f_test
     acc = linear_probe(f_train, train.labels, f_test, test.labels)
     glue("probe_features_" + label.split()[0].lower(), round(100 * acc, 1))
-    print(f"linear probe on {label:<17}: test accuracy {acc:.1%}  ({len(train)} training images, {cfg.image_size} px)")
+    print(
+        f"linear probe on {label:<17}: test accuracy {acc:.1%}  ({len(train)} training"
+        f" images, {cfg.image_size} px)"
+    )
 
 # %% figure={"caption": "CIFAR-10 test images in the first two principal components of the backbone's features, with ImageNet weights (left) and random weights (right), coloured by class.", "name": "fig-pca", "alt": "Two scatter plots of coloured dots: on the left, some colours lean to different sides of one overlapping cloud; on the right, all colours are mixed in one blob."}
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 for ax, (label, f) in zip(axes, feats.items()):
     z = pca(f, 2)
     sc = ax.scatter(z[:, 0], z[:, 1], c=test.labels, cmap="tab10", s=6)
-    ax.set_title(label); ax.set_xticks([]); ax.set_yticks([])
+    ax.set_title(label)
+    ax.set_xticks([])
+    ax.set_yticks([])
 fig.legend(sc.legend_elements()[0], test.classes, loc="center right", fontsize=8)
 fig.tight_layout(rect=(0, 0, 0.86, 1))
 
@@ -258,9 +324,15 @@ from tlbook.backbones import Preprocessing
 IMAGENET_STATS = Preprocessing(pre.size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 HALF = Preprocessing(pre.size, (0.5,) * 3, (0.5,) * 3)
 gaps = {
-    "declared by the weights": first_batchnorm_gap(imagenet_model, test.images, preprocessing=pre),
-    "ImageNet mean/std": first_batchnorm_gap(imagenet_model, test.images, preprocessing=IMAGENET_STATS),
-    "Normalize(0.5) (the source)": first_batchnorm_gap(imagenet_model, test.images, preprocessing=HALF),
+    "declared by the weights": first_batchnorm_gap(
+        imagenet_model, test.images, preprocessing=pre
+    ),
+    "ImageNet mean/std": first_batchnorm_gap(
+        imagenet_model, test.images, preprocessing=IMAGENET_STATS
+    ),
+    "Normalize(0.5) (the source)": first_batchnorm_gap(
+        imagenet_model, test.images, preprocessing=HALF
+    ),
 }
 glue("gap_declared", round(gaps["declared by the weights"], 3))
 glue("gap_imagenet", round(gaps["ImageNet mean/std"], 3))
@@ -283,18 +355,29 @@ for label, gap in gaps.items():
 # %%
 variants = {
     f"declared, {cfg.image_size} px": pre_cifar,
-    f"ImageNet mean/std, {cfg.image_size} px": Preprocessing(cfg.image_size, IMAGENET_STATS.mean, IMAGENET_STATS.std),
+    f"ImageNet mean/std, {cfg.image_size} px": Preprocessing(
+        cfg.image_size, IMAGENET_STATS.mean, IMAGENET_STATS.std
+    ),
     "declared, 32 px": Preprocessing(32, pre.mean, pre.std),
-    "ImageNet mean/std, 32 px": Preprocessing(32, IMAGENET_STATS.mean, IMAGENET_STATS.std),
+    "ImageNet mean/std, 32 px": Preprocessing(
+        32, IMAGENET_STATS.mean, IMAGENET_STATS.std
+    ),
 }
 probe = {}
 for label, p in variants.items():
-    f_train = extract_features(imagenet_model, cfg.backbone, train.images, preprocessing=p)
-    f_test = extract_features(imagenet_model, cfg.backbone, test.images, preprocessing=p)
+    f_train = extract_features(
+        imagenet_model, cfg.backbone, train.images, preprocessing=p
+    )
+    f_test = extract_features(
+        imagenet_model, cfg.backbone, test.images, preprocessing=p
+    )
     probe[label] = linear_probe(f_train, train.labels, f_test, test.labels)
     print(f"{label:<28}: linear-probe test accuracy {probe[label]:.1%}")
-for name, label in (("probe_declared", f"declared, {cfg.image_size} px"),
-                    ("probe_imagenet", f"ImageNet mean/std, {cfg.image_size} px"), ("probe_declared_32", "declared, 32 px")):
+for name, label in (
+    ("probe_declared", f"declared, {cfg.image_size} px"),
+    ("probe_imagenet", f"ImageNet mean/std, {cfg.image_size} px"),
+    ("probe_declared_32", "declared, 32 px"),
+):
     glue(name, round(100 * probe[label], 1))
 
 # %% figure={"caption": "Linear-probe test accuracy on fixed ImageNet features for four preprocessings: the weights' declared normalisation or ImageNet mean/std, at the preset's size or at 32 pixels.", "name": "fig-preprocessing-probe", "alt": "Four horizontal bars: the two at the preset's size are longer than the two at 32 pixels, and within each size the declared normalisation's bar is at least as long as ImageNet mean/std's."}
@@ -373,6 +456,7 @@ from tlbook.exercises import check
 # Write the layer for a *batch*: `x` is `(N, in)`, `W` is `(out, in)` as in
 # `nn.Linear`, `b` is `(out,)`; the result is `(N, out)`.
 
+
 # %% tags=["exercise", "nbval-check-output"]
 def dense_relu(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """max(0, W x + b) for every row x of a batch (N, in) -> (N, out)."""
@@ -389,6 +473,7 @@ check("3.1", dense_relu)
 # A convolution with kernel $k$, stride $s$ and zero padding $p$ maps $n$ pixels
 # to how many? Derive it, then check that ResNet-18's stem turns 224 pixels
 # into 112.
+
 
 # %% tags=["exercise", "nbval-check-output"]
 def conv_output_size(n: int, kernel: int, stride: int, padding: int) -> int:
@@ -408,8 +493,11 @@ check("3.2", conv_output_size)
 # outputs zeros pass its input (after the ReLU) through unchanged, and why does
 # that make very deep networks trainable?
 
+
 # %% tags=["exercise", "nbval-check-output"]
-def residual(x: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def residual(
+    x: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
     """ReLU(x + f(x))."""
     # BEGIN SOLUTION
     return torch.relu(x + f(x))

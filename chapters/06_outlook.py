@@ -34,13 +34,19 @@ strategies = strategy_summary(load_or_run("strategies", cfg))
 curve = load_or_run("curve", cfg)
 glue("outlook_finetune", round(100 * strategies["finetune"]["mean"], 1))
 glue("outlook_scratch", round(100 * strategies["scratch"]["mean"], 1))
-glue("outlook_probe_gap", round(100 * (strategies["finetune"]["mean"] - strategies["linear"]["mean"]), 1))
+glue(
+    "outlook_probe_gap",
+    round(100 * (strategies["finetune"]["mean"] - strategies["linear"]["mean"]), 1),
+)
 smallest = min(r["per_class"] for r in curve)
 glue("outlook_curve_smallest", smallest)
 glue("outlook_curve_finetune", round(100 * curve_means(curve, "finetune")[smallest], 1))
 glue("outlook_curve_scratch", round(100 * curve_means(curve, "scratch")[smallest], 1))
-print(f"fine-tuned {strategies['finetune']['mean']:.1%}, linear probe {strategies['linear']['mean']:.1%}, "
-      f"from scratch {strategies['scratch']['mean']:.1%} (strategies study, mean over seeds)")
+print(
+    f"fine-tuned {strategies['finetune']['mean']:.1%}, linear probe"
+    f" {strategies['linear']['mean']:.1%}, from scratch"
+    f" {strategies['scratch']['mean']:.1%} (strategies study, mean over seeds)"
+)
 
 # %% [markdown]
 # ## The four future directions, measured
@@ -155,9 +161,18 @@ from tlbook.plots import show_images
 cfg = get_config()
 print(cfg.describe())
 cifar_train = load_data(cfg)[0]
-keep = torch.nonzero(torch.isin(cifar_train.labels, torch.tensor([3, 5, 7]))).flatten()  # cat, dog, horse
-folder = export_image_folder(cifar_train.subset(keep), Path(tempfile.mkdtemp()) / "my_photos")
-print(f"{folder.name}/: " + ", ".join(f"{d.name} ({len(list(d.iterdir()))} images)" for d in sorted(folder.iterdir())))
+keep = torch.nonzero(
+    torch.isin(cifar_train.labels, torch.tensor([3, 5, 7]))
+).flatten()  # cat, dog, horse
+folder = export_image_folder(
+    cifar_train.subset(keep), Path(tempfile.mkdtemp()) / "my_photos"
+)
+print(
+    f"{folder.name}/: "
+    + ", ".join(
+        f"{d.name} ({len(list(d.iterdir()))} images)" for d in sorted(folder.iterdir())
+    )
+)
 
 # %% [markdown]
 # A single folder of class folders has no separate test split, so
@@ -165,10 +180,17 @@ print(f"{folder.name}/: " + ", ".join(f"{d.name} ({len(list(d.iterdir()))} image
 # images, then the training images, all disjoint and chosen by the seed.
 
 # %%
-n = min(len(list(d.iterdir())) for d in folder.iterdir())  # images in the smallest class
+n = min(
+    len(list(d.iterdir())) for d in folder.iterdir()
+)  # images in the smallest class
 test_k, val_k = max(1, n // 5), max(1, n // 10)
-mine = load_splits(data=folder, train_per_class=n - test_k - val_k, val_per_class=val_k, test_per_class=test_k,
-                   seed=cfg.seed)
+mine = load_splits(
+    data=folder,
+    train_per_class=n - test_k - val_k,
+    val_per_class=val_k,
+    test_per_class=test_k,
+    seed=cfg.seed,
+)
 for name, split in zip(("train", "validation", "test"), mine):
     print(f"{name:<11} {len(split):>4} images, classes {split.classes}")
 
@@ -177,16 +199,29 @@ for name, split in zip(("train", "validation", "test"), mine):
 
 # %%
 result = run(cfg, strategy="finetune", data=mine)
-print(f"test accuracy on {len(mine[2])} held-out images: {result.test.accuracy:.1%} "
-      f"(chance {1 / len(mine[2].classes):.0%}), {result.seconds:.0f} s")
+print(
+    f"test accuracy on {len(mine[2])} held-out images: {result.test.accuracy:.1%} "
+    f"(chance {1 / len(mine[2].classes):.0%}), {result.seconds:.0f} s"
+)
 
 # %% tags=["hide-input"] figure={"caption": "Predictions of the model fine-tuned on the three-class folder, on its held-out test images: predicted class and probability (true class in brackets when wrong).", "name": "fig-own-images", "alt": "Twelve small images of cats, dogs and horses, each titled with the predicted class and its probability."}
 test = mine[2]
 confidence, predicted = result.test.probs.max(dim=1)
 shown = torch.arange(min(12, len(test)))
-show_images(test.images[shown], ncols=6, size=1.8, titles=[
-    f"{test.classes[predicted[i]]} {confidence[i]:.2f}"
-    + ("" if predicted[i] == test.labels[i] else f"\n[{test.classes[test.labels[i]]}]") for i in shown])
+show_images(
+    test.images[shown],
+    ncols=6,
+    size=1.8,
+    titles=[
+        f"{test.classes[predicted[i]]} {confidence[i]:.2f}"
+        + (
+            ""
+            if predicted[i] == test.labels[i]
+            else f"\n[{test.classes[test.labels[i]]}]"
+        )
+        for i in shown
+    ],
+)
 
 # %% [markdown]
 # The same works from the command line, which also writes a checkpoint:
@@ -245,14 +280,19 @@ from tlbook.studies import load_or_run
 # (`load_or_run("curve", cfg)`). How many images per class does the network from
 # scratch need to match fine-tuning with 5?
 
+
 # %% tags=["exercise", "nbval-check-output"]
 def images_needed(rows: list[dict], strategy: str, target: float) -> int | None:
-    """Smallest images per class whose mean accuracy over seeds reaches target, else None."""
+    """Fewest images per class with a mean accuracy of at least target, or None."""
     # BEGIN SOLUTION
     sizes = {r["per_class"] for r in rows if r["strategy"] == strategy}
     means = {}
     for k in sizes:
-        accuracies = [r["test_accuracy"] for r in rows if r["strategy"] == strategy and r["per_class"] == k]
+        accuracies = [
+            r["test_accuracy"]
+            for r in rows
+            if r["strategy"] == strategy and r["per_class"] == k
+        ]
         means[k] = sum(accuracies) / len(accuracies)
     reached = [k for k, m in means.items() if m >= target]
     return min(reached) if reached else None
@@ -268,13 +308,14 @@ check("6.1", images_needed)
 # explains each one you get wrong.
 
 # %% tags=["exercise", "nbval-check-output"]
-# BEGIN SOLUTION stub: answer = {statement: ... for statement in ("Transfer learning always improves accuracy.", "A frozen backbone must keep its BatchNorm layers in eval mode.", "Fine-tuning from ImageNet needs thousands of labels per class.", "Transfer learning is a computer-vision technique only.")}
-answer = {
-    "Transfer learning always improves accuracy.": False,
-    "A frozen backbone must keep its BatchNorm layers in eval mode.": True,
-    "Fine-tuning from ImageNet needs thousands of labels per class.": False,
-    "Transfer learning is a computer-vision technique only.": False,
-}
+statements = (
+    "Transfer learning always improves accuracy.",
+    "A frozen backbone must keep its BatchNorm layers in eval mode.",
+    "Fine-tuning from ImageNet needs thousands of labels per class.",
+    "Transfer learning is a computer-vision technique only.",
+)
+# BEGIN SOLUTION stub: answer = {statement: ... for statement in statements}
+answer = dict(zip(statements, (False, True, False, False)))
 # END SOLUTION
 check("6.2", answer)
 
@@ -291,11 +332,19 @@ check("6.2", answer)
 # BEGIN SOLUTION stub: my_result = ...
 cfg = get_config()
 source = load_data(cfg)[0]
-pick = torch.nonzero(torch.isin(source.labels, torch.tensor([0, 8]))).flatten()  # airplane, ship
-my_folder = export_image_folder(source.subset(pick), Path(tempfile.mkdtemp()) / "planes-and-ships")
+pick = torch.nonzero(
+    torch.isin(source.labels, torch.tensor([0, 8]))
+).flatten()  # airplane, ship
+my_folder = export_image_folder(
+    source.subset(pick), Path(tempfile.mkdtemp()) / "planes-and-ships"
+)
 per_class = len(pick) // 2
-my_data = load_splits(data=my_folder, train_per_class=per_class - 2 * max(1, per_class // 5),
-                      val_per_class=max(1, per_class // 5), test_per_class=max(1, per_class // 5))
+my_data = load_splits(
+    data=my_folder,
+    train_per_class=per_class - 2 * max(1, per_class // 5),
+    val_per_class=max(1, per_class // 5),
+    test_per_class=max(1, per_class // 5),
+)
 my_result = run(cfg.replace(epochs=min(cfg.epochs, 3)), data=my_data)
 # END SOLUTION
 check("6.3", my_result)

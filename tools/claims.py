@@ -28,7 +28,7 @@ FILES = ("README.md", "book/reproduce.md")
 REGION = re.compile(r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)", re.S)
 
 sys.path.insert(0, str(ROOT / "src"))
-from tlbook.studies import chosen_by_validation, curve_means, images_needed, paired_comparison, strategy_summary  # noqa: E402
+from tlbook.studies import CONVERGED_SCRATCH, chosen_by_validation, curve_means, images_needed, paired_comparison, strategy_summary  # noqa: E402
 
 
 def _rows(name: str) -> list[dict]:
@@ -72,9 +72,11 @@ def strategies_line() -> str:
     s = strategy_summary(rows)
     trap = next(k for k in s if "trap" in k)
     seeds = s["finetune"]["seeds"]
-    text = (f"{_seeds(seeds)}: full {pct(s['finetune']['mean'])}, partial {pct(s['partial']['mean'])}, "
-            f"discriminative {pct(s['discriminative']['mean'])}, linear probe {pct(s['linear']['mean'])} "
-            f"({pct(s[trap]['mean'])} with BatchNorm not frozen), scratch {pct(s['scratch']['mean'])}")
+    named = {"finetune": "full", "partial": "partial", "discriminative": "discriminative",
+             "layerwise": "layer-wise", "head_first": "head first, then unfreeze"}
+    text = (f"{_seeds(seeds)}: " + ", ".join(f"{label} {pct(s[k]['mean'])}" for k, label in named.items() if k in s)
+            + f", linear probe {pct(s['linear']['mean'])} ({pct(s[trap]['mean'])} with BatchNorm not frozen), "
+            f"scratch {pct(s['scratch']['mean'])}")
     conv = _converged(rows)
     if conv:
         text += f"; scratch trained to convergence ({conv.split(', ')[1].split(' (')[0]}, seed 0) {pct(s[conv]['mean'])}"
@@ -126,8 +128,11 @@ def strategies_table() -> str:
 def paired_table() -> str:
     rows = _rows("strategies")
     trap = next(r["strategy"] for r in rows if "trap" in r["strategy"])
-    pairs = [("finetune", "partial"), ("finetune", "discriminative"), ("partial", "linear"),
-             ("linear", "scratch"), ("linear", trap), ("finetune", "scratch")]
+    names = {r["strategy"] for r in rows}
+    pairs = [(a, b) for a, b in (("finetune", "partial"), ("finetune", "discriminative"), ("finetune", "head_first"),
+                                 ("finetune", "layerwise"), ("layerwise", "discriminative"), ("partial", "linear"),
+                                 ("linear", "scratch"), ("linear", trap), ("finetune", "scratch"))
+             if a in names and b in names]
     conv = _converged(rows)
     if conv:
         pairs.append(("finetune", conv))
@@ -165,8 +170,11 @@ def curve_line() -> str:
     lo, hi = min(ft), max(ft)
     match = images_needed(rows, "finetune", sc[hi])
     seeds = len({r["seed"] for r in rows})
+    long = curve_means(rows, CONVERGED_SCRATCH)
+    longer = (f"; from scratch with 4x the epochs {pct(long[lo])} to {pct(long[hi])} (seed 0)"
+              if lo in long and hi in long else "")
     return (f"fine-tuned {pct(ft[lo])} ({lo} per class) to {pct(ft[hi])} ({hi} per class); "
-            f"from scratch {pct(sc[lo])} to {pct(sc[hi])}; fine-tuning matches scratch-at-{hi} with "
+            f"from scratch {pct(sc[lo])} to {pct(sc[hi])}{longer}; fine-tuning matches scratch-at-{hi} with "
             f"{match} per class (mean of {seeds} seeds){_stale_note('curve')}")
 
 
@@ -179,7 +187,8 @@ def curve_table() -> str:
         "| --- |" + " ---: |" * len(sizes),
         "| fine-tuned from ImageNet | " + " | ".join(pct(ft[k]) for k in sizes) + " |",
         "| from scratch | " + " | ".join(pct(sc[k]) for k in sizes) + " |",
-    ]) + (f"\n\n{_stale_note('curve').strip(' ()')}." if _stale_note("curve") else "")
+    ] + ([f"| from scratch, 4x the epochs (seed 0) | " + " | ".join(pct(long[k]) if k in long else "" for k in sizes)
+          + " |"] if (long := curve_means(rows, CONVERGED_SCRATCH)) else [])) + (f"\n\n{_stale_note('curve').strip(' ()')}." if _stale_note("curve") else "")
 
 
 def ladder_table() -> str:

@@ -239,7 +239,8 @@ def plot_data_curve(rows: Sequence[dict], *, title: str = "") -> Figure:
     """Test accuracy against labelled images per class, one line per strategy, mean ± sd over seeds.
 
     ``rows`` are :func:`tlbook.studies.data_curve`'s rows (``strategy``,
-    ``per_class``, ``seed``, ``test_accuracy``); each seed is also drawn as a dot.
+    ``per_class``, ``seed``, ``test_accuracy``); each seed is also drawn as a dot,
+    and a strategy measured with one seed only is dashed and says so.
     """
     fig = BookFigure(figsize=(6.5, 4))
     ax = fig.subplots()
@@ -249,7 +250,10 @@ def plot_data_curve(rows: Sequence[dict], *, title: str = "") -> Figure:
                 for k in ks]
         means = [a.mean() for a in accs]
         sds = [a.std(ddof=1) if len(a) > 1 else 0.0 for a in accs]
-        ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, color=TAB10[i], label=f"{name} (mean ± sd)")
+        seeds = max(len(a) for a in accs)
+        label = f"{name} (mean ± sd, {seeds} seeds)" if seeds > 1 else f"{name} (one seed)"
+        ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, color=TAB10[i], label=label,
+                    linestyle="-" if seeds > 1 else "--")
         for k, a in zip(ks, accs):
             ax.plot([k] * len(a), a, ".", color=TAB10[i], alpha=0.4)
     ax.set_xscale("log")
