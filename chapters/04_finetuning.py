@@ -395,7 +395,6 @@ plot_lr_finder(finder, chosen=cfg.lr)
 # against the source's 10 epochs × 500 batches.
 
 # %%
-
 from tlbook.studies import SOURCE_STEPS
 
 rungs = load_or_run("ladder", cfg)

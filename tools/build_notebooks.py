@@ -1,7 +1,7 @@
 """Build the chapter notebooks in book/ from their sources in chapters/, and execute them.
 
-Each chapter has one source, ``chapters/NN_name.py``, in the "percent"
-format: ``# %% [markdown]`` starts a markdown cell (its lines are comments),
+Each chapter has one source, ``chapters/NN_name.py``, in jupytext's "percent"
+format (read with jupytext): ``# %% [markdown]`` starts a markdown cell (its lines are comments),
 ``# %%`` starts a code cell, ``# %% tags=["nbval-check-output"]`` gives
 the cell tags, and ``figure={"caption": ..., "name": ..., "alt": ...}`` on
 the same line turns the cell's image into a numbered figure with alt text
@@ -35,13 +35,13 @@ solution is shown folded, with the check's output; the student version,
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import re
 import sys
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
 
@@ -76,41 +76,20 @@ def colab_cell_source() -> str:
 
 
 def parse_percent(text: str) -> list[nbformat.NotebookNode]:
-    """Cells from a percent-format script."""
-    cells: list[nbformat.NotebookNode] = []
-    kind, tags, figure, lines = None, [], None, []
+    """Cells from a percent-format script (read by jupytext), with tlbook's figure metadata made myst-nb's.
 
-    def flush() -> None:
-        if kind is None:
-            return
-        body = "\n".join(lines).strip("\n")
-        if kind == "markdown":
-            body = "\n".join(re.sub(r"^# ?", "", line) for line in body.splitlines())
-            cell = nbformat.v4.new_markdown_cell(body)
-        else:
-            cell = nbformat.v4.new_code_cell(body)
-        if tags:
-            cell.metadata["tags"] = tags
+    A cell header ``# %% figure={"caption": ..., "name": ..., "alt": ...}``
+    becomes myst-nb's ``mystnb`` metadata (a numbered figure with alt text);
+    tags and everything else are jupytext's reading.
+    """
+    cells = jupytext.reads(text, fmt="py:percent").cells
+    for cell in cells:
+        figure = cell.metadata.pop("figure", None)
         if figure:
             cell.metadata["mystnb"] = {
                 "figure": {"caption": figure["caption"], "name": figure["name"]},
                 "image": {"alt": figure["alt"]},
             }
-        cells.append(cell)
-
-    for line in text.splitlines():
-        header = re.match(
-            r"^# %%(?P<md> \[markdown\])?(?:\s+tags=(?P<tags>\[[^\]]*\]))?(?:\s+figure=(?P<fig>\{.*\}))?\s*$", line
-        )
-        if header:
-            flush()
-            kind = "markdown" if header.group("md") else "code"
-            tags = ast.literal_eval(header.group("tags")) if header.group("tags") else []
-            figure = ast.literal_eval(header.group("fig")) if header.group("fig") else None
-            lines = []
-        elif kind is not None:
-            lines.append(line)
-    flush()
     return cells
 
 
