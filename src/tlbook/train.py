@@ -49,6 +49,7 @@ __all__ = [
     "Recipe",
     "EpochStats",
     "History",
+    "train_one_epoch",
     "Evaluation",
     "fit",
     "evaluate",
@@ -267,6 +268,80 @@ def lr_factor(step: int, total: int, recipe: Recipe) -> float:
     return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def _inputs(
+    images: torch.Tensor, idx: torch.Tensor, matrices: torch.Tensor, *, preprocessing: Preprocessing,
+    recipe: Recipe, device: torch.device,
+) -> torch.Tensor:
+    """The network's input for the images ``idx`` of ``images`` (N, 3, H, W) uint8, augmented by ``matrices``."""
+    return preprocess(
+        images[to_device(idx, images.device)], size=preprocessing.size, mean=preprocessing.mean,
+        std=preprocessing.std, matrices=matrices, padding_mode=recipe.augment.padding_mode, device=device,
+    ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
+
+
+def _train_step(
+    net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, x: torch.Tensor,
+    y: torch.Tensor, *, label_smoothing: float, device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step on the batch ``x`` (B, 3, S, S), ``y`` (B,); returns the loss and the logits (B, K)."""
+    with mixed_precision(device):
+        logits = net(x)  # (B, K)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()  # under DDP: gradients averaged over the processes here
+    scaler.step(optimizer)  # a disabled scaler (CPU, bfloat16) is a plain optimizer.step()
+    scaler.update()
+    return loss, logits
+
+
+def train_one_epoch(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    recipe: Recipe,
+    preprocessing: Preprocessing,
+    peaks: list[float],
+    step: int,
+    total: int,
+    generator: torch.Generator,
+    device: torch.device,
+    bar: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """One pass over the shuffled training images (N, 3, H, W) uint8, one optimiser step per batch.
+
+    The learning rate of each group is its peak times :func:`lr_factor` at
+    the running ``step`` of ``total``. Returns this process's summed loss and
+    correct count (device tensors, read once per epoch: no host-device sync per
+    batch), the images seen, and the step count after the epoch.
+    """
+    processes, _ = world()
+    h, w = images.shape[-2:]
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = 0
+    for idx in _batches(len(images), recipe.batch_size, generator=generator):
+        for g, peak in zip(optimizer.param_groups, peaks):
+            g["lr"] = peak * lr_factor(step, total, recipe)
+        # Every process draws the whole batch's matrices (same generator, same stream), then keeps its share.
+        matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
+        if processes > 1:
+            idx, matrices = shard(idx), shard(matrices)
+        x = _inputs(images, idx, matrices, preprocessing=preprocessing, recipe=recipe, device=device)
+        y = to_device(labels[idx], device)  # (B,); B is this process's share of the batch
+        loss, logits = _train_step(net, optimizer, scaler, x, y, label_smoothing=recipe.label_smoothing,
+                                   device=device)
+        step += 1
+        loss_sum += loss.detach().double() * len(idx)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(idx)
+        if bar is not None:
+            bar.update(1)
+    return loss_sum, correct, seen, step
+
+
 def fit(
     model: nn.Module,
     train: ImageSet,
@@ -316,7 +391,6 @@ def fit(
     peaks = [g["lr"] for g in optimizer.param_groups]
     generator = torch.Generator().manual_seed(seed)
     total = recipe.epochs * steps_per_epoch(len(train), recipe.batch_size)  # optimizer steps
-    h, w = train.images.shape[-2:]
     # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus (several processes: each copies its batches)
     images = train.images.to(device) if processes == 1 else train.images
     net = wrap(model, device)  # DistributedDataParallel under torchrun, else the model itself
@@ -329,40 +403,10 @@ def fit(
     for epoch in range(1, recipe.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        # Running sums stay on the device and are read once per epoch: no host-device sync per batch.
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        seen = 0
-        for idx in _batches(len(train), recipe.batch_size, generator=generator):
-            for g, peak in zip(optimizer.param_groups, peaks):
-                g["lr"] = peak * lr_factor(step, total, recipe)
-            # Every process draws the whole batch's matrices (same generator, same stream), then keeps its share.
-            matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
-            if processes > 1:
-                idx, matrices = shard(idx), shard(matrices)
-            x = preprocess(
-                images[to_device(idx, device) if processes == 1 else idx],
-                size=preprocessing.size,
-                mean=preprocessing.mean,
-                std=preprocessing.std,
-                matrices=matrices,
-                padding_mode=recipe.augment.padding_mode,
-                device=device,
-            ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
-            y = to_device(train.labels[idx], device)  # (B,)
-            with mixed_precision(device):
-                logits = net(x)  # (B, K); B is this process's share of the batch
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=recipe.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()  # under DDP: gradients averaged over the processes here
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            loss_sum += loss.detach().double() * len(idx)
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(idx)
-            if bar is not None:
-                bar.update(1)
+        loss_sum, correct, seen, step = train_one_epoch(
+            net, optimizer, scaler, images, train.labels, recipe=recipe, preprocessing=preprocessing,
+            peaks=peaks, step=step, total=total, generator=generator, device=device, bar=bar,
+        )
         train_seconds += time.perf_counter() - t0
         if processes > 1:  # the training statistics of the global batch, not of this process's share
             totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), dtype=torch.float64,
@@ -441,6 +485,7 @@ def find_lr(
     optimizer = _make_optimizer([{**g, "weight_decay": g.get("weight_decay", recipe.weight_decay)}
                                  for g in param_groups if g["params"]], recipe)
     relative = [g["lr"] / param_groups[-1]["lr"] for g in optimizer.param_groups]  # the head's group is last
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device) == torch.float16)
     generator = torch.Generator().manual_seed(seed)
     h, w = train.images.shape[-2:]
     lrs, losses, smooth, best = [], [], 0.0, math.inf
@@ -450,15 +495,9 @@ def find_lr(
         for g, r in zip(optimizer.param_groups, relative):
             g["lr"] = lr * r
         matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
-        x = preprocess(train.images[idx], size=preprocessing.size, mean=preprocessing.mean, std=preprocessing.std,
-                       matrices=matrices, padding_mode=recipe.augment.padding_mode,
-                       device=device).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
-        with mixed_precision(device):
-            loss = F.cross_entropy(model(x).float(), to_device(train.labels[idx], device),
-                                   label_smoothing=recipe.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        x = _inputs(train.images, idx, matrices, preprocessing=preprocessing, recipe=recipe, device=device)
+        loss, _ = _train_step(model, optimizer, scaler, x, to_device(train.labels[idx], device),
+                              label_smoothing=recipe.label_smoothing, device=device)
         smooth = 0.9 * smooth + 0.1 * loss.item()
         value = smooth / (1 - 0.9 ** (step + 1))  # bias-corrected exponential moving average
         lrs.append(lr)
