@@ -53,7 +53,7 @@ from torchvision import transforms
 
 from tlbook.augment import SOURCE_AUGMENT, preprocess, sample_matrices
 from tlbook.backbones import BACKBONES, create_model
-from tlbook.config import PRESETS, Config, default_device
+from tlbook.config import PRESETS, Config, default_device, get_config
 from tlbook.data import ImageSet, load_split
 from tlbook.train import mixed_precision, write_json_atomic
 
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     if rounds < 1:
         parser.error(f"--rounds must be at least 1, got {rounds}")
     device = default_device()
-    data_root = os.environ.get("TLBOOK_DATA")
+    data_root = get_config("cpu").data  # TLBOOK_DATA, read where every setting is read
     if data_root:
         data = load_split("train", data=data_root, per_class=200)
     else:  # synthetic images of CIFAR-10's shape: speed does not depend on content

@@ -1,7 +1,8 @@
 """Run configuration: the three presets, the one reduced-mode switch, seeds.
 
-Everything that depends on *how big* a run is lives here, and the
-environment is read in exactly one function, :func:`get_config`:
+Everything that depends on *how big* a run is lives here, and tlbook's
+environment variables are read here only: the run's in :func:`get_config`,
+the grader's log in :func:`check_log_path`:
 
 ===================  ==========================================================
 ``TLBOOK_PRESET``    ``smoke`` (tests), ``cpu`` (the default on every machine, GPU
@@ -13,7 +14,14 @@ environment is read in exactly one function, :func:`get_config`:
 ``TLBOOK_CACHE``     where downloads go (default ``~/.cache/tlbook``).
 ``TLBOOK_BACKBONE``  the backbone every chapter uses (default
                      ``efficientnet_lite0``, which works offline).
+``TLBOOK_CHECK_LOG`` set by the grader: a file where each ``check(...)`` of an
+                     exercise appends its result (:func:`check_log_path`).
 ===================  ==========================================================
+
+Two documented exceptions read variables that others own: ``torchrun``'s
+``WORLD_SIZE`` and ``LOCAL_RANK`` (:mod:`tlbook.distributed`, PyTorch's
+launcher contract) and ``TORCH_HOME`` (torch's own cache, for ResNet-18's
+weights).
 
 >>> cfg = get_config("smoke")
 >>> cfg.preset, cfg.train_per_class, cfg.image_size
@@ -36,7 +44,7 @@ import torch
 
 __all__ = [
     "CONFIG_FLAGS", "TlbookError", "ConfigError", "OutputError", "Config", "PRESETS", "get_config", "seed_everything",
-    "default_device", "check_writable",
+    "default_device", "check_writable", "CHECK_LOG_ENV", "check_log_path",
 ]
 
 # The largest input side a run may ask for: EfficientNet-Lite0 at 1024 px already needs about 20 times
@@ -237,6 +245,19 @@ def check_writable(path: str | os.PathLike, *, folder: bool) -> Path:
             with contextlib.suppress(OSError):
                 p.rmdir()
     return path
+
+
+CHECK_LOG_ENV = "TLBOOK_CHECK_LOG"
+
+
+def check_log_path() -> Path | None:
+    """The file where exercise checks log their results (``TLBOOK_CHECK_LOG``, set by the grader), or None.
+
+    >>> import os; os.environ.pop("TLBOOK_CHECK_LOG", None) and None; check_log_path() is None
+    True
+    """
+    log = os.environ.get(CHECK_LOG_ENV)
+    return Path(log) if log else None
 
 
 def seed_everything(seed: int) -> torch.Generator:

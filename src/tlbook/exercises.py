@@ -34,9 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import CHECK_LOG_ENV, check_log_path
+
 __all__ = ["Exercise", "EXERCISES", "check", "exercises_of", "CHECK_LOG_ENV"]
 
-CHECK_LOG_ENV = "TLBOOK_CHECK_LOG"
 KINDS = ("derive-and-code", "run-and-interpret", "open-ended")
 
 
@@ -100,7 +101,7 @@ def check(exercise: str, answer: Any) -> bool:
         print(f"✓ Exercise {ex.id} passed: {ex.title}")
     else:
         print(f"✗ Exercise {ex.id} ({ex.title}) not passed yet:\n" + "\n".join(f"  - {p}" for p in problems))
-    log = os.environ.get(CHECK_LOG_ENV)
+    log = check_log_path()
     if log:
         with open(log, "a", encoding="utf-8") as f:
             f.write(json.dumps({"exercise": ex.id, "passed": passed, "feedback": "; ".join(problems)}) + "\n")

@@ -35,7 +35,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import TlbookError
+from .config import CHECK_LOG_ENV, TlbookError
 
 __all__ = ["Row", "GradingError", "grade_folder", "grade_notebook", "find_submissions", "summary"]
 
@@ -73,7 +73,7 @@ def _expected_exercises(nb: dict, chapter: int | None) -> list[str]:
 def _run_isolated(path: Path, log: Path, *, timeout: float, preset: str) -> dict:
     """Execute ``path`` in a child process (and kernel) of its own; return its report."""
     report = log.with_suffix(".report.json")
-    env = {**os.environ, "TLBOOK_PRESET": preset, "TLBOOK_CHECK_LOG": str(log), "MPLBACKEND": "Agg"}
+    env = {**os.environ, "TLBOOK_PRESET": preset, CHECK_LOG_ENV: str(log), "MPLBACKEND": "Agg"}
     cmd = [sys.executable, "-m", "tlbook.grading", str(path), str(report)]
     # A session of its own, so that on timeout the kernel (a grandchild) is killed with it.
     proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
