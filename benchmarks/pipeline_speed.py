@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{size:>5} {label:<20} {source_column:>13} {row['images_per_second']:>13.0f}"
                       f" {row['ratio']:>6.2f}x  {row['ratio_low']:.2f}-{row['ratio_high']:.2f}{note}", flush=True)
     if args.out:
-        write_json_atomic(args.out, {"machine": machine, "backbone": args.backbone, "rounds": rounds,
+        write_json_atomic(args.out, {"machine": machine, "date": time.strftime("%Y-%m-%d"),
+                                     "architecture": BACKBONES[args.backbone].architecture,
+                                     "backbone": args.backbone, "rounds": rounds,
                                      "data": "CIFAR-10 (TLBOOK_DATA)" if data_root else "synthetic", "rows": table})
         print(f"wrote {args.out}")
 

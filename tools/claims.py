@@ -24,7 +24,7 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "book" / "results"
-FILES = ("README.md", "book/reproduce.md")
+FILES = ("README.md", "book/reproduce.md", "book/benchmarks.md")
 REGION = re.compile(r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)", re.S)
 
 sys.path.insert(0, str(ROOT / "src"))
@@ -200,6 +200,62 @@ def ladder_table() -> str:
     return "\n".join(lines)
 
 
+# --- the pipeline benchmark (make benchmark -> book/results/benchmark-<backbone>-cpu.json) ----------------
+
+BENCHMARK_BACKBONES = {"efficientnet_lite0": "EfficientNet-Lite0", "resnet18": "ResNet-18"}
+BENCHMARK_MEASURES = {"data only": "data only", "whole step": "whole training step",
+                      "network only": "network only (ceiling)",
+                      "vs source as written": "whole step vs the source as written"}
+
+
+def _benchmark(backbone: str) -> dict:
+    return json.loads((RESULTS / f"benchmark-{backbone}-cpu.json").read_text())
+
+
+def _ratio(row: dict, value: float) -> str:
+    """Data-only ratios to 0.1 (they are large), whole steps to 0.01."""
+    return f"{value:.1f}" if row["measure"] == "data only" else f"{value:.2f}"
+
+
+def benchmark_table() -> str:
+    lines = ["| backbone | input size | measure | source img/s | tlbook img/s | ratio | range |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    for backbone, label in BENCHMARK_BACKBONES.items():
+        for row in _benchmark(backbone)["rows"]:
+            src = row["source_images_per_second"]
+            ratio = f"{_ratio(row, row['ratio'])}x"
+            lines.append(f"| {label} | {row['size']} px | {BENCHMARK_MEASURES[row['measure']]} | "
+                         f"{'' if src is None else f'{src:,.0f}'} | {row['images_per_second']:,.0f} | "
+                         f"{ratio if row['measure'] == 'network only' else f'**{ratio}**'} | "
+                         f"{_ratio(row, row['ratio_low'])}-{_ratio(row, row['ratio_high'])} |")
+    return "\n".join(lines)
+
+
+def benchmark_machine() -> str:
+    saved = _benchmark("efficientnet_lite0")
+    when = f", {saved['date']}" if "date" in saved else ""
+    from tlbook.backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, get_spec
+
+    networks = []
+    for b, label in BENCHMARK_BACKBONES.items():
+        measured = _benchmark(b).get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(b)
+        note = (f" (NOTE: tlbook now builds it as {get_spec(b).architecture}; re-run make benchmark)"
+                if measured != get_spec(b).architecture else "")
+        networks.append(f"{label} as {measured}{note}")
+    return f"{saved['machine']}{when}; {saved['rounds']} rounds per ratio; networks: {', '.join(networks)}"
+
+
+def benchmark_line() -> str:
+    saved = _benchmark("efficientnet_lite0")
+    r = {(row["size"], row["measure"]): row for row in saved["rows"]}
+    big = max(size for size, _ in r)
+    return (f"data {_ratio(r[32, 'data only'], r[32, 'data only']['ratio'])}x faster at 32 px, "
+            f"{_ratio(r[big, 'data only'], r[big, 'data only']['ratio'])}x at {big} px; whole step "
+            f"{r[32, 'whole step']['ratio']:.2f}x at 32 px (median of {saved['rounds']} rounds), where the network "
+            f"alone, with no data cost, is {r[32, 'network only']['ratio']:.2f}x; "
+            f"{r[32, 'vs source as written']['ratio']:.2f}x against the source's code as written")
+
+
 CLAIMS: dict[str, Callable[[], str]] = {
     "ladder-line": ladder_line,
     "ladder-table": ladder_table,
@@ -212,6 +268,9 @@ CLAIMS: dict[str, Callable[[], str]] = {
     "sweep-line": sweep_line,
     "curve-line": curve_line,
     "curve-table": curve_table,
+    "benchmark-table": benchmark_table,
+    "benchmark-machine": benchmark_machine,
+    "benchmark-line": benchmark_line,
 }
 
 
