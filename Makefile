@@ -1,6 +1,7 @@
 # tlbook's one entry point. Each target sets up .venv itself on a fresh machine.
 #
 #   make book       build the rendered book into _build/html   (the main job)
+#   make pdf        the whole book as one PDF, _build/pdf/tlbook.pdf (headless Chromium; no LaTeX)
 #   make test       run every test: unit tests, doctests, notebooks under nbval, then
 #                   the book in headless Chromium (make browser-test)
 #   make unit       the fast tier: everything but the slow end-to-end tests (a few minutes)
@@ -16,7 +17,7 @@ STAMP  := $(VENV)/.tlbook-installed
 # outputs of cells tagged nbval-check-output.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
 
-.PHONY: setup book test unit notebooks browser-test browser-deps reproduce benchmark clean
+.PHONY: setup book pdf test unit notebooks browser-test browser-deps reproduce benchmark clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,12 @@ test: $(STAMP)
 unit: $(STAMP)
 	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook -m "not slow" --ignore=tests/browser
 
+# The single-page HTML book, printed to A4 by headless Chromium with local MathJax (tools/print_pdf.py).
+pdf: $(STAMP) browser-deps
+	rm -rf _build/singlehtml _build/pdf
+	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
+	$(BIN)/python tools/print_pdf.py
+
 # Chapters re-executed in the cpu preset (about half an hour on 2 cores), student notebooks, sample submissions.
 notebooks: $(STAMP)
 	$(BIN)/python tools/build_notebooks.py
@@ -47,8 +54,8 @@ notebooks: $(STAMP)
 
 # The rendered book in headless Chromium: pages load without JavaScript errors,
 # figures load, equations are typeset (MathJax served locally); screenshots of
-# every page go to _build/screenshots/.
-browser-test: book browser-deps
+# every page go to _build/screenshots/; the PDF holds every chapter and figure.
+browser-test: book pdf browser-deps
 	$(BIN)/python -m pytest -q tests/browser
 
 browser-deps:

@@ -1,10 +1,9 @@
 """The rendered book in a real browser: every page loads, figures load, equations are typeset.
 
 Run after ``make book`` (``make browser-test`` does both): the built site is
-copied, the CDN MathJax 3 script is replaced by Debian's MathJax 2
-(``libjs-mathjax``, served locally, since the test machine has no internet),
-the copy is served on localhost, and every page is opened in headless
-Chromium (Debian's ``chromium``). For each page:
+copied, served on localhost with Debian's MathJax 2 in place of the CDN's
+(``tools/local_site.py``; the test machine has no internet), and every page
+is opened in headless Chromium (Debian's ``chromium``). For each page:
 
 * no JavaScript error reaches the console (messages from scripts that only
   exist on a CDN, such as the widget manager, are expected offline and ignored);
@@ -13,51 +12,30 @@ Chromium (Debian's ``chromium``). For each page:
   in the DOM after the scripts ran);
 * pages with widgets also show their static fallback figure;
 * figures are numbered, and the bibliography lists every entry of references.bib;
+* a chapter's ``.ipynb`` button downloads a valid, executed notebook;
 * a screenshot is saved to ``_build/screenshots/`` (look at them).
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
 import io
-import json
 import os
 import re
-import shutil
-import subprocess
-import threading
 from pathlib import Path
 from urllib.request import urlopen
 
+import local_site  # tools/, put on sys.path by conftest.py
+import nbformat
 import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-MATHJAX = Path("/usr/share/javascript/mathjax")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CDN_MATHJAX = re.compile(r'<script[^>]*src="https://cdn\.jsdelivr\.net/npm/mathjax@3[^"]*"[^>]*></script>')
-LOCAL_MATHJAX = '<script src="/_mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML"></script>'
-# myst-nb marks notebook sections tex2jax_ignore and re-includes math with MathJax 3's processHtmlClass;
-# MathJax 2 spells that option tex2jax.processClass.
-MATHJAX3_CONFIG = re.compile(r'<script>window\.MathJax = (\{.*?\})</script>')
-
-
-def mathjax2_config(match: re.Match) -> str:
-    v3 = json.loads(match.group(1))
-    classes = v3.get("options", {}).get("processHtmlClass", "tex2jax_process")
-    v2 = {"tex2jax": {"processClass": classes, "ignoreClass": "tex2jax_ignore|mathjax_ignore"}}
-    return f"<script>window.MathJax = {json.dumps(v2)}</script>"
 # Console noise that is expected offline: scripts that only exist on a CDN.
 OFFLINE_NOISE = ("cdn.jsdelivr.net", "cdnjs.cloudflare.com", "net::ERR_", "require.js", "Failed to load resource")
 
-_MISSING = [why for missing, why in (
-    (not (HTML / "index.html").exists(), "build the book first: make book"),
-    (CHROMIUM is None, "needs Debian's chromium (apt-get install chromium)"),
-    (not (MATHJAX / "MathJax.js").exists(), "needs libjs-mathjax (apt-get install libjs-mathjax)"),
-) if missing]
+_MISSING = ([] if (HTML / "index.html").exists() else ["build the book first: make book"]) + local_site.missing()
 if _MISSING and os.environ.get("TLBOOK_REQUIRE_BROWSER") == "1":  # CI: never skip silently
     raise RuntimeError("the browser test cannot run: " + "; ".join(_MISSING))
 pytestmark = pytest.mark.skipif(bool(_MISSING), reason="; ".join(_MISSING))
@@ -66,37 +44,15 @@ PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
                if not p.relative_to(HTML).as_posix().startswith(("_", "genindex", "search")))
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def translate_path(self, path: str) -> str:
-        if path.startswith("/_mathjax/"):
-            return str(MATHJAX / path.split("?")[0][len("/_mathjax/"):])
-        return super().translate_path(path)
-
-    def log_message(self, *args) -> None:  # quiet
-        pass
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The built book with local MathJax, served on a free localhost port."""
-    root = tmp_path_factory.mktemp("site")
-    shutil.copytree(HTML, root, dirs_exist_ok=True)
-    for page in root.rglob("*.html"):
-        text = page.read_text(encoding="utf-8")
-        text = MATHJAX3_CONFIG.sub(mathjax2_config, text)
-        page.write_text(CDN_MATHJAX.sub(LOCAL_MATHJAX, text), encoding="utf-8")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with local_site.serve(HTML, copy_to=tmp_path_factory.mktemp("site")) as url:
+        yield url
 
 
-def chromium(*args: str) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+chromium = local_site.chromium
 
 
 def test_there_are_pages():
@@ -144,3 +100,18 @@ def test_bibliography_lists_every_entry(site):
     dom = chromium("--dump-dom", f"{site}/book/references.html").stdout
     listed = dom.count('role="doc-biblioentry"')
     assert listed == entries, f"the references page lists {listed} of the {entries} entries in references.bib (cite each)"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if re.match(r"book/\d\d_", p)])
+def test_notebook_download_saves_a_notebook(site, page):
+    # The ".ipynb" button must download a file Jupyter opens, not open raw JSON in a tab (_ext/download_notebooks.py).
+    source = (HTML / page).read_text(encoding="utf-8")
+    name = Path(page).with_suffix(".ipynb").name
+    links = re.findall(r'<a href="([^"]*_sources/[^"]+\.ipynb)"([^>]*)>', source)
+    assert links, f"{page}: no .ipynb download link"
+    for href, attributes in links:
+        assert f'download="{name}"' in attributes and "_blank" not in attributes, f"{page}: {attributes}"
+        with urlopen(f"{site}/{(Path(page).parent / href).as_posix()}") as response:
+            notebook = nbformat.reads(response.read().decode("utf-8"), as_version=4)
+        nbformat.validate(notebook)
+        assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "executed"
