@@ -30,7 +30,8 @@ from tlbook.studies import curve_means, load_or_run, strategy_summary
 
 cfg = get_config()
 print(cfg.describe())
-strategies = strategy_summary(load_or_run("strategies", cfg))
+strategy_rows = load_or_run("strategies", cfg)
+strategies = strategy_summary(strategy_rows)
 curve = load_or_run("curve", cfg)
 glue("outlook_finetune", round(100 * strategies["finetune"]["mean"], 1))
 glue("outlook_scratch", round(100 * strategies["scratch"]["mean"], 1))
@@ -63,7 +64,20 @@ print(
 # *parameter-efficient fine-tuning* trains small added modules such as adapters
 # {cite}`houlsby2019parameter` or low-rank updates (LoRA) {cite}`hu2022lora`
 # and keeps the backbone frozen, so one backbone serves many tasks.
-#
+# {numref}`fig-outlook-cost` shows the price list: the gap that
+# parameter-efficient methods try to close is the vertical distance between the
+# linear probe and the strategies that train every layer.
+
+# %% tags=["hide-input"] figure={"caption": "The price of each strategy: test accuracy (mean and standard deviation over seeds) against the number of parameters it trains, on a logarithmic axis; from the strategies study of chapter 4.", "name": "fig-outlook-cost", "alt": "A scatter plot: the linear probe and the BatchNorm trap at about ten thousand trained parameters on the left, the strategies that train every layer at about three million on the right and higher up, partial fine-tuning in between, and from scratch at three million but lowest of all."}
+from tlbook.plots import plot_accuracy_cost
+
+trained = {r["strategy"]: r["trainable_parameters"] for r in strategy_rows}
+plot_accuracy_cost(
+    {name: (trained[name], s["mean"], s["std"]) for name, s in strategies.items()},
+    xlabel="trainable parameters (log scale)",
+)
+
+# %% [markdown]
 # **2. Fewer labels.** The data-efficiency curve of {doc}`05_evaluation` is the
 # source's central claim measured: with {glue:text}`outlook_curve_smallest`
 # labelled images per class the fine-tuned network reaches
@@ -72,7 +86,21 @@ print(
 # learns the backbone from unlabelled images {cite}`chen2020simple`, and
 # image-text models such as CLIP classify new categories with *no* labelled
 # example at all (zero-shot) {cite}`radford2021learning`.
-#
+# {numref}`fig-outlook-labels` reads the curve the other way round: how many
+# labels fine-tuning needs to match the best the network from scratch reached
+# with {glue:text}`outlook_curve_largest` per class.
+
+# %% tags=["hide-input"] figure={"caption": "Fewer labels: the data-efficiency curve of chapter 5 with a horizontal line at the accuracy the network from scratch reached with the most labels; where the fine-tuned curve crosses the line is the number of labels per class it needs for the same accuracy.", "name": "fig-outlook-labels", "alt": "Rising accuracy curves on a log scale of images per class, with a dotted horizontal line at the from-scratch network's best accuracy; the fine-tuned curve crosses that line at a small number of images per class, far to the left of where the from-scratch curve reaches it."}
+from tlbook.plots import plot_data_curve
+
+largest = max(r["per_class"] for r in curve)
+glue("outlook_curve_largest", largest)
+plot_data_curve(
+    curve,
+    reference=(curve_means(curve, "scratch")[largest], f"from scratch, {largest} per class"),
+)
+
+# %% [markdown]
 # **3. Better generalisation.** Accuracy on the test split is not accuracy in
 # the world: {doc}`05_evaluation` shows the fine-tuned model losing accuracy
 # under noise, blur, compression and exposure changes, and shows that its

@@ -26,29 +26,40 @@ from .train import History, LRFinder, Recipe, lr_factor
 
 __all__ = [
     "glue", "BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid",
-    "plot_confusion", "plot_reliability", "plot_data_curve", "plot_robustness", "plot_lr_finder", "plot_schedule",
+    "plot_confusion", "plot_reliability", "plot_accuracy_cost", "plot_data_curve", "plot_robustness", "plot_lr_finder", "plot_schedule",
 ]
 
 TAB10 = colormaps["tab10"].colors  # one colour per run or class
 
 
-def glue(name: str, value: float | int) -> float | int:
-    """Make a measured number available to the chapter's prose; return it unchanged.
+class _Sentence(str):
+    """A glued sentence: shown as its text, not as a quoted Python string."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def glue(name: str, value: float | int | str) -> float | int | str:
+    """Make a measured number (or a sentence built from one) available to the chapter's prose; return it unchanged.
 
     The markdown writes ``{glue:text}`name:.1f``` where the number belongs, so
-    re-running a chapter cannot leave its prose behind (myst-nb's glue). Where
-    myst-nb is not installed (Colab), nothing is recorded and the prose shows
-    the role; the number is in the cell's printed output.
+    re-running a chapter cannot leave its prose behind (myst-nb's glue). A
+    string, such as a paired test's verdict, is inserted as plain text with
+    ``{glue:text}`name```. Where myst-nb is not installed (Colab), nothing is
+    recorded and the prose shows the role; the value is in the cell's printed
+    output.
 
     >>> glue("example_accuracy", 70.7)
     70.7
+    >>> repr(_Sentence("a is better than b"))
+    'a is better than b'
     """
     try:
         from myst_nb import glue as record
     except ImportError:
         return value
     try:
-        record(name, value, display=False)
+        record(name, _Sentence(value) if isinstance(value, str) else value, display=False)
     except Exception:  # no IPython kernel (a plain interpreter, a doctest): nothing to record into
         pass
     return value
@@ -235,12 +246,37 @@ def plot_reliability(curves: dict[str, dict[str, torch.Tensor]], *, title: str =
     return fig
 
 
-def plot_data_curve(rows: Sequence[dict], *, title: str = "") -> Figure:
+def plot_accuracy_cost(points: dict[str, tuple[float, float, float]], *, xlabel: str, title: str = "") -> Figure:
+    """Accuracy against a cost, one labelled point per strategy: ``points[name] = (cost, mean, sd)``.
+
+    The cost axis is logarithmic (trainable parameters span five orders of
+    magnitude); accuracies are fractions, drawn in percent with the standard
+    deviation as error bars.
+
+    >>> fig = plot_accuracy_cost({"probe": (1e4, 0.6, 0.01), "full": (3e6, 0.7, 0.02)}, xlabel="parameters")
+    >>> [t.get_text() for t in fig.axes[0].texts]
+    ['probe', 'full']
+    """
+    fig = BookFigure(figsize=(6.5, 4))
+    ax = fig.subplots()
+    for i, (name, (cost, mean, sd)) in enumerate(points.items()):
+        ax.errorbar([cost], [100 * mean], yerr=[100 * sd], marker="o", capsize=3, color=TAB10[i % 10])
+        ax.annotate(name, (cost, 100 * mean), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_data_curve(rows: Sequence[dict], *, title: str = "", reference: tuple[float, str] | None = None) -> Figure:
     """Test accuracy against labelled images per class, one line per strategy, mean ± sd over seeds.
 
     ``rows`` are :func:`tlbook.studies.data_curve`'s rows (``strategy``,
     ``per_class``, ``seed``, ``test_accuracy``); each seed is also drawn as a dot,
     and a strategy measured with one seed only is dashed and says so.
+    ``reference = (accuracy, label)`` draws a horizontal line to read the curve
+    against (say, the best the network from scratch reached).
     """
     fig = BookFigure(figsize=(6.5, 4))
     ax = fig.subplots()
@@ -256,6 +292,8 @@ def plot_data_curve(rows: Sequence[dict], *, title: str = "") -> Figure:
                     linestyle="-" if seeds > 1 else "--")
         for k, a in zip(ks, accs):
             ax.plot([k] * len(a), a, ".", color=TAB10[i], alpha=0.4)
+    if reference is not None:
+        ax.axhline(100 * reference[0], color="grey", linestyle=":", linewidth=1.5, label=reference[1])
     ax.set_xscale("log")
     ax.set_xticks(sorted({r["per_class"] for r in rows}), [str(k) for k in sorted({r["per_class"] for r in rows})])
     ax.set(xlabel="labelled training images per class (log scale)", ylabel="test accuracy (%)",
