@@ -8,6 +8,7 @@ files exist afterwards.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -277,3 +278,18 @@ def test_a_class_with_too_few_images_is_named_with_its_counts(tmp_path, capsys):
     err = capsys.readouterr().err
     # 6 images: 1 for test and 2 for validation set aside, 3 left for the 5 asked.
     assert "class 'circle' has 3 images available (3 of its 6 are already set aside" in err, err
+
+
+def test_resume_refuses_a_study_file_written_with_other_settings(dataset_root, tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    out.write_text(json.dumps({"study": "sweep", "config": {"preset": "smoke", "image_size": 999}, "rows": []}))
+    before = out.read_text()
+    assert main(["study", "sweep", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out),
+                 "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and "config" in err and "without --resume" in err
+    assert out.read_text() == before, "the file it refused is left as it was"
+    out.write_text("{ not json")
+    assert main(["study", "sweep", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out),
+                 "--resume"]) == 2
+    assert "cannot read" in capsys.readouterr().err
