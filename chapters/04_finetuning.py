@@ -5,9 +5,12 @@
 # :class: tip
 # **You will learn** what `nn.CrossEntropyLoss` computes and why its gradient is
 # $p - \mathrm{onehot}(y)$; why the binary formula in the source is a different
-# loss; how to fine-tune (linear probe, partial unfreezing, full fine-tuning,
-# discriminative learning rates) and what each buys on 100 images per class; the
-# BatchNorm trap when freezing; and what each flaw of the source's recipe costs.
+# loss; a complete fine-tuning loop in plain PyTorch; how to choose a learning
+# rate (the finder and a sweep on validation data) and what the schedule looks
+# like; how to fine-tune (linear probe, partial unfreezing, full fine-tuning,
+# discriminative and layer-wise learning rates, head first then unfreeze) and what
+# each buys on 100 images per class; the BatchNorm trap when freezing; and what
+# each flaw of the source's recipe costs.
 #
 # **Runtime**: about 5 minutes on a 2-core CPU (`cpu` preset: the plain loop's
 # training run and the learning-rate finder); on a Colab T4 GPU an estimated 2
@@ -268,7 +271,7 @@ print(
 # `grid_sample` call on the model's device (about six times faster than
 # torchvision's per-image transforms on 32-pixel images, {doc}`benchmarks`),
 # `channels_last` memory format, mixed precision on a GPU, per-group learning
-# rates for freezing and discriminative rates, no weight decay on biases and
+# rates for freezing, discriminative and layer-wise rates, no weight decay on biases and
 # normalisation weights, and a record of every epoch. Its augmentation draws are
 # its own, so the two runs differ by the luck of those draws; they should agree
 # within a seed's spread, a couple of points.
