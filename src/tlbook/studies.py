@@ -245,14 +245,14 @@ HYPERPARAMETER_CHOICES: dict[str, str] = {
 # Candidate peak learning rates (the head's) of each strategy for the cpu preset, chosen among on
 # validation accuracy by `python -m tlbook study sweep` (the test set is never read). A choice at the edge of
 # its grid extends the grid (finetune's did: 0.0005 was added when 0.001 won; linear's 0.02 after 0.01;
-# discriminative's 0.024 after 0.012).
+# discriminative's 0.024 after 0.012; head_first's 0.004 after 0.002).
 SWEEP_LRS: dict[str, tuple[float, ...]] = {
     "finetune": (0.0005, 0.001, 0.002, 0.004),
     "scratch": (0.0015, 0.003, 0.006),
     "linear": (0.0025, 0.005, 0.01, 0.02),
     "discriminative": (0.003, 0.006, 0.012, 0.024),  # the backbone learns at a tenth of the head's rate
     "layerwise": (0.002, 0.004, 0.008),  # the head's rate; each stage below at 0.75x the one above
-    "head_first": (0.0005, 0.001, 0.002),  # the second phase's rate (the first is the probe's chosen rate)
+    "head_first": (0.0005, 0.001, 0.002, 0.004),  # the second phase's (the first's is the probe's chosen rate)
 }
 
 
