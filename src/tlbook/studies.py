@@ -33,7 +33,7 @@ from .evaluation import PairedTest, mcnemar
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run, train_strategy
 from .train import Evaluation, evaluate, fit, steps_per_epoch
 
-__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "CONVERGED_SCRATCH", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "STUDIES", "RESULTS", "load_or_run"]
+__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "CONVERGED_SCRATCH", "CONVERGED_CURVE_MAX_PER_CLASS", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "STUDIES", "RESULTS", "load_or_run"]
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,10 @@ def _correct_string(result: Evaluation) -> str:
 # The from-scratch baseline trained to convergence: this many times the preset's epochs, first seed only
 # (the weights of the best validation epoch are kept, so "converged" means validation stopped improving).
 CONVERGED_SCRATCH_EPOCHS_SCALE = 4
-# The data-efficiency curve's name for that baseline.
+# The data-efficiency curve's name for that baseline, and the largest training set it is run for: the
+# few-label regime the curve is about (at 100 per class the strategies study has it, at the preset's size).
 CONVERGED_SCRATCH = f"scratch, {CONVERGED_SCRATCH_EPOCHS_SCALE}x epochs"
+CONVERGED_CURVE_MAX_PER_CLASS = 25
 
 
 def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_trap: bool = True,
@@ -347,10 +349,11 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
     Each seed draws its own training, validation and test subsets, so the
     spread over seeds includes which images were labelled. The epoch count is
     the preset's; the batch size shrinks for small sets (:func:`curve_batch_size`).
-    ``converged_scratch`` adds, for the first seed, the network from scratch
-    trained for :data:`CONVERGED_SCRATCH_EPOCHS_SCALE` times the epochs (strategy
-    :data:`CONVERGED_SCRATCH`): does pretraining still win when the baseline
-    is given the compute it needs? ``previous`` and ``on_row`` as in :func:`strategies`.
+    ``converged_scratch`` adds, for the first seed and up to
+    :data:`CONVERGED_CURVE_MAX_PER_CLASS` images per class, the network from
+    scratch trained for :data:`CONVERGED_SCRATCH_EPOCHS_SCALE` times the epochs
+    (strategy :data:`CONVERGED_SCRATCH`): does pretraining still win with few
+    labels when the baseline is given the compute it needs? ``previous`` and ``on_row`` as in :func:`strategies`.
     """
     default_sizes, default_seeds = CURVE_POINTS.get(cfg.preset, CURVE_POINTS["cpu"])
     per_class, seeds = per_class or default_sizes, seeds or default_seeds
@@ -362,7 +365,7 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
             train = load_data(kcfg)[0]
             batch = curve_batch_size(len(train), batch_size=cfg.batch_size)
             runs = [(name, name, kcfg) for name in names]
-            if converged_scratch and seed == seeds[0]:
+            if converged_scratch and seed == seeds[0] and k <= CONVERGED_CURVE_MAX_PER_CLASS:
                 runs.append((CONVERGED_SCRATCH, "scratch",
                              kcfg.replace(epochs=CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs)))
             for label, name, rcfg in runs:
