@@ -27,7 +27,7 @@ solution is shown folded, with the check's output; the student version,
 
     python tools/build_notebooks.py                 # all chapters, cpu preset
     python tools/build_notebooks.py 02_augmentation # one chapter
-    python tools/build_notebooks.py --text-only     # after editing prose only: keep outputs
+    python tools/build_notebooks.py --text-only     # after editing prose or code layout only: keep outputs
     python tools/build_notebooks.py --no-execute    # structure only
     python tools/build_notebooks.py --exercises-only  # the student notebooks only
 """
@@ -35,6 +35,7 @@ solution is shown folded, with the check's output; the student version,
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import sys
@@ -200,6 +201,20 @@ def write_student_notebook(source: Path) -> Path:
     return target
 
 
+def same_code(a: str, b: str) -> bool:
+    """Whether two code cells run the same program: equal syntax trees, so only layout or comments differ.
+
+    A reformatting (black) changes no output; a cell with IPython syntax (``%pip``) must match as text.
+
+    >>> same_code("f(1,2)", "f(1, 2)  # a comment"), same_code("f(1, 2)", "f(2, 1)")
+    (True, False)
+    """
+    try:
+        return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
+    except SyntaxError:
+        return a == b
+
+
 def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Path:
     """Write ``book/<stem>.ipynb``; ``execute="if-code-changed"`` re-runs only when a code cell changed."""
     nb = nbformat.v4.new_notebook()
@@ -213,8 +228,9 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
         old = nbformat.read(target, as_version=4)
         old_code = [c for c in old.cells if c.cell_type == "code"]
         new_code = [c for c in nb.cells if c.cell_type == "code"]
-        if [c.source for c in old_code] == [c.source for c in new_code]:
-            # Only the text changed: keep the executed outputs, re-run nothing.
+        if len(old_code) == len(new_code) and all(map(same_code, (c.source for c in old_code),
+                                                          (c.source for c in new_code))):
+            # Only the text (or the code's layout) changed: keep the executed outputs, re-run nothing.
             for new, prev in zip(new_code, old_code):
                 new.outputs, new.execution_count = prev.outputs, prev.execution_count
                 if "execution" in prev.metadata:
@@ -225,7 +241,7 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
                         new["id"] = prev["id"]
             nb.metadata = {**old.metadata, "tlbook": marker}
             execute = False
-            print(f"{target.name}: code unchanged, outputs kept")
+            print(f"{target.name}: code unchanged (same syntax trees), outputs kept")
     if execute:
         # The preset reaches the kernel through its environment; this process's stays as it was.
         env = {**os.environ, "TLBOOK_PRESET": preset,
@@ -243,7 +259,8 @@ def main() -> int:
     parser.add_argument("chapters", nargs="*", help="source names (default: all in chapters/)")
     parser.add_argument("--no-execute", action="store_true", help="write the notebook without running it")
     parser.add_argument("--text-only", action="store_true",
-                        help="keep the committed outputs when no code cell changed (re-execute otherwise)")
+                        help="keep the committed outputs when no code cell changed beyond its layout and comments "
+                             "(same syntax tree); re-execute otherwise")
     parser.add_argument("--exercises-only", action="store_true",
                         help="write only the student notebooks in exercises/")
     parser.add_argument("--preset", default="cpu")
