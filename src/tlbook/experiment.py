@@ -64,7 +64,7 @@ STRATEGIES: dict[str, Strategy] = {
                  description="fine-tune every layer; the head learns 10x faster than the backbone"),
         Strategy("layerwise", True, None, layer_decay=LAYER_DECAY, lr_scale=4.0,
                  description=f"fine-tune every layer; each stage learns {LAYER_DECAY}x as fast as the one above it"),
-        Strategy("head_first", True, None, head_fraction=HEAD_FRACTION, lr_scale=1.0,
+        Strategy("head_first", True, None, head_fraction=HEAD_FRACTION, lr_scale=2.0,
                  description=f"train the head alone for {HEAD_FRACTION:.0%} of the epochs, then fine-tune every layer"),
         Strategy("scratch", False, None, lr_scale=1.5, description="same network, random weights"),
     )
