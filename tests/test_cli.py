@@ -107,12 +107,14 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
     extra = {"curve": ["--sizes", "2", "4", "--seeds", "1"], "strategies": ["--seeds", "2"]}.get(name, [])
     assert main(["study", name, "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet", *extra]) == 0
     saved = json.loads(out.read_text())
-    assert saved["study"] == name and saved["config"]["preset"] == "smoke"
+    assert saved["study"] == name and saved["config"]["preset"] == "smoke" and saved.get("complete", True)
     assert "validation" in saved["choices"]["lr (finetune, and the other strategies' multiples)"]
     rows = saved["rows"]
     if name == "sweep":
         assert all("test_accuracy" not in r for r in rows), "a sweep never reads the test set"
-        assert {r["strategy"] for r in rows} == {"finetune", "scratch", "linear", "discriminative"}
+        from tlbook.studies import SWEEP_LRS
+
+        assert {r["strategy"] for r in rows} == set(SWEEP_LRS) >= {"finetune", "layerwise", "head_first"}
         assert "finetune: chosen on validation: lr" in capsys.readouterr().out
         return
     if name == "ladder":
@@ -126,12 +128,20 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
         assert by_step["+ the preset's learning rate"]["batch_size"] == rows[0]["batch_size"]
         assert rows[0]["steps"] > 0
     elif name == "strategies":
-        assert [r["seed"] for r in rows] == [0] * 7 + [1] * 6
-        assert rows[5]["strategy"].startswith("linear, BatchNorm not frozen")
-        assert rows[6]["strategy"].startswith("scratch, 4 epochs") and rows[6]["epochs"] == 4 * rows[4]["epochs"]
+        from tlbook.experiment import STRATEGIES
+
+        n = len(STRATEGIES)  # each strategy, then the BatchNorm trap; the converged baseline for seed 0 only
+        assert [r["seed"] for r in rows] == [0] * (n + 2) + [1] * (n + 1)
+        assert [r["strategy"] for r in rows[:n]] == list(STRATEGIES)
+        assert rows[n]["strategy"].startswith("linear, BatchNorm not frozen")
+        assert rows[n + 1]["strategy"].startswith("scratch, 4 epochs")
+        assert rows[n + 1]["epochs"] == 4 * rows[list(STRATEGIES).index("scratch")]["epochs"]
         assert all(len(r["correct"]) == 12 and set(r["correct"]) <= {"0", "1"} for r in rows)  # 3 classes x 4
     else:
-        assert {(r["strategy"], r["per_class"]) for r in rows} == {(s, k) for s in ("finetune", "scratch") for k in (2, 4)}
+        from tlbook.studies import CONVERGED_SCRATCH
+
+        assert {(r["strategy"], r["per_class"]) for r in rows} == {
+            (s, k) for s in ("finetune", "scratch", CONVERGED_SCRATCH) for k in (2, 4)}
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
 
 
