@@ -44,6 +44,16 @@ def _stale_note(name: str) -> str:
     return f" (NOTE: {why}; to be re-run)" if why else ""
 
 
+def _incomplete_note(name: str) -> str:
+    """" (NOTE: ...)" when the saved study was interrupted (its file says complete: false)."""
+    saved = json.loads((RESULTS / f"{name}-cpu.json").read_text())
+    if saved.get("complete", True):
+        return ""
+    seeds = sorted({r["seed"] for r in saved["rows"] if "seed" in r})
+    return (f" (NOTE: an unfinished study, seeds {', '.join(map(str, seeds))} so far; the same command with "
+            f"--resume completes it)")
+
+
 def _seeds(n: int) -> str:
     """'mean of 3 seeds', or 'seed 0' for one."""
     return f"mean of {n} seeds" if n > 1 else "seed 0"
@@ -80,7 +90,7 @@ def strategies_line() -> str:
     conv = _converged(rows)
     if conv:
         text += f"; scratch trained to convergence ({conv.split(', ')[1].split(' (')[0]}, seed 0) {pct(s[conv]['mean'])}"
-    return text
+    return text + _incomplete_note("strategies")
 
 
 def goals_line() -> str:
@@ -122,7 +132,8 @@ def strategies_table() -> str:
         val = statistics.fmean(r["best_val_accuracy"] for r in runs)
         lines.append(f"| {name} | {runs[0]['lr']:g} | {pct(v['mean'])} | {100 * v['std']:.1f} points | "
                      f"{v['seeds']} | {pct(val)} |")
-    return "\n".join(lines)
+    note = _incomplete_note("strategies")
+    return "\n".join(lines) + (f"\n\n{note.strip(' ()')}." if note else "")
 
 
 def paired_table() -> str:
