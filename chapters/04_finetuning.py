@@ -492,6 +492,8 @@ accuracy_bars(
 # are design choices; each strategy's peak rate is chosen on validation data.
 
 # %%
+import re
+
 from tlbook.studies import paired_comparison, strategy_summary
 
 rows = load_or_run("strategies", cfg)
@@ -519,7 +521,7 @@ for a, b in [
 ]:
     if a in summary and b in summary and all("correct" in r for r in rows):
         verdict = paired_comparison(rows, a, b).verdict(a=a, b=b)
-        glue(f"verdict_{a}_{b}".replace(",", "").replace(" ", "_"), verdict)
+        glue(re.sub(r"\W+", "_", f"verdict_{a}_{b}").strip("_"), verdict)
         print("  " + verdict)
 converged = next((name for name in summary if name.startswith("scratch,")), None)
 # The baseline trained to convergence (first seed): short of data, or only of compute?
