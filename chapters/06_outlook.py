@@ -90,7 +90,7 @@ plot_accuracy_cost(
 # labels fine-tuning needs to match the best the network from scratch reached
 # with {glue:text}`outlook_curve_largest` per class.
 
-# %% tags=["hide-input"] figure={"caption": "Fewer labels: the data-efficiency curve of chapter 5 with a horizontal line at the accuracy the network from scratch reached with the most labels; where the fine-tuned curve crosses the line is the number of labels per class it needs for the same accuracy.", "name": "fig-outlook-labels", "alt": "Rising accuracy curves on a log scale of images per class, with a dotted horizontal line at the from-scratch network's best accuracy; the fine-tuned curve crosses that line at a small number of images per class, far to the left of where the from-scratch curve reaches it."}
+# %% tags=["hide-input"] figure={"caption": "Fewer labels: the data-efficiency curve of chapter 5 with a horizontal line at the accuracy the network from scratch reached with the most labels; where the fine-tuned curve crosses the line is the number of labels per class it needs for the same accuracy.", "name": "fig-outlook-labels", "alt": "Rising accuracy curves on a log scale of images per class, with a dotted horizontal line at the from-scratch network's best accuracy; the fine-tuned curve is above that line from the smallest number of images per class on, while the from-scratch curve reaches it only at its last point."}
 from tlbook.plots import plot_data_curve
 
 largest = max(r["per_class"] for r in curve)
