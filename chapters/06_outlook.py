@@ -97,7 +97,10 @@ largest = max(r["per_class"] for r in curve)
 glue("outlook_curve_largest", largest)
 plot_data_curve(
     curve,
-    reference=(curve_means(curve, "scratch")[largest], f"from scratch, {largest} per class"),
+    reference=(
+        curve_means(curve, "scratch")[largest],
+        f"from scratch, {largest} per class",
+    ),
 )
 
 # %% [markdown]
