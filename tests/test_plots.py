@@ -1,5 +1,9 @@
 """Figures and the augmentation explorer draw what they say, without pyplot state."""
 
+import re
+from pathlib import Path
+
+import ipywidgets
 import matplotlib.pyplot as plt
 import torch
 
@@ -45,9 +49,34 @@ def test_explorer_static_and_live():
             yield child
             yield from descendants(child)
 
-    controls = {w.description for w in descendants(widget) if getattr(w, "description", "")}
-    assert controls == {"angle (deg)", "zoom", "shift x", "shift y", "shear (deg)", "mirror left-right",
-                        "interpolation"}, controls
+    controls = {w.description: w for w in descendants(widget) if getattr(w, "description", "")}
+    assert set(controls) == {"angle (deg)", "zoom", "shift x", "shift y", "shear (deg)", "mirror left-right",
+                             "interpolation"}, controls
+    pictures = [w for w in descendants(widget) if isinstance(w, ipywidgets.Image)]
+    assert len(pictures) == 1 and pictures[0].value[:4] == b"\x89PNG"
+    before = pictures[0].value
+    controls["mirror left-right"].value = True
+    assert pictures[0].value != before, "moving a control must redraw the picture"
+
+
+def test_no_output_widgets_in_executed_code():
+    """ipywidgets.Output (and interact, built on it) can hang headless execution.
+
+    nbclient mimics an Output widget by writing comm messages to the shell socket
+    while it waits on that socket for the cell's reply; now and then the reply is
+    lost and the build stalls until its timeout (jupyter/nbclient#312; seen here
+    as chapter 2 hanging under load). The book's code and library avoid them.
+    """
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"\b(Output\(|interact\(|interactive\(|interactive_output\(|interact_manual\()")
+    offenders = [
+        f"{path.relative_to(root)}:{n}: {line.strip()}"
+        for folder in ("src/tlbook", "chapters")
+        for path in sorted((root / folder).rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, "Output-widget based code found:\n" + "\n".join(offenders)
 
 
 def test_evaluation_plots_draw_their_data():

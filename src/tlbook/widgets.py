@@ -79,10 +79,29 @@ def explorer_grid(image: torch.Tensor, settings: list[dict]) -> Figure:
     return fig
 
 
-def augmentation_explorer(image: torch.Tensor):
-    """Sliders for angle, zoom, shift, shear and flip, redrawing :func:`explorer_figure` live."""
+def augmentation_explorer(image: torch.Tensor, *, dpi: int = 80):
+    """Sliders for angle, zoom, shift, shear and flip, redrawing :func:`explorer_figure` live.
+
+    The picture is an ``ipywidgets.Image`` whose PNG bytes each slider move
+    replaces; there is deliberately no ``ipywidgets.Output`` (nor ``interact``,
+    which uses one). When a notebook is executed headless (the book build,
+    nbval, the Colab check), nbclient mimics an Output widget by sending comm
+    messages on the shell socket from the coroutine that reads IOPub, while
+    another coroutine waits on that socket for the cell's reply; now and then
+    the reply is never seen and the build hangs until its timeout
+    (jupyter/nbclient#312). An Image widget involves no such traffic.
+
+    >>> import torch
+    >>> box = augmentation_explorer(torch.zeros(3, 16, 16, dtype=torch.uint8))
+    >>> picture = box.children[-1]
+    >>> before = picture.value
+    >>> box.children[0].children[0].children[0].value = 45.0  # the angle slider
+    >>> picture.value != before
+    True
+    """
+    import io
+
     import ipywidgets as W
-    from IPython.display import display
 
     controls = {
         "angle": W.FloatSlider(value=20.0, min=-180.0, max=180.0, step=1.0, description="angle (deg)"),
@@ -93,13 +112,16 @@ def augmentation_explorer(image: torch.Tensor):
         "hflip": W.Checkbox(value=False, description="mirror left-right"),
         "mode": W.ToggleButtons(options=["bilinear", "nearest"], description="interpolation"),
     }
-    output = W.Output()
+    picture = W.Image(format="png")
 
-    def redraw(**params) -> None:
-        with output:
-            output.clear_output(wait=True)
-            fig = explorer_figure(image, **params)
-            display(fig)
+    def redraw(_change: object = None) -> None:
+        fig = explorer_figure(image, **{name: c.value for name, c in controls.items()})
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=dpi)
+        picture.value = png.getvalue()
 
-    W.interactive_output(redraw, controls)
-    return W.VBox([W.HBox([W.VBox(list(controls.values())[:4]), W.VBox(list(controls.values())[4:])]), output])
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    sliders = list(controls.values())
+    return W.VBox([W.HBox([W.VBox(sliders[:4]), W.VBox(sliders[4:])]), picture])
