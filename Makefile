@@ -7,7 +7,7 @@
 #   make unit       the fast tier: everything but the slow end-to-end tests (a few minutes)
 #   make notebooks  rebuild every generated notebook from its source (book/, exercises/, examples/)
 #   make reproduce  re-measure the strategies study behind the README's main claim (cpu preset, 3 seeds, ~50 min)
-#   make benchmark  pipeline speed against the source's loop (ratios)
+#   make benchmark  pipeline speed against the source's loop, and TF padding's cost (ratios)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -73,7 +73,8 @@ reproduce: $(STAMP)
 benchmark: $(STAMP)
 	dev=$$($(BIN)/python -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')") && \
 	$(BIN)/python benchmarks/pipeline_speed.py --out book/results/benchmark-efficientnet_lite0-$$dev.json && \
-	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18 --out book/results/benchmark-resnet18-$$dev.json
+	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18 --out book/results/benchmark-resnet18-$$dev.json && \
+	$(BIN)/python benchmarks/padding_speed.py --out book/results/padding-$$dev.json
 
 clean:
 	rm -rf _build runs

@@ -11,6 +11,7 @@ alternate which network goes first, at the ``cpu`` preset's size and at 224 px.
 
     python benchmarks/padding_speed.py             # about 3 minutes on 2 CPU cores
     python benchmarks/padding_speed.py --quick
+    python benchmarks/padding_speed.py --out book/results/padding-cpu.json  # what book/benchmarks.md quotes
 
 Compare the ratio, not the absolute numbers: the machine's speed varies with
 its load. A ratio below 1 means the TensorFlow-padding network is slower.
@@ -19,6 +20,8 @@ its load. A ratio below 1 means the TensorFlow-padding network is slower.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import statistics
 import time
 
@@ -27,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from tlbook.config import PRESETS, default_device
+from tlbook.train import write_json_atomic
 
 
 def make_step(name: str, device: torch.device, batch_size: int, size: int):
@@ -63,13 +67,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (a rough check)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per size (default 5, quick 2)")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="input sizes (default: cpu preset's and 224)")
+    parser.add_argument("--out", default=None,
+                        help="also write the printed rows to this JSON file (book/benchmarks.md quotes them)")
     args = parser.parse_args(argv)
     device = default_device()
     batch_size = PRESETS["cpu"].batch_size
-    rounds = args.rounds or (2 if args.quick else 5)
+    rounds = (2 if args.quick else 5) if args.rounds is None else args.rounds
     steps = 2 if args.quick else 5
     sizes = args.sizes or [PRESETS["cpu"].image_size, 224]
-    print(f"device {device.type}, batch {batch_size}, {rounds} rounds of {steps} steps per network and size")
+    if rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {rounds}")
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, device {device}"
+    print(f"{machine}, batch {batch_size}, {rounds} rounds of {steps} steps per network and size")
+    table = []  # the printed rows, for --out
     print(f"{'size':>6}{'tf_ (same padding) img/s':>26}{'symmetric img/s':>17}{'ratio tf_/symmetric':>21}{'range':>13}")
     for size in sizes:
         tf_step = make_step("tf_efficientnet_lite0", device, batch_size, size)
@@ -83,8 +93,16 @@ def main(argv: list[str] | None = None) -> None:
             tf_speeds.append(speed["tf"])
             sym_speeds.append(speed["sym"])
             ratios.append(speed["tf"] / speed["sym"])
-        print(f"{size:>4}px{statistics.median(tf_speeds):>26.1f}{statistics.median(sym_speeds):>17.1f}"
-              f"{statistics.median(ratios):>21.2f}{min(ratios):>7.2f}-{max(ratios):.2f}", flush=True)
+        row = {"size": size, "tf_images_per_second": statistics.median(tf_speeds),
+               "symmetric_images_per_second": statistics.median(sym_speeds),
+               "ratio": statistics.median(ratios), "ratio_low": min(ratios), "ratio_high": max(ratios)}
+        table.append(row)
+        print(f"{size:>4}px{row['tf_images_per_second']:>26.1f}{row['symmetric_images_per_second']:>17.1f}"
+              f"{row['ratio']:>21.2f}{row['ratio_low']:>7.2f}-{row['ratio_high']:.2f}", flush=True)
+    if args.out:
+        write_json_atomic(args.out, {"machine": machine, "date": time.strftime("%Y-%m-%d"), "batch_size": batch_size,
+                                     "rounds": rounds, "steps": steps, "rows": table})
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

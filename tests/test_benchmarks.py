@@ -83,13 +83,19 @@ def test_rounds_must_be_positive(bench):
         bench.main(["--rounds", "0"])
 
 
-def test_padding_benchmark_prints_one_ratio_per_size(capsys):
+def test_padding_benchmark_prints_and_saves_one_ratio_per_size(capsys, tmp_path):
     """A formatting check of benchmarks/padding_speed.py at a tiny size (not a speed test)."""
     spec = importlib.util.spec_from_file_location("padding_speed", SCRIPT.parent / "padding_speed.py")
     padding = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(padding)
-    padding.main(["--quick", "--rounds", "1", "--sizes", "32"])
+    out = tmp_path / "padding.json"
+    padding.main(["--quick", "--rounds", "1", "--sizes", "32", "--out", str(out)])
     lines = capsys.readouterr().out.strip().splitlines()
     assert "ratio tf_/symmetric" in lines[1]
     size, tf_speed, sym_speed, ratio, spread = lines[2].split()
     assert size == "32px" and float(tf_speed) > 0 and float(sym_speed) > 0 and float(ratio) > 0
+    saved = json.loads(out.read_text())  # what tools/claims.py quotes on the benchmarks page
+    (row,) = saved["rows"]
+    assert row["size"] == 32 and f"{row['ratio']:.2f}" == ratio and saved["rounds"] == 1
+    with pytest.raises(SystemExit):
+        padding.main(["--rounds", "0"])
