@@ -267,6 +267,23 @@ def benchmark_line() -> str:
             f"{r[32, 'vs source as written']['ratio']:.2f}x against the source's code as written")
 
 
+def padding_line() -> str:
+    """benchmarks/padding_speed.py's saved ratios (TensorFlow "same" padding over symmetric) and what they say."""
+    saved = json.loads((RESULTS / "padding-cpu.json").read_text())
+    rows = saved["rows"]
+    per_size = "; ".join(f"{r['ratio']:.2f} at {r['size']} px (rounds {r['ratio_low']:.2f}-{r['ratio_high']:.2f})"
+                         for r in rows)
+    def verdict(r: dict) -> str:
+        if r["ratio_low"] <= 1 <= r["ratio_high"]:
+            return f"at {r['size']} px no difference this machine resolves (the rounds' range includes 1)"
+        return (f"at {r['size']} px the TensorFlow-padding network trains "
+                f"{abs(100 * (1 - r['ratio'])):.0f} % {'slower' if r['ratio'] < 1 else 'faster'}")
+
+    verdicts = "; ".join(verdict(r) for r in rows)
+    return (f"{saved['machine']}, {saved['date']}, batch {saved['batch_size']}, median of {saved['rounds']} rounds: "
+            f"training speed of tf_ over symmetric padding {per_size}: {verdicts}")
+
+
 CLAIMS: dict[str, Callable[[], str]] = {
     "ladder-line": ladder_line,
     "ladder-table": ladder_table,
@@ -282,6 +299,7 @@ CLAIMS: dict[str, Callable[[], str]] = {
     "benchmark-table": benchmark_table,
     "benchmark-machine": benchmark_machine,
     "benchmark-line": benchmark_line,
+    "padding-line": padding_line,
 }
 
 
