@@ -31,8 +31,13 @@ sys.path.insert(0, str(ROOT / "src"))
 from tlbook.studies import CONVERGED_SCRATCH, chosen_by_validation, curve_means, images_needed, paired_comparison, strategy_summary  # noqa: E402
 
 
+def _saved(name: str) -> dict:
+    """book/results/NAME-cpu.json, as the study or benchmark wrote it."""
+    return json.loads((RESULTS / f"{name}-cpu.json").read_text())
+
+
 def _rows(name: str) -> list[dict]:
-    return json.loads((RESULTS / f"{name}-cpu.json").read_text())["rows"]
+    return _saved(name)["rows"]
 
 
 def _stale_note(name: str) -> str:
@@ -40,13 +45,13 @@ def _stale_note(name: str) -> str:
     from tlbook.config import get_config
     from tlbook.studies import _stale_because
 
-    why = _stale_because(json.loads((RESULTS / f"{name}-cpu.json").read_text()), get_config("cpu"))
+    why = _stale_because(_saved(name), get_config("cpu"))
     return f" (NOTE: {why}; to be re-run)" if why else ""
 
 
 def _incomplete_note(name: str) -> str:
     """" (NOTE: ...)" when the saved study was interrupted (its file says complete: false)."""
-    saved = json.loads((RESULTS / f"{name}-cpu.json").read_text())
+    saved = _saved(name)
     if saved.get("complete", True):
         return ""
     seeds = sorted({r["seed"] for r in saved["rows"] if "seed" in r})
@@ -220,7 +225,7 @@ BENCHMARK_MEASURES = {"data only": "data only", "whole step": "whole training st
 
 
 def _benchmark(backbone: str) -> dict:
-    return json.loads((RESULTS / f"benchmark-{backbone}-cpu.json").read_text())
+    return _saved(f"benchmark-{backbone}")
 
 
 def _ratio(row: dict, value: float) -> str:
@@ -269,10 +274,11 @@ def benchmark_line() -> str:
 
 def padding_line() -> str:
     """benchmarks/padding_speed.py's saved ratios (TensorFlow "same" padding over symmetric) and what they say."""
-    saved = json.loads((RESULTS / "padding-cpu.json").read_text())
+    saved = _saved("padding")
     rows = saved["rows"]
     per_size = "; ".join(f"{r['ratio']:.2f} at {r['size']} px (rounds {r['ratio_low']:.2f}-{r['ratio_high']:.2f})"
                          for r in rows)
+
     def verdict(r: dict) -> str:
         if r["ratio_low"] <= 1 <= r["ratio_high"]:
             return f"at {r['size']} px no difference this machine resolves (the rounds' range includes 1)"
