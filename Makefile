@@ -67,14 +67,14 @@ browser-deps:
 	else echo "browser test: install Debian's chromium and libjs-mathjax (apt-get) to run it"; fi
 
 reproduce: $(STAMP)
-	$(BIN)/python -m tlbook study strategies --preset cpu --out book/results/strategies-cpu.json
+	$(BIN)/python -m tlbook study strategies --preset cpu --out src/tlbook/results/strategies-cpu.json
 	$(BIN)/python tools/claims.py
 
 benchmark: $(STAMP)
 	dev=$$($(BIN)/python -c "import torch; print('gpu' if torch.cuda.is_available() else 'cpu')") && \
-	$(BIN)/python benchmarks/pipeline_speed.py --out book/results/benchmark-efficientnet_lite0-$$dev.json && \
-	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18 --out book/results/benchmark-resnet18-$$dev.json && \
-	$(BIN)/python benchmarks/padding_speed.py --out book/results/padding-$$dev.json
+	$(BIN)/python benchmarks/pipeline_speed.py --out src/tlbook/results/benchmark-efficientnet_lite0-$$dev.json && \
+	$(BIN)/python benchmarks/pipeline_speed.py --backbone resnet18 --out src/tlbook/results/benchmark-resnet18-$$dev.json && \
+	$(BIN)/python benchmarks/padding_speed.py --out src/tlbook/results/padding-$$dev.json
 
 clean:
 	rm -rf _build runs

@@ -11,7 +11,7 @@ alternate which network goes first, at the ``cpu`` preset's size and at 224 px.
 
     python benchmarks/padding_speed.py             # about 3 minutes on 2 CPU cores
     python benchmarks/padding_speed.py --quick
-    python benchmarks/padding_speed.py --out book/results/padding-cpu.json  # what book/benchmarks.md quotes
+    python benchmarks/padding_speed.py --out src/tlbook/results/padding-cpu.json  # what book/benchmarks.md quotes
 
 Compare the ratio, not the absolute numbers: the machine's speed varies with
 its load. A ratio below 1 means the TensorFlow-padding network is slower.
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from tlbook.config import PRESETS, default_device
-from tlbook.train import write_json_atomic
+from tlbook.files import write_json_atomic
 
 
 def make_step(name: str, device: torch.device, batch_size: int, size: int):

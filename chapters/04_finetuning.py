@@ -17,7 +17,7 @@
 # minutes, most of it installing the package and loading the data and weights
 # (an estimate from the GPU's speed on this network, not yet timed). The
 # multi-run tables are computed by `python -m tlbook study ...` (20 to 50
-# minutes each on 2 cores) and loaded from `book/results/`; in other presets
+# minutes each on 2 cores) and loaded from `src/tlbook/results/`; in other presets
 # this notebook computes them itself.
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime

@@ -17,7 +17,7 @@
 # from the GPU's speed on this network, not yet timed). The data-efficiency
 # curve (30 training runs, about 30 minutes on 2 cores) is computed by `python
 # -m tlbook study curve --preset cpu --image-size 96 --out
-# book/results/curve-cpu.json` and loaded; in other presets this notebook
+# src/tlbook/results/curve-cpu.json` and loaded; in other presets this notebook
 # computes it itself.
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime

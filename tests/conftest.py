@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from PIL import Image
+
+# Generated tests are reproducible: the same examples on every run and machine (a CI failure can be re-run
+# here), no example database written into the checkout, and no time limit per example (CI shares its cores).
+settings.register_profile("tlbook", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile("tlbook")
 
 # The repository's scripts (tools/build_notebooks.py) are imported by the notebook and exercise tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))

@@ -8,6 +8,7 @@ files exist afterwards.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -30,20 +31,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 # --- 1. nonsense is refused up front, naming the flag and the allowed range -------------
 
 
-@pytest.mark.parametrize(("flag", "value", "said"), [
-    ("--epochs", "0", "at least 1"), ("--epochs", "-1", "at least 1"), ("--per-class", "0", "at least 1"),
-    ("--batch-size", "0", "at least 1"), ("--batch-size", "-5", "at least 1"), ("--lr", "-1", "positive"),
-    ("--lr", "nan", "positive"), ("--image-size", "0", "from 8 to 1024"), ("--image-size", "100000", "from 8 to 1024"),
-    ("--test-per-class", "0", "at least 1"), ("--epochs", "two", "whole number"),
-])
-def test_impossible_numbers_are_refused_before_any_data_is_loaded(flag, value, said, tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["train", "--preset", "smoke", "--data", str(tmp_path / "never-read"), "--out", str(tmp_path / "o"),
-              flag, value])
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert flag in err and said in err, err
-    assert not (tmp_path / "o").exists()
+# Numbers outside their declared domain: tests/test_defences.py generates them for every flag.
 
 
 def test_grade_timeout_must_be_positive(tmp_path, capsys):
@@ -228,7 +216,8 @@ def test_the_grader_finds_every_notebook_and_says_what_it_skips(tmp_path):
         (subs / rel).write_text("{}")
     graded, skipped = find_submissions(subs)
     assert [p.relative_to(subs).as_posix() for p in graded] == ["BOB.IPYNB", "ann.ipynb", "group1/cy.Ipynb"]
-    assert {p.name: why.split(" ")[0] for p, why in skipped} == {"ann-checkpoint.ipynb": "a", "._ann.ipynb": "a"}
+    assert {p.name: why.split(" ")[0] for p, why in skipped} == {"ann-checkpoint.ipynb": "a", "._ann.ipynb": "a",
+                                                                 "notes.txt": "not"}
     assert all(why for _, why in skipped)
 
 
@@ -282,7 +271,10 @@ def test_a_class_with_too_few_images_is_named_with_its_counts(tmp_path, capsys):
 
 def test_resume_refuses_a_study_file_written_with_other_settings(dataset_root, tmp_path, capsys):
     out = tmp_path / "sweep.json"
-    out.write_text(json.dumps({"study": "sweep", "config": {"preset": "smoke", "image_size": 999}, "rows": []}))
+    from tlbook.config import get_config
+
+    config = {**dataclasses.asdict(get_config("smoke", data=str(dataset_root))), "image_size": 96}
+    out.write_text(json.dumps({"study": "sweep", "config": config, "rows": []}))
     before = out.read_text()
     assert main(["study", "sweep", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out),
                  "--resume"]) == 2
@@ -292,4 +284,4 @@ def test_resume_refuses_a_study_file_written_with_other_settings(dataset_root, t
     out.write_text("{ not json")
     assert main(["study", "sweep", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out),
                  "--resume"]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "not valid JSON" in capsys.readouterr().err

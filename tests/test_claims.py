@@ -1,7 +1,7 @@
-"""The numbers typed into README.md and the book's pages match book/results/.
+"""The numbers typed into README.md and the book's pages match src/tlbook/results/.
 
 The multi-run studies are measured by ``python -m tlbook study ...`` and the
-pipeline's speed by ``make benchmark``, all saved in ``book/results/*.json``.
+pipeline's speed by ``make benchmark``, all saved in ``src/tlbook/results/*.json``.
 The results that README.md, book/reproduce.md and book/benchmarks.md quote
 are written by ``tools/claims.py`` between claim markers; the check below
 reruns it, so a number retyped by hand, or a result re-measured without
@@ -17,11 +17,11 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "book" / "results"
+RESULTS = ROOT / "src" / "tlbook" / "results"
 
 
 def _load(name: str):
-    """``book/results/{name}-cpu.json``, parsed."""
+    """``src/tlbook/results/{name}-cpu.json``, parsed."""
     return json.loads((RESULTS / f"{name}-cpu.json").read_text())
 
 

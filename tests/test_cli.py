@@ -1,5 +1,6 @@
 """python -m tlbook end to end, in the smoke preset, on a folder made on the spot."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -150,17 +151,19 @@ def test_chapters_load_saved_studies_or_compute(dataset_root, tmp_path, capsys):
     from tlbook.studies import load_or_run
 
     cfg = get_config("smoke", data=str(dataset_root))
-    rows = [{"step": "x", "test_accuracy": 0.5}]
-    (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": {"preset": "smoke"}, "rows": rows}))
+    config = dataclasses.asdict(cfg)
+    rows = [{"step": "x", "test_accuracy": 0.5, "size": 32, "optimizer": "sgd", "lr": 0.001, "batch_size": 100,
+             "steps": 80, "seconds": 1.0}]
+    (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": config, "rows": rows}))
     assert load_or_run("ladder", cfg, folder=tmp_path) == rows
     assert "python -m tlbook study ladder --preset smoke --out" in capsys.readouterr().out
     # A study saved with other settings prints the flags that reproduce it.
-    saved = {"preset": "smoke", "image_size": 96, "lr": 0.004, "epochs": cfg.epochs}
+    saved = {**config, "image_size": 96, "lr": 0.004}
     (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": saved, "rows": rows}))
     load_or_run("ladder", cfg, folder=tmp_path)
     assert "study ladder --preset smoke --image-size 96 --lr 0.004 --out" in capsys.readouterr().out
-    (tmp_path / "curve-smoke.json").write_text(json.dumps({"study": "ladder", "config": {"preset": "smoke"}, "rows": []}))
-    with pytest.raises(ValueError, match="does not hold the curve study"):
+    (tmp_path / "curve-smoke.json").write_text(json.dumps({"study": "ladder", "config": config, "rows": []}))
+    with pytest.raises(ValueError, match="holds the 'ladder' study, not 'curve'"):
         load_or_run("curve", cfg, folder=tmp_path)
     with pytest.raises(ValueError, match="unknown study"):
         load_or_run("zoo", cfg, folder=tmp_path)

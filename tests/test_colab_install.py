@@ -6,7 +6,9 @@ fresh virtual environment sees this environment's packages as its
 ``pip install "tlbook @ git+<repository>"`` is run with the repository's local
 path in place of the URL (there is no network). Chapter 2 then runs top to
 bottom in the ``smoke`` preset in a kernel of that environment, and the
-notebook itself reports that it imported the freshly installed copy.
+notebook itself reports that it imported the freshly installed copy. Chapter 6
+then runs in the ``cpu`` preset, as a Colab reader gets it: every study it
+shows is loaded from the results installed with the package, none is re-run.
 """
 
 import json
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.slow  # builds a virtual environment: left out of make 
 ROOT = Path(__file__).resolve().parents[1]
 
 CHAPTER = ROOT / "book" / "02_augmentation.ipynb"
+STUDIES_CHAPTER = ROOT / "book" / "06_outlook.ipynb"  # loads saved studies in the cpu preset
 
 DRIVER = """
 import sys, nbformat
@@ -73,18 +76,24 @@ def test_setup_cell_install_then_chapter_runs(tmp_path, cifar):
     (kernels / "kernel.json").write_text(json.dumps({
         "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "colab-like", "language": "python"}))
-    env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "TLBOOK_PRESET": "smoke",
-           "TLBOOK_DATA": str(cifar), "MPLBACKEND": "Agg"}
-    out = tmp_path / "executed.ipynb"
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    subprocess.run([str(python), "-c", DRIVER, str(CHAPTER), str(out), str(workdir)], check=True, env=env,
-                   cwd=workdir, timeout=900)
+    for chapter, preset in [(CHAPTER, "smoke"), (STUDIES_CHAPTER, "cpu")]:
+        env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "TLBOOK_PRESET": preset,
+               "TLBOOK_DATA": str(cifar), "MPLBACKEND": "Agg"}
+        out = tmp_path / f"executed-{chapter.name}"
+        workdir = tmp_path / f"work-{chapter.stem}"  # a folder of its own: no checkout around it
+        workdir.mkdir()
+        subprocess.run([str(python), "-c", DRIVER, str(chapter), str(out), str(workdir)], check=True, env=env,
+                       cwd=workdir, timeout=900)
 
-    nb = nbformat.read(out, as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
-    printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    origin = Path(printed.split("TLBOOK_FROM", 1)[1].strip())
-    assert site in origin.parents, f"the chapter imported tlbook from {origin}, not from the fresh environment {site}"
-    assert ROOT not in origin.parents
+        nb = nbformat.read(out, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
+        printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+        origin = Path(printed.split("TLBOOK_FROM", 1)[1].strip())
+        assert site in origin.parents, f"{chapter.name} imported tlbook from {origin}, not from {site}"
+        assert ROOT not in origin.parents
+        if preset == "cpu":
+            text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+            calls = sum(c.source.count("load_or_run(\"") for c in nb.cells if c.cell_type == "code")
+            loaded = text.count("loaded tlbook/results/")
+            assert calls >= 2 and loaded == calls, f"{loaded} of {calls} studies loaded; the others were re-run"

@@ -1,11 +1,13 @@
 """Presets, the TLBOOK_PRESET switch and repeatable seeds."""
 
+import dataclasses
 import re
 
 import pytest
 import torch
 
-from tlbook.config import ConfigError, PRESETS, get_config, seed_everything
+from tlbook.config import PRESETS, get_config, seed_everything
+from tlbook.errors import ConfigError
 
 
 def test_three_presets_exist_and_grow():
@@ -41,23 +43,13 @@ def test_bad_values_are_named(monkeypatch):
         get_config("smoke", epoch=3)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("epochs", 0, "epochs must be a whole number at least 1, got 0"),
-    ("train_per_class", 0, "train_per_class must be a whole number at least 1 (or None: all), got 0"),
-    ("batch_size", -4, "batch_size must be"),
-    ("image_size", 0, "image_size must be a whole number from 8 to 1024, got 0"),
-    ("image_size", 22400, "from 8 to 1024, got 22400"),
-    ("test_per_class", 0, "test_per_class must be"),
-    ("lr", -1.0, "lr must be a positive number, got -1.0"),
-    ("backbone", "vgg16", "unknown backbone 'vgg16'; known backbones: efficientnet_lite0, resnet18"),
-])
-def test_an_impossible_config_fails_when_it_is_built(field, value, message):
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        get_config("smoke", **{field: value})
+def test_an_unknown_backbone_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match=re.escape("unknown backbone 'vgg16'; known backbones: efficientnet_lite0, resnet18")):
+        get_config("smoke", backbone="vgg16")
 
 
 def test_configs_are_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         PRESETS["cpu"].epochs = 1  # type: ignore[misc]
 
 

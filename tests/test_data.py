@@ -10,7 +10,8 @@ from PIL import Image
 
 from conftest import CLASSES, make_image_folder
 from tlbook import data as tldata
-from tlbook.data import DataError, ImageSet, load_image_folder, load_split, load_splits, stratified_indices
+from tlbook.errors import DataError
+from tlbook.data import ImageSet, load_image_folder, load_split, load_splits, stratified_indices
 
 
 def test_folder_loads_as_uint8_tensor(image_folder):

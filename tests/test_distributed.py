@@ -58,7 +58,7 @@ def test_a_batch_that_does_not_split_evenly_is_refused_before_training(dataset_r
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                           env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert proc.returncode != 0
-    assert "batch size 7 must divide evenly between 2 processes" in proc.stderr + proc.stdout
+    assert "--batch-size 7 must divide evenly between 2 processes" in proc.stderr + proc.stdout
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 

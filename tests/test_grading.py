@@ -63,7 +63,7 @@ def test_a_notebook_without_chapter_needs_the_option(tmp_path):
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "g.csv")]) == 2
-    assert "is not a folder of submitted notebooks" in capsys.readouterr().err
+    assert "the submissions folder" in (err := capsys.readouterr().err) and "nope does not exist" in err
     assert not (tmp_path / "g.csv").exists()
 
 
@@ -83,3 +83,111 @@ def test_the_dying_cell_is_named_right_on_a_busy_machine(tmp_path):
     carol = nbformat.read(SAMPLES / "carol_crashes.ipynb", as_version=4)
     crash = next(i for i, c in enumerate(carol.cells) if "os._exit" in c.source)
     assert all(f"the kernel died (while running cell {crash})" in r.feedback for r in rows), rows[0].feedback
+
+
+# --- the grader owns its children ---------------------------------------------------------------------------
+
+DAEMON = """
+import os, signal, sys, time
+pids = {pids!r}
+if os.fork() == 0:                      # a daemon: fork, new session, fork again, ignore the polite signals
+    os.setsid()
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with open(pids, "a") as f:
+            f.write(f"{{os.getpid()}}\\n")
+        time.sleep(600)                 # bounded: it would stop by itself in ten minutes
+        os._exit(0)
+    os._exit(0)
+with open(pids, "a") as f:
+    f.write(f"{{os.getpid()}}\\n")      # the kernel itself
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by its parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def _submission(tmp_path: Path, name: str, *cells: str) -> Path:
+    nb = nbformat.read(SAMPLES / "alice_correct.ipynb", as_version=4)
+    for i, source in enumerate(cells):
+        nb.cells.insert(3 + i, nbformat.v4.new_code_cell(source))
+    folder = tmp_path / "subs"
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nb, folder / name)
+    return folder / name
+
+
+def _wait_for_lines(path: Path, n: int) -> list[int]:
+    """The pids written to ``path`` once there are ``n`` of them (bounded wait; the grader's limit is the real one)."""
+    import time
+
+    for _ in range(6000):
+        if path.exists() and len(path.read_text().split()) >= n:
+            return [int(p) for p in path.read_text().split()]
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never got {n} pids")
+
+
+@pytest.mark.parametrize("ends", ["normally", "by its time limit"])
+def test_no_process_of_a_submission_survives_it(tmp_path, ends):
+    pids = tmp_path / "pids.txt"
+    cells = [DAEMON.format(pids=str(pids))]
+    if ends == "by its time limit":
+        cells.append("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass")
+    rows = grade_notebook(_submission(tmp_path, "gina.ipynb", *cells), timeout=60 if ends == "normally" else 25)
+    assert len(rows) == 3
+    if ends == "normally":
+        assert [r.passed for r in rows] == [True] * 3, rows
+    else:
+        assert "time limit" in rows[0].feedback
+    started = _wait_for_lines(pids, 2)
+    assert not [p for p in started if _alive(p)], "the daemon or the kernel outlived the grading"
+
+
+def test_a_notebook_that_prints_200_mb_is_graded_in_bounded_memory(tmp_path):
+    """Output beyond tlbook.grading.MAX_OUTPUT_BYTES is dropped, so grading's memory does not grow with it."""
+    import subprocess
+    import sys
+
+    flood = "import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 1_000_000)"
+    path = _submission(tmp_path, "hugo.ipynb", flood)
+    import tlbook.grading
+
+    reports = []
+    real = tlbook.grading._run_isolated
+
+    def keep(*args, **kwargs):
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tlbook.grading, "_run_isolated", keep)
+        rows = grade_notebook(path, timeout=600)
+    assert [r.passed for r in rows] == [True, True, True], rows
+    # The grading process keeps at most MAX_OUTPUT_BYTES of output; its peak is what it took to receive it.
+    assert reports[0]["peak_memory_mb"] < 1000, reports[0]
+
+
+def test_ctrl_c_during_grading_leaves_nothing_running(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids.txt"
+    path = _submission(tmp_path, "ivan.ipynb", DAEMON.format(pids=str(pids)), "while True:\n    pass")
+    out = tmp_path / "grades.csv"
+    grader = subprocess.Popen([sys.executable, "-m", "tlbook", "grade", str(path.parent), "--out", str(out),
+                               "--timeout", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = _wait_for_lines(pids, 2)
+    grader.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+    _, err = grader.communicate(timeout=120)
+    assert grader.returncode == 130 and "interrupted" in err, err
+    assert not [p for p in started if _alive(p)], "Ctrl-C left the daemon or the kernel running"
+    assert not out.exists(), "no grade sheet from an interrupted grading"

@@ -46,7 +46,7 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-from tlbook.train import atomic_path
+from tlbook.files import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "chapters"

@@ -1,4 +1,4 @@
-"""Write the numbers that README.md and the book's pages quote from book/results/*.json.
+"""Write the numbers that README.md and the book's pages quote from src/tlbook/results/*.json.
 
 A quoted result sits between two markers, ``<!-- claim:NAME -->`` and
 ``<!-- /claim:NAME -->`` (inline or around a whole table); this script
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "book" / "results"
+RESULTS = ROOT / "src" / "tlbook" / "results"
 FILES = ("README.md", "book/reproduce.md", "book/benchmarks.md")
 REGION = re.compile(r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)", re.S)
 
@@ -32,7 +32,7 @@ from tlbook.studies import CONVERGED_SCRATCH, chosen_by_validation, curve_means,
 
 
 def _saved(name: str) -> dict:
-    """book/results/NAME-cpu.json, as the study or benchmark wrote it."""
+    """src/tlbook/results/NAME-cpu.json, as the study or benchmark wrote it."""
     return json.loads((RESULTS / f"{name}-cpu.json").read_text())
 
 
@@ -216,7 +216,7 @@ def ladder_table() -> str:
     return "\n".join(lines)
 
 
-# --- the pipeline benchmark (make benchmark -> book/results/benchmark-<backbone>-cpu.json) ----------------
+# --- the pipeline benchmark (make benchmark -> src/tlbook/results/benchmark-<backbone>-cpu.json) ----------------
 
 BENCHMARK_BACKBONES = {"efficientnet_lite0": "EfficientNet-Lite0", "resnet18": "ResNet-18"}
 BENCHMARK_MEASURES = {"data only": "data only", "whole step": "whole training step",

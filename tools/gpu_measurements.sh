@@ -16,7 +16,7 @@
 # `import tlbook` fails it uses src/ and .remote/site/ (the EfficientNet-Lite0
 # weights package), and when TLBOOK_DATA is unset it unpacks
 # .remote/cifar10-jpeg.tar.xz into /tmp. Copy the JSON files it writes into
-# book/results/ and the rows into README.md and book/benchmarks.md.
+# src/tlbook/results/ and the rows into README.md and book/benchmarks.md.
 #
 # --smoke checks the plumbing in a minute on any machine, CPU included: the smoke
 # preset and one quick 32-px benchmark round; its numbers mean nothing.

@@ -41,7 +41,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import ConfigError, TlbookError
+from .config import BACKBONE_NAMES
+from .errors import BackboneUnavailable, ConfigError
 
 __all__ = [
     "BackboneSpec",
@@ -60,8 +61,6 @@ __all__ = [
 ]
 
 
-class BackboneUnavailable(TlbookError, RuntimeError):
-    """Pretrained weights that cannot be had here; the message says how to get them."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +188,9 @@ BACKBONES: dict[str, BackboneSpec] = {
     ),
 }
 
+if sorted(BACKBONES) != sorted(BACKBONE_NAMES):  # one list of names, two views of it: never out of step
+    raise ImportError(f"tlbook.config.BACKBONE_NAMES {BACKBONE_NAMES} must name the backbones of the table "
+                      f"{sorted(BACKBONES)}")
 
 # What each backbone name meant in files written before checkpoints and studies recorded the network:
 # until December 2026 tlbook loaded the Lite0 weights into the symmetric-padding efficientnet_lite0.

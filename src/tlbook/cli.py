@@ -9,7 +9,7 @@ accuracy goals in the README come from it).
     python -m tlbook train --strategy finetune --out runs/finetune
     python -m tlbook evaluate --run runs/finetune
     python -m tlbook compare --strategies finetune scratch --out runs/goals.json
-    python -m tlbook study ladder --out book/results/ladder-cpu.json
+    python -m tlbook study ladder --out src/tlbook/results/ladder-cpu.json
 """
 
 from __future__ import annotations
@@ -17,67 +17,83 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import shutil
 import statistics
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from .backbones import BACKBONES, get_spec, preprocessing_for
-from .config import CONFIG_FLAGS, MAX_IMAGE_SIZE, PRESETS, Config, ConfigError, OutputError, TlbookError, check_writable, get_config
+from . import grading, schemas
+from .config import CONFIG_FLAGS, DOMAINS, PRESETS, Config, Domain, get_config
+from .errors import CheckpointMismatch, CheckpointMissing, ConfigError, DataError, InputPathError, OutputError, SchemaError, TlbookError
+from .files import AnyValue, atomic_folder, check_writable, input_path, read_json, show, write_json_atomic
 from .experiment import STRATEGIES, run
 from .studies import STUDIES
-from .data import load_test_split
-from .train import CheckpointMismatch, evaluate, load_checkpoint, save_checkpoint, write_json_atomic
+from .data import DATA_HELP, load_test_split
+from .train import evaluate, load_checkpoint, save_checkpoint
 
 
-def _whole(low: int, high: int | None = None):
-    """An argparse type: a whole number in [low, high], refused with the range before anything runs."""
-    def parse(text: str) -> int:
+class _PlainHelp(argparse.HelpFormatter):
+    """Help text printed as written: argparse's %-formatting of help strings would turn any '%' in them
+    (a strategy's "10 % of the epochs") into a TypeError; no help here uses %(default)s."""
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return self._get_help_string(action) or ""
+
+
+def _typed(domain: Domain):
+    """An argparse type for the numbers of ``domain``: parsed and range-checked before anything runs."""
+
+    def parse(text: str) -> int | float:
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            span = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"must be {span}, got {value}")
-        return value
+            return domain.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = "a whole number" if domain.whole else "a number"
     return parse
 
 
-def _positive(text: str) -> float:
-    """An argparse type: a number greater than 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+# The command line's own numbers (the run's are tlbook.config.DOMAINS), with their ranges.
+CLI_DOMAINS: dict[str, Domain] = {
+    "seeds": Domain(True, 1, 1000),
+    "sizes": Domain(True, 1, 1_000_000),
+    "chapter": Domain(True, 1, 99),
+    "timeout": Domain(False, 0, 7 * 24 * 3600, low_open=True),
+    "memory": Domain(False, 0.5, 1024),
+}
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("configuration (defaults: the preset's; see tlbook.config)")
     g.add_argument("--preset", choices=sorted(PRESETS), help="run size (default: $TLBOOK_PRESET, else cpu; full: all of "
                    "CIFAR-10 at 224 px, for a GPU)")
-    g.add_argument("--data", help="ImageFolder root with train/ and test/ (default: $TLBOOK_DATA, else download CIFAR-10)")
+    g.add_argument("--data", help="ImageFolder root with train/ and test/, or one folder of class folders "
+                   "(default: $TLBOOK_DATA, else download CIFAR-10)")
     g.add_argument("--backbone", choices=sorted(BACKBONES), help="pretrained network (default: efficientnet_lite0)")
-    flags = {  # Config field -> (type, help); the flag's name comes from CONFIG_FLAGS
-        "train_per_class": (_whole(1), "training images per class (>= 1)"),
-        "test_per_class": (_whole(1), "test images per class (>= 1)"),
-        "epochs": (_whole(1), ">= 1"),
-        "image_size": (_whole(8, MAX_IMAGE_SIZE), f"side of the square the network sees, in pixels (8 to {MAX_IMAGE_SIZE})"),
-        "batch_size": (_whole(1), "the global batch, split between processes under torchrun (>= 1)"),
-        "lr": (_positive, "peak learning rate of the head (> 0)"),
-        "seed": (_whole(0), ">= 0"),
+    texts = {  # Config field -> help; the flag's name comes from CONFIG_FLAGS, its range from DOMAINS
+        "train_per_class": "training images per class",
+        "test_per_class": "test images per class",
+        "epochs": "passes over the training images",
+        "image_size": "side of the square the network sees, in pixels",
+        "batch_size": "the global batch, split between processes under torchrun",
+        "lr": "peak learning rate of the head",
+        "seed": "which images are drawn and how the head starts",
     }
-    for field, (kind, text) in flags.items():
-        g.add_argument(CONFIG_FLAGS[field], dest=field, type=kind, help=text)
+    for field, text in texts.items():
+        domain = DOMAINS[field]
+        g.add_argument(CONFIG_FLAGS[field], dest=field, type=_typed(domain),
+                       help=f"{text} ({domain.describe().replace(' (or None: all)', '')})")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _config(args: argparse.Namespace) -> Config:
     fields = ("data", "backbone", *CONFIG_FLAGS)
+    if args.data is not None:  # a path is a value: empty, missing, a file or a broken link is named now
+        try:
+            args.data = str(input_path(args.data, kind="folder", what="--data"))
+        except InputPathError as e:
+            raise DataError(f"{e}. {DATA_HELP}") from None
     return get_config(args.preset, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
 
 
@@ -96,8 +112,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     processes, rank = distributed.world()
     main_process = rank == 0
     try:
-        if cfg.batch_size % processes:  # before any data is loaded
-            raise ConfigError(f"the batch size {cfg.batch_size} must divide evenly between {processes} processes")
+        if cfg.batch_size % processes or cfg.batch_size // processes < 2:  # before any data is loaded
+            raise ConfigError(f"--batch-size {cfg.batch_size} must divide evenly between {processes} processes, "
+                              "at least 2 images each (BatchNorm cannot train on one)")
         if main_process:
             if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
                 raise OutputError(f"output folder {out} is not empty; choose another --out or pass --overwrite")
@@ -121,34 +138,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _write_run(out: Path, result, metrics: dict, *, backbone: str) -> None:
     """model.pt and metrics.json into ``out``, swapped in whole: --overwrite leaves no file of an earlier run,
     and a failure leaves the earlier run as it was."""
-    staging = out.with_name(f".{out.name}.tlbook-new")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with atomic_folder(out) as staging:
         # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
         save_checkpoint(staging / "model.pt", result.model, backbone=backbone, classes=result.test.classes,
                         meta=metrics)
         write_json_atomic(staging / "metrics.json", metrics)
-        old = out.with_name(f".{out.name}.tlbook-old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            out.rename(old)
-        staging.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    folder = Path(args.run)
+    folder = input_path(args.run, kind="folder", what="--run")
     metrics_file = folder / "metrics.json"
     if not metrics_file.is_file():
-        raise OutputError(f"{metrics_file} does not exist; --run must be a folder written by 'python -m tlbook train'")
+        raise OutputError(f"{show(metrics_file)} does not exist; --run must be a folder written by "
+                          "'python -m tlbook train'")
     try:
-        saved = json.loads(metrics_file.read_text())
-        saved["config"]["preset"], saved["test"]["accuracy"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise OutputError(f"{metrics_file} is not a metrics file written by 'python -m tlbook train' "
-                          f"({type(e).__name__}: {e}); train again") from None
+        saved = read_json(metrics_file, schemas.METRICS)  # names the file and the field, before loading anything
+    except SchemaError as e:
+        raise SchemaError(f"{e}: not a metrics file as 'python -m tlbook train' writes it; train again") from None
+    if not (folder / "model.pt").is_file():
+        raise CheckpointMissing(f"{show(folder / 'model.pt')} does not exist; --run must be a folder written by "
+                                "'python -m tlbook train'")
     if args.json:
         check_writable(args.json, folder=False)
     cfg = get_config(saved["config"]["preset"], **{k: v for k, v in saved["config"].items() if k != "preset"})
@@ -164,7 +173,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                  f"version of tlbook preprocesses {cfg.backbone} as {dataclasses.asdict(pre)}; "
                                  "train a new checkpoint")
     result = evaluate(model, test, preprocessing=pre, hflip_tta=args.tta)
-    print(f"{folder}: test accuracy {result.accuracy:.1%} on {len(test)} images"
+    print(f"{show(folder)}: test accuracy {result.accuracy:.1%} on {len(test)} images"
           f"{' with flip TTA' if args.tta else ''} (saved at training: {saved['test']['accuracy']:.1%})")
     for name, acc in zip(result.classes, result.per_class_accuracy):
         print(f"  {name:>12s} {acc:6.1%}")
@@ -178,6 +187,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out, folder=False)
     seeds = range(cfg.seed, cfg.seed + args.seeds)
+    DOMAINS["seed"].check("--seed + --seeds - 1", seeds[-1])  # every seed is valid before the first run
     rows = []
     for seed in seeds:  # each seed draws other training images and other initial weights
         for strategy in args.strategies:
@@ -238,39 +248,44 @@ def cmd_study(args: argparse.Namespace) -> int:
 
 
 def _resumable_rows(out: str, header: dict) -> list[dict] | None:
-    """The rows of ``out`` if it holds the same study with the same settings (else a ConfigError); None if absent."""
+    """The rows of ``out`` if it holds the same study with the same settings (else an error); None if absent."""
     path = Path(out)
     if not path.exists():
         return None
     try:
-        saved = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"--resume: cannot read {path} ({e}); delete it or drop --resume") from None
+        saved = schemas.validate_study(read_json(path, AnyValue()), what=show(path), study=header["study"])
+    except TlbookError as e:
+        raise ConfigError(f"--resume: {e}; delete it or drop --resume") from None
     saved_header = {k: saved.get(k) for k in ("study", "config", "architecture", "preprocessing")}
     wanted = json.loads(json.dumps({k: header[k] for k in saved_header}))  # as JSON has it (tuples are lists)
     differs = [k for k in wanted if saved_header[k] != wanted[k]]
     if differs:
-        raise ConfigError(f"--resume: {path} was written with another {', '.join(differs)}; "
+        raise ConfigError(f"--resume: {show(path)} was written with another {', '.join(differs)}; "
                           f"run without --resume to start afresh, or choose another --out")
-    print(f"resuming from {path}: {len(saved['rows'])} runs already measured are kept")
+    print(f"resuming from {show(path)}: {len(saved['rows'])} runs already measured are kept")
     return saved["rows"]
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .grading import grade_folder
 
-    grade_folder(args.submissions, out=args.out, chapter=args.chapter, timeout=args.timeout, preset=args.preset)
+    submissions = input_path(args.submissions, kind="folder", what="the submissions folder")
+    grade_folder(submissions, out=args.out, chapter=args.chapter, timeout=args.timeout, preset=args.preset,
+                 memory_gb=args.memory)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tlbook",
+        formatter_class=_PlainHelp,
         description="Fine-tune an ImageNet backbone on CIFAR-10 (or your own ImageFolder) and evaluate it.",
-        epilog="Environment: TLBOOK_PRESET (smoke | cpu | gpu), TLBOOK_DATA (offline data folder), "
+        epilog="Environment: TLBOOK_PRESET (smoke | cpu | full), TLBOOK_DATA (offline data folder), "
         "TLBOOK_BACKBONE, TORCH_HOME (where resnet18's weights are looked for).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    add_parser = sub.add_parser
+    sub.add_parser = lambda *a, **k: add_parser(*a, formatter_class=_PlainHelp, **k)  # type: ignore[method-assign]
 
     p = sub.add_parser("train", help="train one model; write metrics.json and model.pt")
     _add_common(p)
@@ -283,8 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a trained run on the test set")
     p.add_argument("--run", required=True, help="folder written by 'train'")
     p.add_argument("--data", help="data folder (default: the one the run was trained on)")
-    p.add_argument("--test-per-class", type=_whole(1), help="test images per class (default: the run's)")
-    p.add_argument("--seed", type=_whole(0), help="which test images are drawn (default: the run's)")
+    p.add_argument("--test-per-class", type=_typed(DOMAINS["test_per_class"]),
+                   help=f"test images per class ({DOMAINS['test_per_class'].describe()}; default: the run's)")
+    p.add_argument("--seed", type=_typed(DOMAINS["seed"]),
+                   help=f"which test images are drawn ({DOMAINS['seed'].describe()}; default: the run's)")
     p.add_argument("--tta", action="store_true", help="average each image with its mirror image")
     p.add_argument("--json", help="also write the evaluation to this JSON file")
     p.set_defaults(func=cmd_evaluate)
@@ -292,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="train several strategies on the same data; print a table")
     _add_common(p)
     p.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["finetune", "scratch"])
-    p.add_argument("--seeds", type=_whole(1), default=1,
+    p.add_argument("--seeds", type=_typed(CLI_DOMAINS["seeds"]), default=1,
                    help="repeat with this many seeds, from --seed on (other images, other initial weights); "
-                        "prints the mean (default 1)")
+                        f"prints the mean ({CLI_DOMAINS['seeds'].describe()}; default 1)")
     p.add_argument("--out", help="write all metrics to this JSON file")
     p.set_defaults(func=cmd_compare)
 
@@ -305,9 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch; "
                    "sweep: each strategy's learning rate, chosen on validation accuracy (test never read)")
     p.add_argument("--out", required=True, help="JSON file to write")
-    p.add_argument("--sizes", type=_whole(1), nargs="+",
-                   help="curve: images per class (default: the preset's, see tlbook.studies.CURVE_POINTS)")
-    p.add_argument("--seeds", type=_whole(1), help="seeds 0..N-1 (default: the preset's, see tlbook.studies.STUDY_SEEDS)")
+    p.add_argument("--sizes", type=_typed(CLI_DOMAINS["sizes"]), nargs="+",
+                   help=f"curve: images per class ({CLI_DOMAINS['sizes'].describe()}; default: the preset's, "
+                   "see tlbook.studies.CURVE_POINTS)")
+    p.add_argument("--seeds", type=_typed(CLI_DOMAINS["seeds"]),
+                   help=f"seeds 0..N-1 ({CLI_DOMAINS['seeds'].describe()}; default: the preset's, "
+                   "see tlbook.studies.STUDY_SEEDS)")
     p.add_argument("--resume", action="store_true",
                    help="keep the runs --out already holds (same study and settings; the file is saved after "
                         "every run) and do only the missing ones")
@@ -319,17 +339,28 @@ def build_parser() -> argparse.ArgumentParser:
                        "your rights; grade inside a container (see the instructors' page).")
     p.add_argument("submissions", help="folder of .ipynb files, one per student")
     p.add_argument("--out", required=True, help="CSV file to write (a .summary.txt is written beside it)")
-    p.add_argument("--chapter", type=_whole(1), help="chapter of the exercises (default: read from each notebook)")
-    p.add_argument("--timeout", type=_positive, default=300, help="seconds allowed per notebook (> 0; default 300)")
-    p.add_argument("--preset", default="smoke", choices=sorted(PRESETS), help="preset the notebooks run in")
+    p.add_argument("--chapter", type=_typed(CLI_DOMAINS["chapter"]),
+                   help=f"chapter of the exercises ({CLI_DOMAINS['chapter'].describe()}; default: read from each "
+                   "notebook)")
+    p.add_argument("--timeout", type=_typed(CLI_DOMAINS["timeout"]), default=grading.DEFAULT_TIMEOUT,
+                   help=f"seconds allowed per notebook ({CLI_DOMAINS['timeout'].describe()}; "
+                   f"default {grading.DEFAULT_TIMEOUT:g})")
+    p.add_argument("--memory", type=_typed(CLI_DOMAINS["memory"]), default=grading.DEFAULT_MEMORY_GB,
+                   help=f"GiB of memory per submission, for its grading process and its kernel each "
+                   f"({CLI_DOMAINS['memory'].describe()}; default {grading.DEFAULT_MEMORY_GB:g})")
+    p.add_argument("--preset", default=grading.DEFAULT_PRESET, choices=sorted(PRESETS),
+                   help=f"preset the notebooks run in (default {grading.DEFAULT_PRESET})")
     p.set_defaults(func=cmd_grade)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. A user's mistake (:class:`~tlbook.config.TlbookError`) is one line on stderr and
+    """Run one command. A user's mistake (:class:`~tlbook.errors.TlbookError`) is one line on stderr and
     exit status 2; Ctrl-C is "interrupted" and 130 (files are written atomically, so nothing is left
     half-written); anything else is a bug and keeps its traceback."""
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not valid UTF-8 never breaks a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

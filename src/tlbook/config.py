@@ -32,25 +32,32 @@ weights).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import math
 import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
-    "CONFIG_FLAGS", "TlbookError", "ConfigError", "OutputError", "Config", "PRESETS", "get_config", "seed_everything",
-    "default_device", "check_writable", "CHECK_LOG_ENV", "check_log_path",
+    "BACKBONE_NAMES", "CONFIG_FLAGS", "Domain", "DOMAINS", "Config", "PRESETS", "get_config", "seed_everything",
+    "default_device", "CHECK_LOG_ENV", "check_log_path",
 ]
 
 # The largest input side a run may ask for: EfficientNet-Lite0 at 1024 px already needs about 20 times
 # the memory of 224 px; beyond it a typo (--image-size 22400) would only fail deep inside torch.
 MAX_IMAGE_SIZE = 1024
 
+
+# The backbones tlbook.backbones builds, by name (its table must name the same ones; it checks that on
+# import): here so that a configuration is checked without importing torch.
+BACKBONE_NAMES = ("efficientnet_lite0", "resnet18")
 
 # Config field -> command-line flag of ``python -m tlbook`` (tlbook.cli defines the flags with these names;
 # tlbook.studies prints them to say how a saved study was made).
@@ -60,20 +67,99 @@ CONFIG_FLAGS: dict[str, str] = {
 }
 
 
-class TlbookError(Exception):
-    """A user's mistake (data, checkpoint, configuration, output location), not a bug.
+def _number(x: float) -> str:
+    """``x`` as a reader types it: 4294967295, not 4.29497e+09; 0.5 as 0.5."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
-    The command line prints its message on one line and exits with status 2;
-    anything else that goes wrong is a bug and keeps its traceback.
+
+@dataclass(frozen=True)
+class Domain:
+    """The values one number may take, declared once: the configuration, the recipe and the command line
+    (its checks and its help text) all read it.
+
+    >>> DOMAINS["epochs"].describe()
+    'a whole number from 1 to 10000'
+    >>> DOMAINS["lr"].check("lr", 0)
+    Traceback (most recent call last):
+    ...
+    tlbook.errors.ConfigError: lr must be a number above 0 and up to 10, got 0
+    >>> DOMAINS["seed"].parse("18446744073709551616")
+    Traceback (most recent call last):
+    ...
+    ValueError: must be a whole number from 0 to 4294967295, got 18446744073709551616
     """
 
+    whole: bool  # True: an int (never a bool); False: a finite int or float
+    low: float
+    high: float
+    low_open: bool = False  # True: the low end itself is excluded (a learning rate of 0 learns nothing)
+    high_open: bool = False
+    none_ok: bool = False  # None means "all of it" (every test image)
 
-class ConfigError(TlbookError, ValueError):
-    """An unknown name or an impossible value in a configuration; the message names the field."""
+    def describe(self) -> str:
+        kind = "a whole number" if self.whole else "a number"
+        lo, hi = _number(self.low), _number(self.high)
+        low = f"above {lo}" if self.low_open else f"from {lo}"
+        high = f"below {hi}" if self.high_open else f"to {hi}"
+        if self.low_open or self.high_open:
+            high = high if self.high_open else f"up to {hi}"
+            text = f"{kind} {low} and {high}"
+        else:
+            text = f"{kind} {low} {high}"
+        return text + (" (or None: all)" if self.none_ok else "")
+
+    def contains(self, value: object) -> bool:
+        if value is None:
+            return self.none_ok
+        if isinstance(value, bool) or not isinstance(value, int if self.whole else (int, float)):
+            return False
+        if not self.whole and not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def fits(self, value: object) -> bool:
+        """The same as :meth:`contains`: a Domain is a leaf of a file schema too (:mod:`tlbook.schemas`)."""
+        return self.contains(value)
+
+    def check(self, name: str, value: object) -> object:
+        """``value`` if it lies in the domain, else a :class:`ConfigError` naming ``name`` and the range."""
+        if not self.contains(value):
+            raise ConfigError(f"{name} must be {self.describe()}, got {value!r}")
+        return value
+
+    def parse(self, text: str) -> int | float:
+        """A command-line value: parsed, then checked (``ValueError`` says why, for argparse to print)."""
+        try:
+            value: int | float = int(text) if self.whole else float(text)
+        except ValueError:
+            raise ValueError(f"expected {'a whole number' if self.whole else 'a number'}, got {text!r}") from None
+        if not self.contains(value):
+            raise ValueError(f"must be {self.describe().replace(' (or None: all)', '')}, got {text}")
+        return value
 
 
-class OutputError(TlbookError, OSError):
-    """An output location that cannot be written, found out before any expensive work."""
+# Every number a run takes, with its valid range: written once, read by Config, Recipe and the command
+# line. The ends are where the libraries underneath stop working or a typo shows: a batch of one image
+# cannot train BatchNorm; torch and NumPy seeds must fit 32 bits for NumPy's legacy seeding.
+DOMAINS: dict[str, Domain] = {
+    "train_per_class": Domain(True, 1, 1_000_000, none_ok=True),
+    "val_per_class": Domain(True, 0, 1_000_000),
+    "test_per_class": Domain(True, 1, 1_000_000, none_ok=True),
+    "image_size": Domain(True, 8, MAX_IMAGE_SIZE),
+    "epochs": Domain(True, 1, 10_000),
+    "batch_size": Domain(True, 2, 100_000),
+    "lr": Domain(False, 0, 10, low_open=True),
+    "weight_decay": Domain(False, 0, 10),
+    "label_smoothing": Domain(False, 0, 1, high_open=True),
+    "seed": Domain(True, 0, 2**32 - 1),
+    # Recipe only
+    "momentum": Domain(False, 0, 1, high_open=True),
+    "warmup": Domain(False, 0, 1, high_open=True),
+    "backbone_lr_scale": Domain(False, 0, 100),
+    "layer_decay": Domain(False, 0, 1, low_open=True),
+}
 
 
 @dataclass(frozen=True)
@@ -100,32 +186,11 @@ class Config:
 
     def __post_init__(self) -> None:
         # Every impossible value fails here, when the object is built, naming the field and its range.
-        def whole(name: str, low: int, *, none_ok: bool = False, high: int | None = None) -> None:
-            value = getattr(self, name)
-            if value is None and none_ok:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-                span = f"from {low} to {high}" if high else f"at least {low}"
-                raise ConfigError(f"{name} must be a whole number {span}{' (or None: all)' if none_ok else ''}, "
-                                  f"got {value!r}")
-
-        whole("train_per_class", 1, none_ok=True)
-        whole("val_per_class", 0)
-        whole("test_per_class", 1, none_ok=True)
-        whole("image_size", 8, high=MAX_IMAGE_SIZE)
-        whole("epochs", 1)
-        whole("batch_size", 1)
-        whole("seed", 0)
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if not self.weight_decay >= 0:
-            raise ConfigError(f"weight_decay must not be negative, got {self.weight_decay!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        from .backbones import BACKBONES  # here, not at the top: backbones is the heavier module
-
-        if self.backbone not in BACKBONES:
-            raise ConfigError(f"unknown backbone {self.backbone!r}; known backbones: {', '.join(sorted(BACKBONES))}")
+        for name, domain in DOMAINS.items():
+            if hasattr(self, name):
+                domain.check(name, getattr(self, name))
+        if self.backbone not in BACKBONE_NAMES:
+            raise ConfigError(f"unknown backbone {self.backbone!r}; known backbones: {', '.join(BACKBONE_NAMES)}")
 
     def describe(self) -> str:
         """One line for the top of a notebook: what this run uses.
@@ -210,43 +275,6 @@ def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     return cfg
 
 
-def check_writable(path: str | os.PathLike, *, folder: bool) -> Path:
-    """Check, before any expensive work, that ``path`` can be written; return it as a ``Path``.
-
-    ``folder=True``: ``path`` is a folder (created if missing, with its
-    parents); ``folder=False``: a file, whose folder must exist or be
-    creatable. Either way a file is created and removed in that folder, so a
-    read-only location fails now, not after an hour of training.
-
-    >>> import tempfile
-    >>> out = check_writable(Path(tempfile.mkdtemp()) / "runs" / "a", folder=True)
-    >>> out.name, out.exists()  # writable, and nothing left behind
-    ('a', False)
-    """
-    path = Path(path).expanduser()
-    where = path if folder else path.parent
-    if folder and path.exists() and not path.is_dir():
-        raise OutputError(f"{path} is a file, not a folder; choose another output folder")
-    if not folder and path.is_dir():
-        raise OutputError(f"{path} is a folder; give a file name")
-    blocking = next((p for p in [where, *where.parents] if p.exists()), None)
-    if blocking is not None and not blocking.is_dir():
-        raise OutputError(f"cannot create {where}: {blocking} is a file, not a folder")
-    created = [p for p in [where, *where.parents] if not p.exists()]
-    try:
-        where.mkdir(parents=True, exist_ok=True)
-        probe = where / f".tlbook-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise OutputError(f"cannot write into {where} ({e.strerror or e}); choose another location") from None
-    finally:
-        for p in created:  # leave nothing behind: the run creates them again when it writes
-            with contextlib.suppress(OSError):
-                p.rmdir()
-    return path
-
-
 CHECK_LOG_ENV = "TLBOOK_CHECK_LOG"
 
 
@@ -260,26 +288,33 @@ def check_log_path() -> Path | None:
     return Path(log) if log else None
 
 
-def seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int) -> "torch.Generator":
     """Seed Python, NumPy and torch; return a CPU generator for augmentation.
 
     Runs with the same seed and preset repeat exactly on the CPU.
 
+    >>> import torch
     >>> a = torch.rand(3, generator=seed_everything(0))
     >>> b = torch.rand(3, generator=seed_everything(0))
     >>> torch.equal(a, b)
     True
     """
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
-def default_device() -> torch.device:
+def default_device() -> "torch.device":
     """CUDA when available, else the CPU.
 
-    >>> default_device().type in {"cpu", "cuda"}
+    >>> import torch
+    >>> default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
     True
     """
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -32,9 +32,12 @@ from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile
+from PIL import Image
 
-from .config import Config, TlbookError
+from .config import Config
+from .errors import DataError, InputPathError
+from .files import atomic_folder, input_path, show
+from .images import decode_image, image_size
 
 __all__ = [
     "ImageSet",
@@ -57,8 +60,6 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
 DEFAULT_STORAGE_SIZE = 256  # shorter side of a stored photo, in pixels (>= every backbone's 224)
 
-ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a grey patch
-
 DATA_HELP = (
     "Set TLBOOK_DATA (or pass --data / data=) to a folder in ImageFolder layout, "
     "ROOT/train/<class>/*.png and ROOT/test/<class>/*.png, or to one folder of class folders (your own photos); "
@@ -68,8 +69,6 @@ DATA_HELP = (
 )
 
 
-class DataError(TlbookError, ValueError):
-    """A dataset that cannot be used as it is; the message says what to do."""
 
 
 @dataclass
@@ -134,54 +133,6 @@ def stratified_indices(
     return torch.cat(chosen).sort().values if chosen else torch.empty(0, dtype=torch.long)
 
 
-def decode_image(path: Path, *, storage_size: int | None) -> np.ndarray:
-    """Read one image file as RGB ``(H, W, 3)`` uint8, resized if asked.
-
-    Greyscale, palette, RGBA (composited on white) and CMYK images become
-    RGB. ``storage_size`` resizes the shorter side to that many pixels and
-    centre-crops a square. A corrupt or truncated file raises
-    :class:`DataError` naming it.
-    """
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode.startswith("I") or im.mode == "F":
-                im = _to_8_bit(im)
-            if im.mode == "P" and "transparency" in im.info:
-                im = im.convert("RGBA")
-            if im.mode in ("RGBA", "LA", "PA"):
-                rgba = im.convert("RGBA")
-                im = Image.new("RGB", rgba.size, (255, 255, 255))
-                im.paste(rgba, mask=rgba.getchannel("A"))
-            im = im.convert("RGB")
-            if storage_size is not None and (min(im.size) != storage_size or im.size[0] != im.size[1]):
-                w, h = im.size
-                scale = storage_size / min(w, h)
-                nw, nh = max(storage_size, round(w * scale)), max(storage_size, round(h * scale))
-                im = im.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
-                left, top = (nw - storage_size) // 2, (nh - storage_size) // 2
-                im = im.crop((left, top, left + storage_size, top + storage_size))
-            return np.asarray(im, dtype=np.uint8).copy()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"cannot read image {path}: {e}. Delete or replace this file.") from e
-
-
-def _to_8_bit(im: Image.Image) -> Image.Image:
-    """A 16-bit or 32-bit greyscale image as 8-bit ``L``, scaled, not clipped.
-
-    Pillow's own ``convert`` clips 16-bit values above 255 to white. 16-bit
-    files (``I;16*``, and ``I``, which is how Pillow often opens them) span
-    0-65535; float images (``F``) are taken as 0-1 when they stay within it,
-    else as 0-255.
-    """
-    a = np.asarray(im, dtype=np.float64)
-    if im.mode == "F":
-        scale = 255.0 if a.size and a.max() <= 1.0 else 1.0
-    else:
-        scale = 255.0 / 65535.0
-    return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), "L")
-
-
 # Files that operating systems and tools leave in folders: never images, never a reason to stop.
 def _is_junk(path: Path) -> bool:
     return path.name.startswith(".") or path.name.lower() in {"thumbs.db", "desktop.ini"}
@@ -203,30 +154,48 @@ def _available_memory() -> int:
 
 
 def _list_folder(root: Path, *, classes: list[str] | None = None) -> tuple[list[Path], torch.Tensor, list[str]]:
-    """Image files of ``root/<class>/`` (sorted), their labels and the class names."""
+    """Image files of ``root/<class>/`` (sorted), their labels and the class names.
+
+    Every entry has a defined fate: a class folder (or a link to one) is a
+    class; a link that leads nowhere, where a class folder could be, is an
+    error naming it; other files beside the class folders (a README) are not
+    classes. Inside a class folder, every file with an image extension is
+    decoded, links included, so a broken one is named by the decoder.
+    """
     if not root.is_dir():
-        raise DataError(f"dataset folder {root} does not exist. {DATA_HELP}")
-    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        raise DataError(f"dataset folder {show(root)} does not exist. {DATA_HELP}")
+    found = []
+    for p in root.iterdir():
+        if p.name.startswith("."):
+            continue
+        if p.is_dir():
+            found.append(p.name)
+        elif p.is_symlink() and not p.exists():
+            raise DataError(f"{show(p)} is a symbolic link that leads nowhere (or to a loop); remove it or "
+                            "point it at a class folder")
+    found.sort()
     if not found:
-        raise DataError(f"dataset folder {root} has no class folders; expected {root}/<class>/<image>. {DATA_HELP}")
-    if classes is not None and found != list(classes):
-        raise DataError(f"{root} has class folders {found}, expected {list(classes)}")
+        raise DataError(f"dataset folder {show(root)} has no class folders; expected {show(root)}/<class>/<image>. "
+                        f"{DATA_HELP}")
+    names = [show(f) for f in found]  # a name that is not valid UTF-8 is shown with \x escapes
+    if classes is not None and names != list(classes):
+        raise DataError(f"{show(root)} has class folders {names}, expected {list(classes)}")
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(found):
         class_files = sorted(
             p for p in (root / name).rglob("*")
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not _is_junk(p)
+            if p.suffix.lower() in IMAGE_EXTENSIONS and (p.is_file() or p.is_symlink()) and not _is_junk(p)
             and not any(part.startswith(".") for part in p.relative_to(root / name).parts)
         )
         if not class_files:
             raise DataError(
-                f"class folder {root / name} has no images (looked for {', '.join(IMAGE_EXTENSIONS)}); "
+                f"class folder {show(root / name)} has no images (looked for {', '.join(IMAGE_EXTENSIONS)}); "
                 "add images or remove the folder"
             )
         files += class_files
         labels += [label] * len(class_files)
-    return files, torch.tensor(labels), found
+    return files, torch.tensor(labels), names
 
 
 def _decode_files(files: list[Path], labels: torch.Tensor, classes: list[str], *, storage_size: int | None) -> ImageSet:
@@ -246,7 +215,7 @@ def _decode_files(files: list[Path], labels: torch.Tensor, classes: list[str], *
         array = first if i == 0 else decode_image(path, storage_size=storage_size)
         if array.shape != first.shape:
             raise DataError(
-                f"image {path} is {array.shape[1]}x{array.shape[0]} but {files[0]} is "
+                f"image {show(path)} is {array.shape[1]}x{array.shape[0]} but {show(files[0])} is "
                 f"{first.shape[1]}x{first.shape[0]}; pass storage_size to resize all images to one size"
             )
         images[i] = torch.from_numpy(array).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
@@ -268,7 +237,7 @@ def load_image_folder(
     (CIFAR-10's 32x32). ``max_per_class`` decodes only a stratified, seeded
     sample of each class.
     """
-    root = Path(root).expanduser()
+    root = _data_root(root)
     folder = _open_folder(root)
     return _take_all([(folder, _pick(folder, max_per_class, seed=seed, name=str(root)))], storage_size)[0]
 
@@ -281,7 +250,7 @@ def load_cifar10_torchvision(split: str, *, cache: str | os.PathLike) -> ImageSe
     try:
         ds = CIFAR10(str(root), train=(split == "train"), download=True)
     except Exception as e:  # URLError, socket errors, checksum failures
-        raise DataError(f"CIFAR-10 could not be downloaded into {root} ({type(e).__name__}: {e}). {DATA_HELP}") from e
+        raise DataError(f"CIFAR-10 could not be downloaded into {show(root)} ({type(e).__name__}: {e}). {DATA_HELP}") from e
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return ImageSet(images, torch.tensor(ds.targets), list(ds.classes))
 
@@ -321,11 +290,7 @@ def _auto_storage_size(files: list[Path]) -> int | None:
     """
     sizes = set()
     for f in files:
-        try:
-            with Image.open(f) as im:  # reads the header only
-                sizes.add(im.size)
-        except (OSError, SyntaxError) as e:
-            raise DataError(f"cannot read image {f}: {e}. Delete or replace this file.") from e
+        sizes.add(image_size(f))  # the header only, upright
         if len(sizes) > 1:
             return DEFAULT_STORAGE_SIZE
     if not sizes:
@@ -334,15 +299,23 @@ def _auto_storage_size(files: list[Path]) -> int | None:
     return None if w == h and w <= DEFAULT_STORAGE_SIZE else DEFAULT_STORAGE_SIZE
 
 
+def _data_root(data: str | os.PathLike) -> Path:
+    """The data folder as a checked value: empty, missing, a file or a broken link is named here."""
+    try:
+        return input_path(data, kind="folder", what="the data folder")
+    except InputPathError as e:
+        raise DataError(f"{e}. {DATA_HELP}") from None
+
+
 def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.PathLike) -> _Split:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if data is None:
         full = load_cifar10_torchvision(split, cache=cache)
         return _Split(full.labels, full.classes, lambda idx, size: full.subset(idx))
-    folder = Path(data).expanduser() / split
+    folder = _data_root(data) / split
     if not folder.is_dir():
-        raise DataError(f"{folder} does not exist: the data folder {data} needs train/ and test/ subfolders. {DATA_HELP}")
+        raise DataError(f"{show(folder)} does not exist: the data folder {show(data)} needs train/ and test/ subfolders. {DATA_HELP}")
     return _open_folder(folder)
 
 
@@ -381,8 +354,8 @@ def load_split(
 
 def _single_folder(data: str | os.PathLike | None) -> Path | None:
     """``data`` as a path when it is one folder of class folders (no train/ or test/ inside), else None."""
-    root = Path(data).expanduser() if data is not None else None
-    if root is not None and root.is_dir() and not (root / "train").exists() and not (root / "test").exists():
+    root = _data_root(data) if data is not None else None
+    if root is not None and not (root / "train").exists() and not (root / "test").exists():
         return root
     return None
 
@@ -393,7 +366,7 @@ def _photo_test_pick(root: Path, test_per_class: int | None, seed: int) -> tuple
     _at_least_two_classes(pool, root)
     smallest = min(torch.bincount(pool.labels).tolist())
     n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
-    return pool, _pick(pool, n_test, seed=seed + 2, name=f"test images (from {root})")
+    return pool, _pick(pool, n_test, seed=seed + 2, name=f"test images (from {show(root)})")
 
 
 def load_splits(
@@ -426,9 +399,9 @@ def load_splits(
         # One folder of class folders (your own photos): test, validation and training
         # images are carved out of it, in that order, each stratified and seeded.
         pool, test_idx = _photo_test_pick(root, test_per_class, seed)
-        val_idx = _pick(pool, val_per_class, seed=seed + 1, exclude=test_idx, name=f"validation images (from {root})")
+        val_idx = _pick(pool, val_per_class, seed=seed + 1, exclude=test_idx, name=f"validation images (from {show(root)})")
         train_idx = _pick(pool, train_per_class, seed=seed, exclude=torch.cat([test_idx, val_idx]),
-                          name=f"training images (from {root})")
+                          name=f"training images (from {show(root)})")
         return tuple(_take_all([(pool, train_idx), (pool, val_idx), (pool, test_idx)], storage_size))
     train_split = _open_split("train", data=data, cache=cache)
     _at_least_two_classes(train_split, Path(data) / "train" if data is not None else "CIFAR-10")
@@ -487,23 +460,12 @@ def export_image_folder(data: ImageSet, root: str | os.PathLike, *, overwrite: b
     ...     sorted(p.parent.name for p in export_image_folder(tiny, Path(tmp) / "pets").rglob("*.png"))
     ['cat', 'dog']
     """
-    import shutil
-    import tempfile
-
     root = Path(root).expanduser()
-    if root.exists() and not overwrite:
-        raise DataError(f"{root} already exists; choose another folder or pass overwrite=True")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
-    try:
+    if os.path.lexists(root) and not overwrite:
+        raise DataError(f"{show(root)} already exists; choose another folder or pass overwrite=True")
+    with atomic_folder(root) as tmp:
         for i, (image, label) in enumerate(zip(data.images, data.labels.tolist())):
             folder = tmp / data.classes[label]
             folder.mkdir(exist_ok=True)
             Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:05d}.png")
-        if root.exists():
-            shutil.rmtree(root)
-        tmp.rename(root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return root

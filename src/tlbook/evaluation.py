@@ -33,6 +33,7 @@ from torch import nn
 
 from .backbones import Preprocessing
 from .data import ImageSet
+from .images import decode_image
 from .train import evaluate
 
 __all__ = [
@@ -242,7 +243,8 @@ def corrupt(images: torch.Tensor, kind: str, severity: int, *, seed: int = 0) ->
         for i, img in enumerate(images):
             buf = io.BytesIO()
             Image.fromarray(img.permute(1, 2, 0).numpy()).save(buf, format="JPEG", quality=_JPEG_QUALITY[s])
-            out[i] = torch.from_numpy(np.array(Image.open(buf).convert("RGB"))).permute(2, 0, 1)
+            decoded = decode_image(buf.getvalue(), storage_size=None, name="the JPEG round trip")  # (H, W, 3)
+            out[i] = torch.from_numpy(decoded).permute(2, 0, 1)
         return out
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 

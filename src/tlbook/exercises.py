@@ -163,7 +163,8 @@ def _check_prediction(answer: dict) -> list[str]:
 
 @_exercise("1.3", "bring your own images: a folder of class folders", "open-ended")
 def _check_own_folder(folder: str | os.PathLike) -> list[str]:
-    from .data import DataError, load_image_folder
+    from .data import load_image_folder
+    from .errors import DataError
 
     root = Path(folder).expanduser()
     if not root.is_dir():

@@ -53,7 +53,7 @@ LAYER_DECAY = 0.75
 HEAD_FRACTION = 0.25
 
 # Each strategy's peak learning rate is a multiple of the preset's (cfg.lr), chosen on validation accuracy
-# by `python -m tlbook study sweep` (book/results/sweep-cpu.json; tests/test_claims.py checks the match).
+# by `python -m tlbook study sweep` (src/tlbook/results/sweep-cpu.json; tests/test_claims.py checks the match).
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (

@@ -24,24 +24,32 @@ container, for example::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import CHECK_LOG_ENV, TlbookError
+from .config import CHECK_LOG_ENV
+from .errors import GradingError
+from .files import atomic_path, check_writable, show
+
+# The grader's defaults, written once (the command line shows them).
+DEFAULT_TIMEOUT = 300.0  # seconds per notebook
+DEFAULT_PRESET = "smoke"
+DEFAULT_MEMORY_GB = 4.0  # memory per submission (the grading process and its kernel, each)
 
 __all__ = ["Row", "GradingError", "grade_folder", "grade_notebook", "find_submissions", "summary"]
 
 
-class GradingError(TlbookError, FileNotFoundError):
-    """A submissions folder that cannot be graded; the message says why."""
 
 
 @dataclass
@@ -54,7 +62,9 @@ class Row:
     feedback: str
 
     def as_csv(self) -> list[str]:
-        return [self.student_file, self.exercise, "yes" if self.passed else "no", self.feedback]
+        """The row's cells, each writable as UTF-8 whatever it holds (a name that was not valid UTF-8)."""
+        cells = [self.student_file, self.exercise, "yes" if self.passed else "no", self.feedback]
+        return [c.encode("utf-8", "backslashreplace").decode("utf-8") for c in cells]
 
 
 def _expected_exercises(nb: dict, chapter: int | None) -> list[str]:
@@ -70,28 +80,127 @@ def _expected_exercises(nb: dict, chapter: int | None) -> list[str]:
     return ids
 
 
-def _run_isolated(path: Path, log: Path, *, timeout: float, preset: str) -> dict:
-    """Execute ``path`` in a child process (and kernel) of its own; return its report."""
+def _limit_memory(gigabytes: float) -> None:
+    """In the child, before it runs anything: its data memory, and so its kernel's, is capped (Linux)."""
+    import resource
+
+    limit = int(gigabytes * 2**30)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def _run_isolated(path: Path, log: Path, *, timeout: float, preset: str, memory_gb: float = DEFAULT_MEMORY_GB) -> dict:
+    """Execute ``path`` in a child process (and kernel) of its own; return its report.
+
+    The child's output goes to a file, of which only the end is read (a notebook that prints hundreds of
+    megabytes costs disk, not memory); it gets no standard input; its memory (and its kernel's) is capped at
+    ``memory_gb``; and every process it or its notebook started is ended when it finishes, runs out of time or
+    the grader is interrupted (:func:`end_processes`).
+    """
     report = log.with_suffix(".report.json")
-    env = {**os.environ, "TLBOOK_PRESET": preset, CHECK_LOG_ENV: str(log), "MPLBACKEND": "Agg"}
+    token = secrets.token_hex(8)
+    env = {**os.environ, "TLBOOK_PRESET": preset, CHECK_LOG_ENV: str(log), "MPLBACKEND": "Agg", TOKEN_ENV: token}
     cmd = [sys.executable, "-m", "tlbook.grading", str(path), str(report)]
-    # A session of its own, so that on timeout the kernel (a grandchild) is killed with it.
-    proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return {"timed_out": True}
+    output = log.with_suffix(".output.txt")
+    with open(output, "wb") as sink:
+        # A session of its own (no terminal's Ctrl-C reaches it directly; the grader ends it instead).
+        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdin=subprocess.DEVNULL, stdout=sink,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=lambda: _limit_memory(memory_gb))
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"timed_out": True}
+        finally:  # on time-out, on Ctrl-C (KeyboardInterrupt passes through) and after a normal end
+            end_processes(proc, token)
     if report.exists():
-        return json.loads(report.read_text())
-    tail = output.decode(errors="replace").strip().splitlines()[-3:]
+        try:
+            return json.loads(report.read_text())
+        except ValueError:
+            pass  # the notebook overwrote the report: treat it as missing
+    tail = _tail(output).strip().splitlines()[-3:]
     return {"failed": " | ".join(tail) or f"the grading process exited with status {proc.returncode}"}
 
 
-def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeout: float = 300,
-                   preset: str = "smoke", name: str | None = None) -> list[Row]:
+def _tail(path: Path, size: int = 4096) -> str:
+    """The last ``size`` bytes of ``path`` as text (never the whole file: it may be huge)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - size))
+        return f.read().decode("utf-8", "replace")
+
+
+TOKEN_ENV = "TLBOOK_GRADING_TOKEN"
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state letter) of every process (Linux /proc)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        rest = stat[stat.rfind(")") + 2:].split()  # the name in parentheses may hold spaces
+        table[int(entry)] = (int(rest[1]), rest[0])
+    return table
+
+
+def _carries(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return marker in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def end_processes(proc: subprocess.Popen, token: str) -> None:
+    """End ``proc`` and every process that descends from it or carries its grading ``token``; reap ``proc``.
+
+    The grading child makes itself a *subreaper* (``PR_SET_CHILD_SUBREAPER``), so a daemon that a notebook
+    starts (fork, setsid, fork again) stays its descendant; a process that escapes even that still carries
+    the token in its environment. Everything found is killed with SIGKILL (which no process can ignore),
+    round after round until none is left, so a fork bomb cannot outrun it. Without /proc (not Linux), the
+    child's process group is killed.
+    """
+    if not os.path.isdir("/proc"):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return
+    marker = f"{TOKEN_ENV}={token}".encode()
+    me = os.getpid()
+    killed: set[int] = set()  # followed until they are gone: a killed process is still running its exit
+    for _ in range(1000):
+        table = _processes()
+        children: dict[int, list[int]] = {}
+        for pid, (parent, _state) in table.items():
+            children.setdefault(parent, []).append(pid)
+        found, todo = set(), [proc.pid] if proc.pid in table else []
+        while todo:
+            pid = todo.pop()
+            if pid not in found:
+                found.add(pid)
+                todo += children.get(pid, [])
+        found |= {pid for pid in table if pid not in found and _carries(pid, marker)} | (killed & set(table))
+        alive = {pid for pid in found if pid != me and table.get(pid, (0, "Z"))[1] not in ("Z", "X")}
+        if not alive:
+            break
+        for pid in alive:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        killed |= alive
+        with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError, OSError):
+            proc.wait(timeout=0.05)
+    proc.wait()
+
+
+def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeout: float = DEFAULT_TIMEOUT,
+                   preset: str = DEFAULT_PRESET, memory_gb: float = DEFAULT_MEMORY_GB,
+                   name: str | None = None) -> list[Row]:
     """Rows for one submission: one per expected exercise, or one row saying why none could be graded.
 
     ``name`` is the student file as the grade sheet shows it (default: the file's name).
@@ -99,7 +208,7 @@ def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeo
     import nbformat
 
     path = Path(path)
-    name = name or path.name
+    name = name or show(path.name)
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -111,7 +220,7 @@ def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeo
         nbformat.write(nb, copy)
         log = Path(tmp) / "checks.jsonl"
         log.touch()
-        report = _run_isolated(copy, log, timeout=timeout, preset=preset)
+        report = _run_isolated(copy, log, timeout=timeout, preset=preset, memory_gb=memory_gb)
         results = {}
         for line in log.read_text().splitlines():
             try:
@@ -139,27 +248,26 @@ def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeo
 
 
 def grade_folder(folder: str | os.PathLike, *, out: str | os.PathLike, chapter: int | None = None,
-                 timeout: float = 300, preset: str = "smoke", verbose: bool = True) -> list[Row]:
+                 timeout: float = DEFAULT_TIMEOUT, preset: str = DEFAULT_PRESET,
+                 memory_gb: float = DEFAULT_MEMORY_GB, verbose: bool = True) -> list[Row]:
     """Grade every ``*.ipynb`` in ``folder``; write the CSV ``out`` (atomically) and ``out`` + ``.summary.txt``."""
-    from .config import check_writable
-    from .train import atomic_path
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise GradingError(f"{folder} is not a folder of submitted notebooks")
+        raise GradingError(f"{show(folder)} is not a folder of submitted notebooks")
     out = check_writable(out, folder=False)  # before grading, not after an hour of it
     check_writable(out.with_name(out.name + ".summary.txt"), folder=False)
     paths, skipped = find_submissions(folder)
     for path, why in skipped:
-        print(f"skipped {path.relative_to(folder)}: {why}", file=sys.stderr)
+        print(f"skipped {show(path.relative_to(folder))}: {why}", file=sys.stderr)
     if not paths:
-        raise GradingError(f"{folder} holds no .ipynb files to grade (searched its subfolders too)")
+        raise GradingError(f"{show(folder)} holds no .ipynb files to grade (searched its subfolders too)")
     rows: list[Row] = []
     for path in paths:
         if verbose:
-            print(f"grading {path.relative_to(folder)} ...", flush=True)
-        rows.extend(grade_notebook(path, chapter=chapter, timeout=timeout, preset=preset,
-                                   name=str(path.relative_to(folder))))
+            print(f"grading {show(path.relative_to(folder))} ...", flush=True)
+        rows.extend(grade_notebook(path, chapter=chapter, timeout=timeout, preset=preset, memory_gb=memory_gb,
+                                   name=show(path.relative_to(folder))))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student_file", "exercise", "passed", "feedback"])
@@ -172,27 +280,45 @@ def grade_folder(folder: str | os.PathLike, *, out: str | os.PathLike, chapter: 
         tmp.write_text(text, encoding="utf-8")
     if verbose:
         print(text, end="")
-        print(f"wrote {out} and {out.name}.summary.txt")
+        print(f"wrote {show(out)} and {show(out.name)}.summary.txt")
     print(f"{len(paths) + len(skipped)} submissions found, {len(paths)} graded, {len(skipped)} skipped",
           file=sys.stderr if not verbose else sys.stdout)
     return rows
 
 
 def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Notebooks to grade under ``folder`` (any letter case of ``.ipynb``, subfolders too) and the skipped ones.
+    """Notebooks to grade under ``folder`` (any letter case of ``.ipynb``, subfolders too) and everything else.
 
-    Jupyter's autosaves (``.ipynb_checkpoints``) and hidden files (macOS's
-    ``._name.ipynb``) are not submissions; each is returned with the reason.
+    Every file, link and unreadable folder below ``folder`` is in one of the two lists, so each appears in
+    the grade sheet or in the grader's output: Jupyter's autosaves (``.ipynb_checkpoints``), hidden files
+    (macOS's ``._name.ipynb``), links that lead nowhere, pipes and other files are returned with the reason
+    they are not graded. Links to folders are not followed (no loop can trap the search).
     """
-    graded, skipped = [], []
-    for path in sorted(folder.rglob("*")):
-        if not (path.is_file() and path.suffix.lower() == ".ipynb"):
-            continue
+    graded: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+
+    def unreadable(e: OSError) -> None:
+        skipped.append((Path(e.filename), f"a folder that cannot be read ({e.strerror})"))
+
+    entries: list[Path] = []
+    for top, dirs, files in os.walk(folder, onerror=unreadable, followlinks=False):
+        entries += [Path(top, d) for d in dirs if os.path.islink(os.path.join(top, d))]
+        entries += [Path(top, f) for f in files]
+    for path in sorted(entries):
         parts = path.relative_to(folder).parts
+        notebook = path.suffix.lower() == ".ipynb"
         if ".ipynb_checkpoints" in parts:
             skipped.append((path, "a Jupyter autosave (.ipynb_checkpoints), not a submission"))
         elif any(part.startswith(".") for part in parts):
             skipped.append((path, "a hidden file (its name or folder starts with '.'), e.g. macOS metadata"))
+        elif path.is_symlink() and not path.exists():
+            skipped.append((path, "a symbolic link that leads nowhere (or to a loop)"))
+        elif path.is_dir():
+            skipped.append((path, "a link to a folder, not followed"))
+        elif not notebook:
+            skipped.append((path, "not a notebook (.ipynb)"))
+        elif not path.is_file():
+            skipped.append((path, "not a regular file (a pipe or a device)"))
         else:
             graded.append(path)
     return graded, skipped
@@ -220,32 +346,92 @@ def summary(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Output a notebook may keep in the grader's memory; beyond it, further output is dropped (errors are kept).
+MAX_OUTPUT_BYTES = 2_000_000
+
+
+def _become_subreaper() -> None:
+    """Linux: orphaned descendants (a daemon's double fork) become this process's children, not init's."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
 def _execute_one(path: Path, report: Path) -> None:
     """Child process: run every cell in a fresh kernel, errors allowed; write a JSON report."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
+    _become_subreaper()
     nb = nbformat.read(path, as_version=4)
     result: dict = {"errors": []}
     running: list[int] = []  # index of the cell sent to the kernel last, recorded as it starts
+    kept = [0]  # bytes of output kept so far
 
     def started(cell, cell_index: int, **kwargs) -> None:
         running.append(cell_index)
 
-    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
-                            resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=started)
+    class BoundedClient(NotebookClient):
+        """Keeps at most MAX_OUTPUT_BYTES of the notebook's output in memory (errors always)."""
+
+        def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+            if msg.get("msg_type") != "error":
+                size = len(json.dumps(msg.get("content", {}), default=str))
+                kept[0] += size
+                if kept[0] > MAX_OUTPUT_BYTES:
+                    return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    client = BoundedClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
+                           resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=started)
     try:
         client.execute()
     except DeadKernelError:
         # The cell that was running when the kernel died: recorded when it started, so it does not
         # depend on how far the outputs had arrived (which raced with the kernel's death under load).
         result["kernel_died"] = f"while running cell {running[-1]}" if running else "before the first cell"
+    finally:
+        _end_descendants()
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 result["errors"].append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+    import resource
+
+    result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    result["kernel_peak_memory_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     report.write_text(json.dumps(result))
+
+
+def _end_descendants() -> None:
+    """Kill every process below this one (the notebook's daemons included: this process is their subreaper)."""
+    if not os.path.isdir("/proc"):
+        return
+    me = os.getpid()
+    killed: set[int] = set()
+    for _ in range(1000):
+        table = _processes()
+        below, todo = set(), [pid for pid, (parent, _s) in table.items() if parent == me]
+        while todo:
+            pid = todo.pop()
+            if pid not in below:
+                below.add(pid)
+                todo += [c for c, (parent, _s) in table.items() if parent == pid]
+        below |= killed & set(table)
+        alive = [pid for pid in below if table[pid][1] not in ("Z", "X")]
+        for pid in below:  # reap the zombies that are ours
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+        if not alive:
+            return
+        for pid in alive:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        killed.update(alive)
+        time.sleep(0.01)  # let the killed finish exiting before looking again
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib.resources
 import json
 import time
 from dataclasses import dataclass, field, replace
@@ -28,8 +29,11 @@ from typing import Any, Callable
 
 from .augment import DEFAULT_AUGMENT, SOURCE_AUGMENT
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, get_spec, preprocessing_for
-from .config import CONFIG_FLAGS, Config, default_device, seed_everything
+from .config import CONFIG_FLAGS, Config, default_device, get_config, seed_everything
+from .errors import SchemaError
 from .evaluation import PairedTest, mcnemar
+from .files import AnyValue, read_json, show
+from .schemas import validate_study
 from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run, train_strategy
 from .train import Evaluation, evaluate, fit, steps_per_epoch
 
@@ -236,7 +240,7 @@ def paired_comparison(rows: list[dict[str, Any]], a: str, b: str) -> PairedTest:
 # budget (a run of about 3 minutes on 2 CPU cores), not tuned on any split.
 HYPERPARAMETER_CHOICES: dict[str, str] = {
     "lr (finetune, and the other strategies' multiples)": "validation: python -m tlbook study sweep "
-    "--preset cpu --out book/results/sweep-cpu.json",
+    "--preset cpu --out src/tlbook/results/sweep-cpu.json",
     "epochs, image_size, batch_size": "time budget (about 3 minutes per run on 2 CPU cores); not tuned",
     "weight_decay, label_smoothing, augmentation": "common defaults (AdamW 0.05, 0.1, flip + zoom + shift); "
     "not tuned; the ladder measures each on test as an ablation, not as a choice",
@@ -440,33 +444,43 @@ def _stale_because(saved: dict[str, Any], cfg: Config) -> str | None:
 # The studies, by the name the command line and the results files use.
 STUDIES = {"sweep": sweep, "ladder": ladder, "strategies": strategies, "curve": data_curve}
 
-# Where the committed results live: book/results of the repository this package was installed from (an
-# editable install or a checkout). Installed from a wheel (Colab), there is none and studies are computed.
-RESULTS = Path(__file__).resolve().parents[2] / "book" / "results"
+# The committed results ship inside the package (package data), so an installed tlbook, Colab's included,
+# finds them without the repository: importlib.resources, never a path relative to a checkout.
+RESULTS = importlib.resources.files("tlbook") / "results"
 
 
 def load_or_run(name: str, cfg: Config, *, folder: str | Path | None = None) -> list[dict[str, Any]]:
     """Rows of study ``name`` for ``cfg.preset``: from ``folder/NAME-PRESET.json`` if it exists, else run now.
 
     The chapters call this: in the ``cpu`` preset they show the committed
-    results of ``python -m tlbook study NAME --preset cpu --out book/results/NAME-cpu.json``;
+    results of ``python -m tlbook study NAME --preset cpu --out src/tlbook/results/NAME-cpu.json``;
     in other presets (``smoke`` in the tests) they compute the study themselves.
-    ``folder`` defaults to :data:`RESULTS`, found from the package, never from
-    the current directory.
+    ``folder`` defaults to :data:`RESULTS`, the results installed with the
+    package. A saved file is checked against its schema
+    (:func:`tlbook.schemas.validate_study`) before it is used.
+
+    >>> rows = load_or_run("sweep", get_config("cpu"))  # doctest: +ELLIPSIS
+    loaded tlbook/results/sweep-cpu.json, written by: python -m tlbook study sweep --preset cpu ...
+    >>> sorted({r["strategy"] for r in rows})[:2]
+    ['discriminative', 'finetune']
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; known studies: {', '.join(STUDIES)}")
-    path = Path(folder if folder is not None else RESULTS) / f"{name}-{cfg.preset}.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("study") != name or saved.get("config", {}).get("preset") != cfg.preset:
-            raise ValueError(f"{path} does not hold the {name} study of the {cfg.preset} preset; delete or regenerate it")
+    file_name = f"{name}-{cfg.preset}.json"
+    path = Path(folder) / file_name if folder is not None else RESULTS / file_name
+    shown = show(path) if folder is not None else f"tlbook/results/{file_name}"
+    if path.is_file():
+        with importlib.resources.as_file(path) as real:
+            saved = validate_study(read_json(real, AnyValue(), what=shown), what=shown, study=name)
+        if saved["config"]["preset"] != cfg.preset:
+            raise SchemaError(f"{shown} does not hold the {name} study of the {cfg.preset} preset; delete or "
+                              "regenerate it")
         flags = _differing_flags(saved["config"], cfg)
-        print(f"loaded {path}, written by: python -m tlbook study {name} --preset {cfg.preset}{flags} "
-              f"--out book/results/{path.name}")
+        print(f"loaded {shown}, written by: python -m tlbook study {name} --preset {cfg.preset}{flags} "
+              f"--out src/tlbook/results/{file_name}")
         stale = _stale_because(saved, cfg)
         if saved.get("complete") is False:
-            print(f"NOTE: {path} holds an interrupted study ({len(saved['rows'])} runs); "
+            print(f"NOTE: {shown} holds an interrupted study ({len(saved['rows'])} runs); "
                   f"finish it with --resume")
         if stale:
             print(f"NOTE: {stale}; its numbers are not those of the current code until it is re-run")

@@ -41,9 +41,12 @@ from torch import nn
 
 from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices, to_device
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, create_model, get_spec
-from .config import Config, ConfigError, TlbookError
+from .config import DOMAINS, Config
+from .errors import CheckpointMismatch, CheckpointMissing, ConfigError, TrainingDiverged
 from .data import ImageSet
 from .distributed import gather_rows, shard, world, wrap
+from .files import atomic_path, show, validate
+from .schemas import CHECKPOINT
 
 __all__ = [
     "Recipe",
@@ -63,8 +66,6 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "CheckpointMismatch",
-    "write_json_atomic",
-    "atomic_path",
     "CheckpointMissing",
 ]
 
@@ -103,19 +104,9 @@ class Recipe:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; use one of {SCHEDULES}")
-        for name in ("epochs", "batch_size"):
-            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise ConfigError(f"{name} must be a whole number of at least 1, got {getattr(self, name)!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr!r}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if not 0 <= self.warmup < 1:
-            raise ConfigError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}")
-        if self.weight_decay < 0 or self.backbone_lr_scale < 0:
-            raise ConfigError("weight_decay and backbone_lr_scale must not be negative")
-        if not 0 < self.layer_decay <= 1:
-            raise ConfigError(f"layer_decay must be in (0, 1] (1: every stage at the same rate), got {self.layer_decay!r}")
+        for name in ("epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "warmup",
+                     "backbone_lr_scale", "layer_decay"):
+            DOMAINS[name].check(name, getattr(self, name))
 
 
 @dataclass
@@ -422,6 +413,14 @@ def fit(
             lr=optimizer.param_groups[-1]["lr"],
             seconds=0.0,
         )
+        if not math.isfinite(stats.train_loss):
+            # The weights are garbage from here on: stop, so that no accuracy of this run is reported.
+            if bar is not None:
+                bar.close()
+            raise TrainingDiverged(
+                f"training diverged: the loss became {stats.train_loss} in epoch {epoch} at a peak learning "
+                f"rate of {max(peaks):g}; lower the learning rate (--lr)"
+            )
         if val is not None and len(val):
             ev = evaluate(model, val, preprocessing=preprocessing, device=device, batch_size=max(recipe.batch_size, 100))
             stats.val_loss, stats.val_accuracy = ev.loss, ev.accuracy
@@ -613,59 +612,14 @@ def evaluate(
     )
 
 
-# --- files: written atomically, read safely ---------------------------------------------
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only on success.
-
-    Whatever goes wrong (an exception, Ctrl-C), ``path`` is either the old file
-    or the complete new one, never half of it, and no temporary file is left.
-    The file gets the user's normal permissions (``0o666`` less the umask), not
-    the private ``0o600`` of a temporary file.
-
-    >>> import tempfile
-    >>> target = Path(tempfile.mkdtemp()) / "out.txt"
-    >>> with atomic_path(target) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> target.read_text()
-    'done'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON; a failure leaves no partial file."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+# --- checkpoints: written atomically, read safely -----------------------------------------
 
 
 CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
 
 
-class CheckpointMismatch(TlbookError, ValueError):
-    """A checkpoint that cannot be used here: corrupt, not tlbook's, or made for another network or classes."""
 
 
-class CheckpointMissing(TlbookError, FileNotFoundError):
-    """No checkpoint where one was expected."""
 
 
 def save_checkpoint(
@@ -702,17 +656,18 @@ def load_checkpoint(
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointMissing(f"checkpoint {path} does not exist; train first (python -m tlbook train --out ...)")
+        raise CheckpointMissing(f"checkpoint {show(path)} does not exist; train first (python -m tlbook train --out ...)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         # Not torch's message: it suggests weights_only=False, which would run code from the file.
         raise CheckpointMismatch(
-            f"{path} is not a readable tlbook checkpoint: the file is corrupt or was not written by tlbook "
+            f"{show(path)} is not a readable tlbook checkpoint: the file is corrupt or was not written by tlbook "
             f"({type(e).__name__}); train a new one with python -m tlbook train"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointMismatch(f"{path} is not a tlbook checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})")
+        raise CheckpointMismatch(f"{show(path)} is not a tlbook checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})")
+    validate(payload, CHECKPOINT, what=show(path))  # classes, backbone, meta: the declared shape, or named
     found_k = len(payload["classes"])
     if backbone is not None and backbone != payload["backbone"]:
         raise CheckpointMismatch(
