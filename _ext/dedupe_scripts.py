@@ -19,7 +19,10 @@ def _dedupe(app, pagename, templatename, context, doctree) -> None:
     for js in scripts:
         # The same file or inline body twice, whatever priority each copy was registered with; an
         # inline script's filename is None or "" depending on who registered it.
-        key = (getattr(js, "filename", str(js)) or None, tuple(sorted(getattr(js, "attributes", {}).items())))
+        key = (
+            getattr(js, "filename", str(js)) or None,
+            tuple(sorted(getattr(js, "attributes", {}).items())),
+        )
         if key not in seen:
             seen.add(key)
             kept.append(js)

@@ -15,7 +15,9 @@ import re
 from pathlib import Path
 
 # The theme's link to a notebook source: href="../_sources/book/04_finetuning.ipynb" target="_blank"
-LINK = re.compile(r'href="(?P<href>[^"]*_sources/[^"]*?(?P<name>[^"/]+\.ipynb))"\s+target="_blank"')
+LINK = re.compile(
+    r'href="(?P<href>[^"]*_sources/[^"]*?(?P<name>[^"/]+\.ipynb))"\s+target="_blank"'
+)
 
 
 def add_download(html: str) -> str:

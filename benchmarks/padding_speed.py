@@ -36,9 +36,15 @@ from tlbook.files import write_json_atomic
 def make_step(name: str, device: torch.device, batch_size: int, size: int):
     """One training step of timm's ``name`` (10 classes) on a fixed random batch, as ``fit`` runs it."""
     torch.manual_seed(0)
-    model = timm.create_model(name, num_classes=10).to(device=device, memory_format=torch.channels_last).train()
+    model = (
+        timm.create_model(name, num_classes=10)
+        .to(device=device, memory_format=torch.channels_last)
+        .train()
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(batch_size, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(batch_size, 3, size, size, device=device).contiguous(
+        memory_format=torch.channels_last
+    )
     y = torch.randint(0, 10, (batch_size,), device=device)
 
     def step() -> None:
@@ -64,11 +70,24 @@ def images_per_second(step, n: int, batch_size: int, device: torch.device) -> fl
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds (a rough check)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per size (default 5, quick 2)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="input sizes (default: cpu preset's and 224)")
-    parser.add_argument("--out", default=None,
-                        help="also write the printed rows to this JSON file (book/benchmarks.md quotes them)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer steps and rounds (a rough check)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds per size (default 5, quick 2)"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="input sizes (default: cpu preset's and 224)",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="also write the printed rows to this JSON file (book/benchmarks.md quotes them)",
+    )
     args = parser.parse_args(argv)
     device = default_device()
     batch_size = PRESETS["cpu"].batch_size
@@ -78,9 +97,13 @@ def main(argv: list[str] | None = None) -> None:
     if rounds < 1:
         parser.error(f"--rounds must be at least 1, got {rounds}")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, device {device}"
-    print(f"{machine}, batch {batch_size}, {rounds} rounds of {steps} steps per network and size")
+    print(
+        f"{machine}, batch {batch_size}, {rounds} rounds of {steps} steps per network and size"
+    )
     table = []  # the printed rows, for --out
-    print(f"{'size':>6}{'tf_ (same padding) img/s':>26}{'symmetric img/s':>17}{'ratio tf_/symmetric':>21}{'range':>13}")
+    print(
+        f"{'size':>6}{'tf_ (same padding) img/s':>26}{'symmetric img/s':>17}{'ratio tf_/symmetric':>21}{'range':>13}"
+    )
     for size in sizes:
         tf_step = make_step("tf_efficientnet_lite0", device, batch_size, size)
         sym_step = make_step("efficientnet_lite0", device, batch_size, size)
@@ -89,19 +112,39 @@ def main(argv: list[str] | None = None) -> None:
             order = [("tf", tf_step), ("sym", sym_step)]
             if r % 2:
                 order.reverse()
-            speed = {name: images_per_second(step, steps, batch_size, device) for name, step in order}
+            speed = {
+                name: images_per_second(step, steps, batch_size, device)
+                for name, step in order
+            }
             tf_speeds.append(speed["tf"])
             sym_speeds.append(speed["sym"])
             ratios.append(speed["tf"] / speed["sym"])
-        row = {"size": size, "tf_images_per_second": statistics.median(tf_speeds),
-               "symmetric_images_per_second": statistics.median(sym_speeds),
-               "ratio": statistics.median(ratios), "ratio_low": min(ratios), "ratio_high": max(ratios)}
+        row = {
+            "size": size,
+            "tf_images_per_second": statistics.median(tf_speeds),
+            "symmetric_images_per_second": statistics.median(sym_speeds),
+            "ratio": statistics.median(ratios),
+            "ratio_low": min(ratios),
+            "ratio_high": max(ratios),
+        }
         table.append(row)
-        print(f"{size:>4}px{row['tf_images_per_second']:>26.1f}{row['symmetric_images_per_second']:>17.1f}"
-              f"{row['ratio']:>21.2f}{row['ratio_low']:>7.2f}-{row['ratio_high']:.2f}", flush=True)
+        print(
+            f"{size:>4}px{row['tf_images_per_second']:>26.1f}{row['symmetric_images_per_second']:>17.1f}"
+            f"{row['ratio']:>21.2f}{row['ratio_low']:>7.2f}-{row['ratio_high']:.2f}",
+            flush=True,
+        )
     if args.out:
-        write_json_atomic(args.out, {"machine": machine, "date": time.strftime("%Y-%m-%d"), "batch_size": batch_size,
-                                     "rounds": rounds, "steps": steps, "rows": table})
+        write_json_atomic(
+            args.out,
+            {
+                "machine": machine,
+                "date": time.strftime("%Y-%m-%d"),
+                "batch_size": batch_size,
+                "rounds": rounds,
+                "steps": steps,
+                "rows": table,
+            },
+        )
         print(f"wrote {args.out}")
 
 

@@ -83,8 +83,13 @@ class SourceStyleDataset(Dataset):
 
 
 def source_batches(data: ImageSet, size: int, batch_size: int, workers: int):
-    loader = DataLoader(SourceStyleDataset(data, size), batch_size=batch_size, shuffle=True, num_workers=workers,
-                        persistent_workers=False)
+    loader = DataLoader(
+        SourceStyleDataset(data, size),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=False,
+    )
     while True:
         yield from loader
 
@@ -96,10 +101,22 @@ def tlbook_batches(data: ImageSet, size: int, batch_size: int, device: torch.dev
         order = torch.randperm(len(data), generator=g)
         for start in range(0, len(data) - batch_size + 1, batch_size):
             idx = order[start : start + batch_size]
-            m = sample_matrices(len(idx), SOURCE_AUGMENT, height=h, width=w, generator=g)
-            x = preprocess(data.images[idx], size=size, mean=SOURCE_MEAN, std=SOURCE_STD, matrices=m,
-                           padding_mode="zeros", device=device)
-            yield x.contiguous(memory_format=torch.channels_last), data.labels[idx].to(device)
+            m = sample_matrices(
+                len(idx), SOURCE_AUGMENT, height=h, width=w, generator=g
+            )
+            x = preprocess(
+                data.images[idx],
+                size=size,
+                mean=SOURCE_MEAN,
+                std=SOURCE_STD,
+                matrices=m,
+                padding_mode="zeros",
+                device=device,
+            )
+            yield (
+                x.contiguous(memory_format=torch.channels_last),
+                data.labels[idx].to(device),
+            )
 
 
 def images_per_second(batches, n_batches: int, step=None, warmup: int = 2) -> float:
@@ -150,16 +167,39 @@ def make_step(backbone: str, device: torch.device, *, as_written: bool = False):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer batches (a rough check)")
-    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=sorted(BACKBONES),
-                        help=f"network trained by both loops (default: {DEFAULT_BACKBONE})")
-    parser.add_argument("--rounds", type=int, default=None,
-                        help="rounds of measurements per ratio; the median is printed (default 5; 1 with --quick)")
-    parser.add_argument("--sizes", type=int, nargs="+", default=None,
-                        help="input sizes in px (default: 32 and the cpu preset's on a CPU, 32 and 224 on a GPU)")
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the source pipeline (its value: 2)")
-    parser.add_argument("--out", default=None,
-                        help="also write the printed rows to this JSON file (book/benchmarks.md copies them)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer batches (a rough check)"
+    )
+    parser.add_argument(
+        "--backbone",
+        default=DEFAULT_BACKBONE,
+        choices=sorted(BACKBONES),
+        help=f"network trained by both loops (default: {DEFAULT_BACKBONE})",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds of measurements per ratio; the median is printed (default 5; 1 with --quick)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="input sizes in px (default: 32 and the cpu preset's on a CPU, 32 and 224 on a GPU)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="DataLoader workers of the source pipeline (its value: 2)",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="also write the printed rows to this JSON file (book/benchmarks.md copies them)",
+    )
     args = parser.parse_args(argv)
     rounds = (1 if args.quick else 5) if args.rounds is None else args.rounds
     if rounds < 1:
@@ -170,60 +210,115 @@ def main(argv: list[str] | None = None) -> None:
         data = load_split("train", data=data_root, per_class=200)
     else:  # synthetic images of CIFAR-10's shape: speed does not depend on content
         g = torch.Generator().manual_seed(0)
-        data = ImageSet(torch.randint(0, 256, (2000, 3, 32, 32), dtype=torch.uint8, generator=g),
-                        torch.arange(2000) % 10, [str(i) for i in range(10)])
-    sizes = args.sizes or ([32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224])
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-               f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}")
+        data = ImageSet(
+            torch.randint(0, 256, (2000, 3, 32, 32), dtype=torch.uint8, generator=g),
+            torch.arange(2000) % 10,
+            [str(i) for i in range(10)],
+        )
+    sizes = args.sizes or (
+        [32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224]
+    )
+    machine = (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}"
+    )
     print(f"machine: {machine}, backbone {args.backbone}")
     table = []  # the printed rows, for --out
-    print(f"{'size':>5} {'measure':<20} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}  range of {rounds} rounds")
+    print(
+        f"{'size':>5} {'measure':<20} {'source img/s':>13} {'tlbook img/s':>13} {'ratio':>7}  range of {rounds} rounds"
+    )
     for size in sizes:
         batch = 100 if size == 32 else 50
         n_data = 5 if args.quick else 15
-        n_step = (3 if args.quick else 8) if device.type == "cpu" and size > 32 else (5 if args.quick else 15)
+        n_step = (
+            (3 if args.quick else 8)
+            if device.type == "cpu" and size > 32
+            else (5 if args.quick else 15)
+        )
         step = make_step(args.backbone, device)
         step_as_written = make_step(args.backbone, device, as_written=True)
-        fixed = next(tlbook_batches(data, size, batch, device))  # one batch prepared in advance
+        fixed = next(
+            tlbook_batches(data, size, batch, device)
+        )  # one batch prepared in advance
         loops = {
-            "source": lambda n, fn: images_per_second(source_batches(data, size, batch, args.workers), n, fn),
-            "tlbook": lambda n, fn: images_per_second(tlbook_batches(data, size, batch, device), n, fn),
-            "network": lambda n, fn: images_per_second(itertools.repeat(fixed), n, fn),  # no data cost at all
+            "source": lambda n, fn: images_per_second(
+                source_batches(data, size, batch, args.workers), n, fn
+            ),
+            "tlbook": lambda n, fn: images_per_second(
+                tlbook_batches(data, size, batch, device), n, fn
+            ),
+            "network": lambda n, fn: images_per_second(
+                itertools.repeat(fixed), n, fn
+            ),  # no data cost at all
             # The source's pipeline and its model as its code stands (NCHW, float32).
             "as written": lambda n, fn: images_per_second(
-                source_batches(data, size, batch, args.workers), n, step_as_written),
+                source_batches(data, size, batch, args.workers), n, step_as_written
+            ),
         }
-        for measure, n, fn in (("data only", n_data, None), ("whole step", n_step, step)):
+        for measure, n, fn in (
+            ("data only", n_data, None),
+            ("whole step", n_step, step),
+        ):
             names = ["source", "tlbook"] + (["network", "as written"] if fn else [])
             rates = {name: [] for name in names}  # img/s per round
-            for r in range(rounds):  # rotate which loop goes first, so drift in machine speed cancels
-                for name in names[r % len(names):] + names[: r % len(names)]:
+            for r in range(
+                rounds
+            ):  # rotate which loop goes first, so drift in machine speed cancels
+                for name in names[r % len(names) :] + names[: r % len(names)]:
                     rates[name].append(loops[name](n, fn))
             for name in names[1:]:
                 # (label, baseline rates, tlbook's rates, whether the baseline is printed, note)
                 label, base, ours, show_base, note = {
                     "tlbook": (measure, rates["source"], rates["tlbook"], True, ""),
                     # the ceiling, as a ratio against the source's whole step
-                    "network": ("network only", rates["source"], rates.get("network"), False,
-                                "  (the most any data pipeline can reach)"),
+                    "network": (
+                        "network only",
+                        rates["source"],
+                        rates.get("network"),
+                        False,
+                        "  (the most any data pipeline can reach)",
+                    ),
                     # tlbook's whole step against the source's loop with its own model: format (and precision) counted
-                    "as written": ("vs source as written", rates.get("as written"), rates["tlbook"], True,
-                                   "  (the source's code as is: NCHW, float32)"),
+                    "as written": (
+                        "vs source as written",
+                        rates.get("as written"),
+                        rates["tlbook"],
+                        True,
+                        "  (the source's code as is: NCHW, float32)",
+                    ),
                 }[name]
                 ratios = sorted(x / s for s, x in zip(base, ours))
                 source_column = f"{statistics.median(base):.0f}" if show_base else ""
-                row = {"size": size, "measure": label,
-                       "source_images_per_second": statistics.median(base) if show_base else None,
-                       "images_per_second": statistics.median(ours),
-                       "ratio": statistics.median(ratios), "ratio_low": ratios[0], "ratio_high": ratios[-1]}
+                row = {
+                    "size": size,
+                    "measure": label,
+                    "source_images_per_second": statistics.median(base)
+                    if show_base
+                    else None,
+                    "images_per_second": statistics.median(ours),
+                    "ratio": statistics.median(ratios),
+                    "ratio_low": ratios[0],
+                    "ratio_high": ratios[-1],
+                }
                 table.append(row)
-                print(f"{size:>5} {label:<20} {source_column:>13} {row['images_per_second']:>13.0f}"
-                      f" {row['ratio']:>6.2f}x  {row['ratio_low']:.2f}-{row['ratio_high']:.2f}{note}", flush=True)
+                print(
+                    f"{size:>5} {label:<20} {source_column:>13} {row['images_per_second']:>13.0f}"
+                    f" {row['ratio']:>6.2f}x  {row['ratio_low']:.2f}-{row['ratio_high']:.2f}{note}",
+                    flush=True,
+                )
     if args.out:
-        write_json_atomic(args.out, {"machine": machine, "date": time.strftime("%Y-%m-%d"),
-                                     "architecture": BACKBONES[args.backbone].architecture,
-                                     "backbone": args.backbone, "rounds": rounds,
-                                     "data": "CIFAR-10 (TLBOOK_DATA)" if data_root else "synthetic", "rows": table})
+        write_json_atomic(
+            args.out,
+            {
+                "machine": machine,
+                "date": time.strftime("%Y-%m-%d"),
+                "architecture": BACKBONES[args.backbone].architecture,
+                "backbone": args.backbone,
+                "rounds": rounds,
+                "data": "CIFAR-10 (TLBOOK_DATA)" if data_root else "synthetic",
+                "rows": table,
+            },
+        )
         print(f"wrote {args.out}")
 
 

@@ -141,9 +141,10 @@ def forward_splat(image: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         [xs.flatten() + 0.5 - w / 2, ys.flatten() + 0.5 - h / 2], 1
     ).float()
     q = apply_to_points(a, pts)
-    qx, qy = (q[:, 0] + w / 2 - 0.5).round().long(), (
-        q[:, 1] + h / 2 - 0.5
-    ).round().long()
+    qx, qy = (
+        (q[:, 0] + w / 2 - 0.5).round().long(),
+        (q[:, 1] + h / 2 - 0.5).round().long(),
+    )
     ok = (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h)
     out = torch.zeros_like(image)
     out[:, qy[ok], qx[ok]] = image[:, ys.flatten()[ok], xs.flatten()[ok]]
@@ -193,11 +194,13 @@ show_images(
 # %% figure={"caption": "Order matters: the same rotation and shift, composed in the two orders.", "name": "fig-order", "alt": "Three images of a cat: the original, rotated then shifted right, and shifted right then rotated, which ends up shifted up and right."}
 turn, shift = rotation(30.0), translation(20.0, 0.0)
 show_images(
-    torch.stack([
-        big_cat,
-        warp(big_cat[None], shift @ turn)[0],
-        warp(big_cat[None], turn @ shift)[0],
-    ]),
+    torch.stack(
+        [
+            big_cat,
+            warp(big_cat[None], shift @ turn)[0],
+            warp(big_cat[None], turn @ shift)[0],
+        ]
+    ),
     titles=["input", "rotate, then shift", "shift, then rotate"],
     ncols=3,
     size=2.4,
@@ -329,13 +332,15 @@ show_images(
 # %% figure={"caption": "Colour augmentations change pixel values, not positions.", "name": "fig-colour", "alt": "Five versions of a cat: original, brighter, low contrast, grey, and oversaturated."}
 x = big_cat
 show_images(
-    torch.stack([
-        x,
-        adjust_brightness(x, 1.5),
-        adjust_contrast(x, 0.4),
-        adjust_saturation(x, 0.0),
-        adjust_saturation(x, 2.0),
-    ]),
+    torch.stack(
+        [
+            x,
+            adjust_brightness(x, 1.5),
+            adjust_contrast(x, 0.4),
+            adjust_saturation(x, 0.0),
+            adjust_saturation(x, 2.0),
+        ]
+    ),
     titles=["input", "brightness 1.5", "contrast 0.4", "saturation 0", "saturation 2"],
     ncols=5,
     size=1.9,

@@ -117,8 +117,9 @@ print(resnet.layer2[0])
 # them), with the parameters in each stage:
 
 # %% tags=["nbval-check-output"]
-rows224, rows32 = stage_table(resnet, "resnet18", size=224), stage_table(
-    resnet, "resnet18", size=32
+rows224, rows32 = (
+    stage_table(resnet, "resnet18", size=224),
+    stage_table(resnet, "resnet18", size=32),
 )
 print(f"{'stage':<11}{'output at 224 px':>18}{'output at 32 px':>17}{'parameters':>13}")
 for r224, r32 in zip(rows224, rows32):

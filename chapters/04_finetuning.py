@@ -567,11 +567,13 @@ from tlbook.plots import plot_history
 from tlbook.train import History
 
 first = seeds[0]
-plot_history({
-    r["strategy"]: History.from_dict(r["history"])
-    for r in rows
-    if r["strategy"].startswith(("finetune", "scratch")) and r.get("seed") == first
-})
+plot_history(
+    {
+        r["strategy"]: History.from_dict(r["history"])
+        for r in rows
+        if r["strategy"].startswith(("finetune", "scratch")) and r.get("seed") == first
+    }
+)
 
 # %% [markdown]
 # Full fine-tuning reaches {glue:text}`strategy_finetune:.1f` % on average, the

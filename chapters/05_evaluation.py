@@ -208,10 +208,12 @@ print(
 )
 
 # %% tags=["hide-input"] figure={"caption": "Reliability diagrams of the fine-tuned model on the test subset, before and after temperature scaling fitted on the validation split. Bars below the diagonal are over-confident bins; above it, under-confident.", "name": "fig-reliability", "alt": "Two bar charts of accuracy against confidence in fifteen bins, with the diagonal as reference."}
-plot_reliability({
-    "before (T = 1)": reliability(before, test.labels),
-    f"after (T = {T:.2f})": reliability(after, test.labels),
-})
+plot_reliability(
+    {
+        "before (T = 1)": reliability(before, test.labels),
+        f"after (T = {T:.2f})": reliability(after, test.labels),
+    }
+)
 
 # %% [markdown]
 # The test ECE is {glue:text}`ece_before:.3f` before and
@@ -275,11 +277,13 @@ print(f"{'per class':>9}" + "".join(f"{s:>20}" for s in names))
 for k in sizes:
     cells = []
     for s in names:
-        acc = torch.tensor([
-            r["test_accuracy"]
-            for r in curve
-            if r["per_class"] == k and r["strategy"] == s
-        ])
+        acc = torch.tensor(
+            [
+                r["test_accuracy"]
+                for r in curve
+                if r["per_class"] == k and r["strategy"] == s
+            ]
+        )
         if len(acc) == 0:  # the 4x-epochs baseline is run for the smaller sets only
             cells.append("not run")
             continue

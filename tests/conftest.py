@@ -13,7 +13,9 @@ from PIL import Image
 
 # Generated tests are reproducible: the same examples on every run and machine (a CI failure can be re-run
 # here), no example database written into the checkout, and no time limit per example (CI shares its cores).
-settings.register_profile("tlbook", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile(
+    "tlbook", derandomize=True, database=None, deadline=None, print_blob=True
+)
 settings.load_profile("tlbook")
 
 # The repository's scripts (tools/build_notebooks.py) are imported by the notebook and exercise tests.
@@ -40,7 +42,9 @@ def _draw(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
     return img
 
 
-def make_image_folder(root: Path, *, per_class: int, seed: int = 0, fmt: str = "png") -> Path:
+def make_image_folder(
+    root: Path, *, per_class: int, seed: int = 0, fmt: str = "png"
+) -> Path:
     """Write ``root/<class>/NNNN.<fmt>`` for the three synthetic classes."""
     rng = np.random.default_rng(seed)
     for c in CLASSES:
@@ -76,7 +80,9 @@ def _offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def cifar() -> Path:
     """The offline CIFAR-10 folder that TLBOOK_DATA named when the tests started (CI sets it)."""
     if CIFAR is None or not (CIFAR / "train").is_dir():
-        pytest.skip("needs the CIFAR-10 folder: set TLBOOK_DATA (e.g. ../shared/datasets/cifar10-jpeg)")
+        pytest.skip(
+            "needs the CIFAR-10 folder: set TLBOOK_DATA (e.g. ../shared/datasets/cifar10-jpeg)"
+        )
     return CIFAR
 
 
@@ -84,7 +90,9 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked ``network`` run only with TLBOOK_NETWORK_TESTS=1 (never in CI here)."""
     if os.environ.get("TLBOOK_NETWORK_TESTS") == "1":
         return
-    skip = pytest.mark.skip(reason="needs internet access; set TLBOOK_NETWORK_TESTS=1 to run")
+    skip = pytest.mark.skip(
+        reason="needs internet access; set TLBOOK_NETWORK_TESTS=1 to run"
+    )
     for item in items:
         if "network" in item.keywords:
             item.add_marker(skip)

@@ -4,7 +4,15 @@ import pytest
 import torch
 from torch import nn
 
-from tlbook.anatomy import conv_as_matrix, count_macs, extract_features, feature_maps, linear_probe, pca, stage_table
+from tlbook.anatomy import (
+    conv_as_matrix,
+    count_macs,
+    extract_features,
+    feature_maps,
+    linear_probe,
+    pca,
+    stage_table,
+)
 from tlbook.backbones import create_model, preprocessing_for
 
 
@@ -21,23 +29,44 @@ def test_conv_is_a_sparse_weight_shared_matrix():
 def test_resnet18_stage_table_matches_known_shapes():
     model = create_model("resnet18", num_classes=None, pretrained=False)
     rows = stage_table(model, "resnet18", size=224)
-    assert [r["output"] for r in rows] == [(64, 112, 112), (64, 56, 56), (128, 28, 28), (256, 14, 14), (512, 7, 7), (1000,)]
-    assert sum(r["parameters"] for r in rows) == 11_689_512  # torchvision's metadata: num_params
+    assert [r["output"] for r in rows] == [
+        (64, 112, 112),
+        (64, 56, 56),
+        (128, 28, 28),
+        (256, 14, 14),
+        (512, 7, 7),
+        (1000,),
+    ]
+    assert (
+        sum(r["parameters"] for r in rows) == 11_689_512
+    )  # torchvision's metadata: num_params
     assert stage_table(model, "resnet18", size=32)[-2]["output"] == (512, 1, 1)
 
 
 def test_macs_match_torchvision_metadata():
     model = create_model("resnet18", num_classes=None, pretrained=False)
-    assert count_macs(model, size=224) / 1e9 == pytest.approx(1.814, abs=0.01)  # ResNet18_Weights meta["_ops"]
+    assert count_macs(model, size=224) / 1e9 == pytest.approx(
+        1.814, abs=0.01
+    )  # ResNet18_Weights meta["_ops"]
 
 
 def test_features_pca_and_probe():
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
     images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    feats = extract_features(model, "efficientnet_lite0", images, preprocessing=preprocessing_for("efficientnet_lite0", 32))
+    feats = extract_features(
+        model,
+        "efficientnet_lite0",
+        images,
+        preprocessing=preprocessing_for("efficientnet_lite0", 32),
+    )
     assert feats.shape == (6, 1280)
     model.train()
-    extract_features(model, "efficientnet_lite0", images, preprocessing=preprocessing_for("efficientnet_lite0", 32))
+    extract_features(
+        model,
+        "efficientnet_lite0",
+        images,
+        preprocessing=preprocessing_for("efficientnet_lite0", 32),
+    )
     assert model.training, "the model's mode is restored"
     z = pca(feats, 2)
     assert z.shape == (6, 2) and torch.allclose(z.mean(0), torch.zeros(2), atol=1e-3)

@@ -36,10 +36,18 @@ def test_unknown_backbone_lists_the_known_ones():
 
 def test_lite0_weights_are_the_real_imagenet_ones(lite0_imagenet):
     pre = preprocessing_for("efficientnet_lite0")
-    cat = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8
+    cat = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)[
+        None
+    ]  # (1, 3, H, W) uint8
     with torch.no_grad():
-        top = lite0_imagenet(preprocess(cat, size=pre.size, mean=pre.mean, std=pre.std)).argmax(1).item()
-    assert 281 <= top <= 285, f"chelsea predicted as {top} ({imagenet_categories()[top]}), expected a cat (281-285)"
+        top = (
+            lite0_imagenet(preprocess(cat, size=pre.size, mean=pre.mean, std=pre.std))
+            .argmax(1)
+            .item()
+        )
+    assert 281 <= top <= 285, (
+        f"chelsea predicted as {top} ({imagenet_categories()[top]}), expected a cat (281-285)"
+    )
 
 
 def test_preprocessing_comes_from_the_weights():
@@ -47,10 +55,14 @@ def test_preprocessing_comes_from_the_weights():
     from torchvision.models import ResNet18_Weights
 
     tv = ResNet18_Weights.IMAGENET1K_V1.transforms()
-    assert preprocessing_for("resnet18") == Preprocessing(224, tuple(tv.mean), tuple(tv.std))
+    assert preprocessing_for("resnet18") == Preprocessing(
+        224, tuple(tv.mean), tuple(tv.std)
+    )
     # The converted TensorFlow Lite0 weights: [-1, 1] inputs, as timm declares for the tf_ variant.
     tf = timm.models.get_pretrained_cfg("tf_efficientnet_lite0")
-    assert preprocessing_for("efficientnet_lite0") == Preprocessing(224, tuple(tf.mean), tuple(tf.std))
+    assert preprocessing_for("efficientnet_lite0") == Preprocessing(
+        224, tuple(tf.mean), tuple(tf.std)
+    )
     assert preprocessing_for("efficientnet_lite0").mean == (0.5, 0.5, 0.5)
     assert preprocessing_for("efficientnet_lite0", 96).size == 96
     for spec in BACKBONES.values():
@@ -60,7 +72,9 @@ def test_preprocessing_comes_from_the_weights():
 def test_lite0_is_built_as_the_tensorflow_network_its_weights_come_from(lite0_imagenet):
     """TensorFlow "same" padding and BatchNorm eps 1e-3, like timm's tf_efficientnet_lite0."""
     assert lite0_imagenet.bn1.eps == pytest.approx(1e-3)
-    assert type(lite0_imagenet.conv_stem).__name__ == "Conv2dSame"  # asymmetric padding, as in TensorFlow
+    assert (
+        type(lite0_imagenet.conv_stem).__name__ == "Conv2dSame"
+    )  # asymmetric padding, as in TensorFlow
 
 
 def test_lite0_weights_are_more_confident_in_their_own_architecture(lite0_imagenet):
@@ -75,7 +89,9 @@ def test_lite0_weights_are_more_confident_in_their_own_architecture(lite0_imagen
         x = preprocess(photos, size=pre.size, mean=pre.mean, std=pre.std)
         own = lite0_imagenet(x).softmax(1).max(1).values  # (4,)
         theirs = other(x).softmax(1).max(1).values  # (4,)
-    assert (own > theirs).all(), f"top-1 confidence {own.tolist()} (tf_) against {theirs.tolist()} (symmetric)"
+    assert (own > theirs).all(), (
+        f"top-1 confidence {own.tolist()} (tf_) against {theirs.tolist()} (symmetric)"
+    )
 
 
 def _photos(size: int = 256) -> torch.Tensor:
@@ -85,7 +101,9 @@ def _photos(size: int = 256) -> torch.Tensor:
     out = []
     for img in (skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket()):
         x = torch.from_numpy(img).permute(2, 0, 1)[None].float()  # (1, 3, H, W)
-        out.append(F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)[0])
+        out.append(
+            F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)[0]
+        )
     return torch.stack(out).round().clamp(0, 255).to(torch.uint8)
 
 
@@ -98,8 +116,12 @@ def _pretrained_or_skip(name: str) -> nn.Module:
 
 # What each backbone's weights must NOT be fed: the other common normalisation.
 _WRONG = {
-    "efficientnet_lite0": Preprocessing(224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),  # ImageNet mean/std
-    "resnet18": Preprocessing(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),  # the source's Normalize(0.5)
+    "efficientnet_lite0": Preprocessing(
+        224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    ),  # ImageNet mean/std
+    "resnet18": Preprocessing(
+        224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+    ),  # the source's Normalize(0.5)
 }
 # Tolerance on CIFAR-10 photographs: the declared preprocessing puts the batch mean of every channel of the
 # first BatchNorm within 0.1 running standard deviations (on average) of the running mean; measured 0.02
@@ -114,11 +136,17 @@ def test_declared_preprocessing_matches_the_first_batchnorm_statistics(name, cif
     from tlbook.data import load_split
 
     model = _pretrained_or_skip(name)
-    images = load_split("test", data=cifar, per_class=10).images  # (100, 3, 32, 32) uint8
+    images = load_split(
+        "test", data=cifar, per_class=10
+    ).images  # (100, 3, 32, 32) uint8
     right = first_batchnorm_gap(model, images, preprocessing=preprocessing_for(name))
     wrong = first_batchnorm_gap(model, images, preprocessing=_WRONG[name])
-    assert right < GAP_TOLERANCE, f"{name}: declared preprocessing leaves a gap of {right:.3f}"
-    assert wrong > GAP_TOLERANCE, f"{name}: a wrong normalisation passes the check (gap {wrong:.3f})"
+    assert right < GAP_TOLERANCE, (
+        f"{name}: declared preprocessing leaves a gap of {right:.3f}"
+    )
+    assert wrong > GAP_TOLERANCE, (
+        f"{name}: a wrong normalisation passes the check (gap {wrong:.3f})"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))
@@ -140,7 +168,9 @@ def test_head_is_replaced_and_stages_cover_the_backbone(name):
     spec = get_spec(name)
     covered = {spec.head, *(m for stage in spec.stages for m in stage)}
     for pname, _ in model.named_parameters():
-        assert any(pname.startswith(m + ".") for m in covered), f"{pname} belongs to no stage of {name}"
+        assert any(pname.startswith(m + ".") for m in covered), (
+            f"{pname} belongs to no stage of {name}"
+        )
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONES))
@@ -148,7 +178,9 @@ def test_freeze_keeps_batchnorm_in_eval_even_after_train(name):
     torch.manual_seed(0)
     model = create_model(name, num_classes=3, pretrained=False)
     freeze(model, name)
-    assert count_parameters(model, trainable_only=True) == sum(p.numel() for p in get_head(model, name).parameters())
+    assert count_parameters(model, trainable_only=True) == sum(
+        p.numel() for p in get_head(model, name).parameters()
+    )
     bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
     before = bn.running_mean.clone()
     x = torch.randn(4, 3, 64, 64)
@@ -156,12 +188,18 @@ def test_freeze_keeps_batchnorm_in_eval_even_after_train(name):
     with torch.no_grad():
         expected = model(x)
     model.train()
-    assert not bn.training, "a frozen BatchNorm layer reports eval mode right after model.train()"
+    assert not bn.training, (
+        "a frozen BatchNorm layer reports eval mode right after model.train()"
+    )
     assert get_head(model, name).training, "the head trains"
     with torch.no_grad():
         got = model(x)
-    assert torch.equal(bn.running_mean, before), "running statistics of a frozen layer changed"
-    assert torch.allclose(got, expected, atol=1e-5), "frozen backbone normalised with batch statistics"
+    assert torch.equal(bn.running_mean, before), (
+        "running statistics of a frozen layer changed"
+    )
+    assert torch.allclose(got, expected, atol=1e-5), (
+        "frozen backbone normalised with batch statistics"
+    )
 
 
 def test_freezing_parameters_only_is_the_batchnorm_trap():
@@ -178,19 +216,25 @@ def test_freezing_parameters_only_is_the_batchnorm_trap():
 def test_partial_freeze_and_unfreeze():
     model = create_model("resnet18", num_classes=3, pretrained=False)
     freeze(model, "resnet18", train_stages=1)
-    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    trainable = {
+        n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad
+    }
     assert trainable == {"layer4", "fc"}
     unfreeze(model)
     assert all(p.requires_grad for p in model.parameters())
     model.train()
-    assert all(m.training for m in model.modules()), "unfrozen BatchNorm layers train again"
+    assert all(m.training for m in model.modules()), (
+        "unfrozen BatchNorm layers train again"
+    )
     with pytest.raises(ValueError, match="train_stages"):
         freeze(model, "resnet18", train_stages=9)
 
 
 def test_discriminative_param_groups():
     model = create_model("efficientnet_lite0", num_classes=10, pretrained=False)
-    groups = param_groups(model, "efficientnet_lite0", lr=1e-2, backbone_lr_scale=0.1, weight_decay=0.05)
+    groups = param_groups(
+        model, "efficientnet_lite0", lr=1e-2, backbone_lr_scale=0.1, weight_decay=0.05
+    )
     head = {id(p) for p in model.classifier.parameters()}
     for g in groups:
         is_head = all(id(p) in head for p in g["params"])
@@ -209,7 +253,9 @@ def test_resnet18_offline_message_names_the_file(monkeypatch, tmp_path):
     with pytest.raises(BackboneUnavailable) as e:
         create_model("resnet18", num_classes=10)
     msg = str(e.value)
-    assert "resnet18-f37072fd.pth" in msg and str(tmp_path / "hub" / "checkpoints") in msg
+    assert (
+        "resnet18-f37072fd.pth" in msg and str(tmp_path / "hub" / "checkpoints") in msg
+    )
     assert "efficientnet_lite0" in msg
 
 
@@ -230,7 +276,9 @@ def test_layer_wise_param_groups_decay_geometrically_from_head_to_stem():
             for p in model.get_submodule(module).parameters():
                 assert lr_of[id(p)] == pytest.approx(1e-2 * 0.75 ** (n - j))
     assert all(lr_of[id(p)] == 1e-2 for p in model.classifier.parameters())
-    assert len(lr_of) == len(list(model.parameters())), "every parameter is in exactly one group"
+    assert len(lr_of) == len(list(model.parameters())), (
+        "every parameter is in exactly one group"
+    )
     # Frozen stages are left out; the decay still counts from the head.
     freeze(model, "efficientnet_lite0", train_stages=1)
     trained = param_groups(model, "efficientnet_lite0", lr=1e-2, layer_decay=0.75)

@@ -21,36 +21,79 @@ def bench():
 
 def _tiny_network(*args, **kwargs) -> torch.nn.Module:
     """A few-thousand-parameter stand-in: the test checks the script's table, not a network's speed."""
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 10))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 10),
+    )
 
 
-def test_quick_run_prints_a_median_ratio_and_its_range(bench, capsys, tmp_path, monkeypatch):
+def test_quick_run_prints_a_median_ratio_and_its_range(
+    bench, capsys, tmp_path, monkeypatch
+):
     # Synthetic images (the conftest hides TLBOOK_DATA); 32 px only, no worker processes, a tiny network: seconds.
     monkeypatch.setattr(bench, "create_model", _tiny_network)
     out_file = tmp_path / "bench.json"
-    bench.main(["--quick", "--rounds", "2", "--sizes", "32", "--workers", "0", "--out", str(out_file)])
+    bench.main(
+        [
+            "--quick",
+            "--rounds",
+            "2",
+            "--sizes",
+            "32",
+            "--workers",
+            "0",
+            "--out",
+            str(out_file),
+        ]
+    )
     out = capsys.readouterr().out
-    rows = re.findall(r"^\s+32 (data only|whole step)\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)$", out, re.M)
+    rows = re.findall(
+        r"^\s+32 (data only|whole step)\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)$",
+        out,
+        re.M,
+    )
     assert [r[0] for r in rows] == ["data only", "whole step"], out
     for _, src, ours, median, low, high in rows:
         assert int(src) > 0 and int(ours) > 0
-        assert float(low) <= float(median) + 0.05 and float(median) <= float(high) + 0.05
+        assert (
+            float(low) <= float(median) + 0.05 and float(median) <= float(high) + 0.05
+        )
     assert "range of 2 rounds" in out
-    ceiling = re.search(r"^\s+32 network only\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)", out, re.M)
+    ceiling = re.search(
+        r"^\s+32 network only\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)", out, re.M
+    )
     assert ceiling and int(ceiling.group(1)) > 0, out
     # --out saves the same rows as printed (book/benchmarks.md copies them; tests/test_claims.py checks the copy).
     saved = json.loads(out_file.read_text())
     assert saved["rounds"] == 2 and saved["data"] == "synthetic"
     assert [(r["size"], r["measure"]) for r in saved["rows"]] == [
-        (32, "data only"), (32, "whole step"), (32, "network only"), (32, "vs source as written")]
+        (32, "data only"),
+        (32, "whole step"),
+        (32, "network only"),
+        (32, "vs source as written"),
+    ]
     for row, (_, src, ours, median, low, high) in zip(saved["rows"], rows):
-        assert (f"{row['source_images_per_second']:.0f}", f"{row['images_per_second']:.0f}") == (src, ours)
-        assert (f"{row['ratio']:.2f}", f"{row['ratio_low']:.2f}", f"{row['ratio_high']:.2f}") == (median, low, high)
+        assert (
+            f"{row['source_images_per_second']:.0f}",
+            f"{row['images_per_second']:.0f}",
+        ) == (src, ours)
+        assert (
+            f"{row['ratio']:.2f}",
+            f"{row['ratio_low']:.2f}",
+            f"{row['ratio_high']:.2f}",
+        ) == (median, low, high)
     assert saved["rows"][2]["source_images_per_second"] is None
     assert f"{saved['rows'][2]['ratio']:.2f}" == ceiling.group(2)
     # The source's loop as its code stands (NCHW, float32) against tlbook's same whole step.
-    written = re.search(r"^\s+32 vs source as written\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)", out, re.M)
+    written = re.search(
+        r"^\s+32 vs source as written\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)-([\d.]+)",
+        out,
+        re.M,
+    )
     assert written and int(written.group(1)) > 0, out
     assert written.group(2) == rows[1][2]  # tlbook's column: the whole step's images/s
     as_written = saved["rows"][3]
@@ -70,12 +113,16 @@ def test_as_written_step_keeps_the_default_memory_format(bench, monkeypatch):
 
     monkeypatch.setattr(bench, "create_model", create)
     x, y = torch.rand(2, 3, 32, 32), torch.tensor([0, 1])
-    bench.make_step("efficientnet_lite0", torch.device("cpu"))(x.contiguous(memory_format=torch.channels_last), y)
+    bench.make_step("efficientnet_lite0", torch.device("cpu"))(
+        x.contiguous(memory_format=torch.channels_last), y
+    )
     bench.make_step("efficientnet_lite0", torch.device("cpu"), as_written=True)(x, y)
     tlbook_model, source_model = made
     conv = lambda m: next(p for p in m.parameters() if p.ndim == 4)  # noqa: E731
     assert conv(tlbook_model).is_contiguous(memory_format=torch.channels_last)
-    assert conv(source_model).is_contiguous() and not conv(source_model).is_contiguous(memory_format=torch.channels_last)
+    assert conv(source_model).is_contiguous() and not conv(source_model).is_contiguous(
+        memory_format=torch.channels_last
+    )
 
 
 def test_rounds_must_be_positive(bench):
@@ -85,7 +132,9 @@ def test_rounds_must_be_positive(bench):
 
 def test_padding_benchmark_prints_and_saves_one_ratio_per_size(capsys, tmp_path):
     """A formatting check of benchmarks/padding_speed.py at a tiny size (not a speed test)."""
-    spec = importlib.util.spec_from_file_location("padding_speed", SCRIPT.parent / "padding_speed.py")
+    spec = importlib.util.spec_from_file_location(
+        "padding_speed", SCRIPT.parent / "padding_speed.py"
+    )
     padding = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(padding)
     out = tmp_path / "padding.json"
@@ -93,8 +142,15 @@ def test_padding_benchmark_prints_and_saves_one_ratio_per_size(capsys, tmp_path)
     lines = capsys.readouterr().out.strip().splitlines()
     assert "ratio tf_/symmetric" in lines[1]
     size, tf_speed, sym_speed, ratio, spread = lines[2].split()
-    assert size == "32px" and float(tf_speed) > 0 and float(sym_speed) > 0 and float(ratio) > 0
-    saved = json.loads(out.read_text())  # what tools/claims.py quotes on the benchmarks page
+    assert (
+        size == "32px"
+        and float(tf_speed) > 0
+        and float(sym_speed) > 0
+        and float(ratio) > 0
+    )
+    saved = json.loads(
+        out.read_text()
+    )  # what tools/claims.py quotes on the benchmarks page
     (row,) = saved["rows"]
     assert row["size"] == 32 and f"{row['ratio']:.2f}" == ratio and saved["rounds"] == 1
     with pytest.raises(SystemExit):

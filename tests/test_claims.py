@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "src" / "tlbook" / "results"
 
@@ -35,14 +34,22 @@ def test_quoted_results_are_regenerated_from_the_results_files() -> None:
 
     for name in claims.FILES:
         text = (ROOT / name).read_text()
-        assert claims.regenerate(text) == text, f"{name} is out of date: run python tools/claims.py"
+        assert claims.regenerate(text) == text, (
+            f"{name} is out of date: run python tools/claims.py"
+        )
 
 
 def test_every_claim_marker_has_a_generator_and_is_used() -> None:
     import claims
 
-    used = {m.group("name") for name in claims.FILES for m in claims.REGION.finditer((ROOT / name).read_text())}
-    assert used == set(claims.CLAIMS), f"unused generators {set(claims.CLAIMS) - used}, unknown markers {used - set(claims.CLAIMS)}"
+    used = {
+        m.group("name")
+        for name in claims.FILES
+        for m in claims.REGION.finditer((ROOT / name).read_text())
+    }
+    assert used == set(claims.CLAIMS), (
+        f"unused generators {set(claims.CLAIMS) - used}, unknown markers {used - set(claims.CLAIMS)}"
+    )
 
 
 def test_regenerating_rewrites_a_changed_number(tmp_path, monkeypatch) -> None:
@@ -51,7 +58,11 @@ def test_regenerating_rewrites_a_changed_number(tmp_path, monkeypatch) -> None:
 
     text = "before <!-- claim:curve-line -->fine-tuned 99.9 % (typed by hand)<!-- /claim:curve-line --> after"
     regenerated = claims.regenerate(text)
-    assert regenerated != text and "99.9 %" not in regenerated and regenerated.startswith("before <!-- claim:")
+    assert (
+        regenerated != text
+        and "99.9 %" not in regenerated
+        and regenerated.startswith("before <!-- claim:")
+    )
 
 
 def test_the_code_uses_the_learning_rates_chosen_on_validation() -> None:
@@ -64,7 +75,9 @@ def test_the_code_uses_the_learning_rates_chosen_on_validation() -> None:
     assert all("test_accuracy" not in r for r in rows)
     cfg = get_config("cpu")
     for name in dict.fromkeys(r["strategy"] for r in rows):
-        assert recipe_for(cfg, name).lr == pytest.approx(chosen_by_validation(rows, name)["lr"]), name
+        assert recipe_for(cfg, name).lr == pytest.approx(
+            chosen_by_validation(rows, name)["lr"]
+        ), name
 
 
 def test_study_results_were_made_with_the_current_backbone_and_preprocessing() -> None:
@@ -75,6 +88,12 @@ def test_study_results_were_made_with_the_current_backbone_and_preprocessing() -
     for name in ("sweep", "ladder", "strategies"):
         saved = _load(name)
         backbone = saved["config"]["backbone"]
-        assert saved.get("architecture") == get_spec(backbone).architecture, f"{name}-cpu.json: re-run the study"
-        expected = json.loads(json.dumps(asdict(preprocessing_for(backbone, saved["config"]["image_size"]))))
+        assert saved.get("architecture") == get_spec(backbone).architecture, (
+            f"{name}-cpu.json: re-run the study"
+        )
+        expected = json.loads(
+            json.dumps(
+                asdict(preprocessing_for(backbone, saved["config"]["image_size"]))
+            )
+        )
         assert saved.get("preprocessing") == expected, name

@@ -20,22 +20,58 @@ def test_help_lists_the_commands(capsys):
 
 def test_train_then_evaluate(dataset_root, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet",
-                 "--strategy", "linear"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "smoke",
+                "--data",
+                str(dataset_root),
+                "--out",
+                str(out),
+                "--quiet",
+                "--strategy",
+                "linear",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["strategy"] == "linear" and metrics["config"]["preset"] == "smoke"
     assert 0.0 <= metrics["test"]["accuracy"] <= 1.0 and metrics["test"]["n"] == 12
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.pt"]
     capsys.readouterr()
-    assert main(["evaluate", "--run", str(out), "--json", str(tmp_path / "eval.json")]) == 0
+    assert (
+        main(["evaluate", "--run", str(out), "--json", str(tmp_path / "eval.json")])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"{metrics['test']['accuracy']:.1%}" in printed  # same number read back
-    assert json.loads((tmp_path / "eval.json").read_text())["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert json.loads((tmp_path / "eval.json").read_text())[
+        "accuracy"
+    ] == pytest.approx(metrics["test"]["accuracy"])
 
 
 def test_compare_writes_a_table(dataset_root, tmp_path, capsys):
-    assert main(["compare", "--preset", "smoke", "--data", str(dataset_root), "--strategies", "linear", "scratch",
-                 "--quiet", "--out", str(tmp_path / "cmp.json")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--preset",
+                "smoke",
+                "--data",
+                str(dataset_root),
+                "--strategies",
+                "linear",
+                "scratch",
+                "--quiet",
+                "--out",
+                str(tmp_path / "cmp.json"),
+            ]
+        )
+        == 0
+    )
     rows = json.loads((tmp_path / "cmp.json").read_text())
     assert [r["strategy"] for r in rows] == ["linear", "scratch"]
     assert "linear - scratch:" in capsys.readouterr().out
@@ -46,16 +82,42 @@ def test_flags_printed_for_saved_studies_exist_on_the_command_line():
     from tlbook.config import CONFIG_FLAGS as _FLAGS
 
     for field, flag in _FLAGS.items():
-        args = build_parser().parse_args(["study", "ladder", "--out", "x.json", flag, "9"])
+        args = build_parser().parse_args(
+            ["study", "ladder", "--out", "x.json", flag, "9"]
+        )
         assert getattr(args, field) == 9, (field, flag)
 
 
 def test_compare_repeats_with_seeds_and_prints_the_mean(dataset_root, tmp_path, capsys):
-    assert main(["compare", "--preset", "smoke", "--data", str(dataset_root), "--strategies", "linear", "scratch",
-                 "--seed", "3", "--seeds", "2", "--quiet", "--out", str(tmp_path / "cmp.json")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--preset",
+                "smoke",
+                "--data",
+                str(dataset_root),
+                "--strategies",
+                "linear",
+                "scratch",
+                "--seed",
+                "3",
+                "--seeds",
+                "2",
+                "--quiet",
+                "--out",
+                str(tmp_path / "cmp.json"),
+            ]
+        )
+        == 0
+    )
     rows = json.loads((tmp_path / "cmp.json").read_text())
     assert [(r["strategy"], r["config"]["seed"]) for r in rows] == [
-        ("linear", 3), ("scratch", 3), ("linear", 4), ("scratch", 4)]
+        ("linear", 3),
+        ("scratch", 3),
+        ("linear", 4),
+        ("scratch", 4),
+    ]
     out = capsys.readouterr().out
     assert "mean of 2 seeds: linear" in out
     assert "linear - scratch:" in out and "(mean of 2 seeds)" in out
@@ -63,7 +125,18 @@ def test_compare_repeats_with_seeds_and_prints_the_mean(dataset_root, tmp_path, 
 
 def test_bad_data_fails_cleanly_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--preset", "smoke", "--data", str(tmp_path / "missing"), "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--preset",
+            "smoke",
+            "--data",
+            str(tmp_path / "missing"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 2
     assert "TLBOOK_DATA" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
@@ -73,7 +146,21 @@ def test_non_empty_output_folder_is_refused(dataset_root, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    assert main(["train", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "smoke",
+                "--data",
+                str(dataset_root),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "not empty" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -94,9 +181,22 @@ def test_module_entry_point_runs(dataset_root, tmp_path):
     """The real command line, as a user types it, in a fresh process."""
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "tlbook", "train", "--preset", "smoke", "--data", str(dataset_root),
-         "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "tlbook",
+            "train",
+            "--preset",
+            "smoke",
+            "--data",
+            str(dataset_root),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy" in proc.stdout and (out / "model.pt").is_file()
@@ -105,44 +205,91 @@ def test_module_entry_point_runs(dataset_root, tmp_path):
 @pytest.mark.parametrize("name", ["ladder", "strategies", "curve", "sweep"])
 def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
     out = tmp_path / f"{name}.json"
-    extra = {"curve": ["--sizes", "2", "4", "--seeds", "1"], "strategies": ["--seeds", "2"]}.get(name, [])
-    assert main(["study", name, "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet", *extra]) == 0
+    extra = {
+        "curve": ["--sizes", "2", "4", "--seeds", "1"],
+        "strategies": ["--seeds", "2"],
+    }.get(name, [])
+    assert (
+        main(
+            [
+                "study",
+                name,
+                "--preset",
+                "smoke",
+                "--data",
+                str(dataset_root),
+                "--out",
+                str(out),
+                "--quiet",
+                *extra,
+            ]
+        )
+        == 0
+    )
     saved = json.loads(out.read_text())
-    assert saved["study"] == name and saved["config"]["preset"] == "smoke" and saved.get("complete", True)
-    assert "validation" in saved["choices"]["lr (finetune, and the other strategies' multiples)"]
+    assert (
+        saved["study"] == name
+        and saved["config"]["preset"] == "smoke"
+        and saved.get("complete", True)
+    )
+    assert (
+        "validation"
+        in saved["choices"]["lr (finetune, and the other strategies' multiples)"]
+    )
     rows = saved["rows"]
     if name == "sweep":
-        assert all("test_accuracy" not in r for r in rows), "a sweep never reads the test set"
+        assert all("test_accuracy" not in r for r in rows), (
+            "a sweep never reads the test set"
+        )
         from tlbook.studies import SWEEP_LRS
 
-        assert {r["strategy"] for r in rows} == set(SWEEP_LRS) >= {"finetune", "layerwise", "head_first"}
+        assert (
+            {r["strategy"] for r in rows}
+            == set(SWEEP_LRS)
+            >= {"finetune", "layerwise", "head_first"}
+        )
         assert "finetune: chosen on validation: lr" in capsys.readouterr().out
         return
     if name == "ladder":
         from tlbook.studies import LADDER
 
         assert [r["step"] for r in rows] == [step.name for step in LADDER]
-        assert rows[0]["size"] == 32 and rows[0]["optimizer"] == "sgd" and rows[-1]["optimizer"] == "adamw"
+        assert (
+            rows[0]["size"] == 32
+            and rows[0]["optimizer"] == "sgd"
+            and rows[-1]["optimizer"] == "adamw"
+        )
         # Each training rung changes one thing: optimiser, then rate, then batch size.
         by_step = {r["step"]: r for r in rows}
         assert by_step["+ AdamW instead of SGD"]["lr"] == rows[0]["lr"]
-        assert by_step["+ the preset's learning rate"]["batch_size"] == rows[0]["batch_size"]
+        assert (
+            by_step["+ the preset's learning rate"]["batch_size"]
+            == rows[0]["batch_size"]
+        )
         assert rows[0]["steps"] > 0
     elif name == "strategies":
         from tlbook.experiment import STRATEGIES
 
-        n = len(STRATEGIES)  # each strategy, then the BatchNorm trap; the converged baseline for seed 0 only
+        n = len(
+            STRATEGIES
+        )  # each strategy, then the BatchNorm trap; the converged baseline for seed 0 only
         assert [r["seed"] for r in rows] == [0] * (n + 2) + [1] * (n + 1)
         assert [r["strategy"] for r in rows[:n]] == list(STRATEGIES)
         assert rows[n]["strategy"].startswith("linear, BatchNorm not frozen")
         assert rows[n + 1]["strategy"].startswith("scratch, 4 epochs")
-        assert rows[n + 1]["epochs"] == 4 * rows[list(STRATEGIES).index("scratch")]["epochs"]
-        assert all(len(r["correct"]) == 12 and set(r["correct"]) <= {"0", "1"} for r in rows)  # 3 classes x 4
+        assert (
+            rows[n + 1]["epochs"]
+            == 4 * rows[list(STRATEGIES).index("scratch")]["epochs"]
+        )
+        assert all(
+            len(r["correct"]) == 12 and set(r["correct"]) <= {"0", "1"} for r in rows
+        )  # 3 classes x 4
     else:
         from tlbook.studies import CONVERGED_SCRATCH
 
         assert {(r["strategy"], r["per_class"]) for r in rows} == {
-            (s, k) for s in ("finetune", "scratch", CONVERGED_SCRATCH) for k in (2, 4)}
+            (s, k) for s in ("finetune", "scratch", CONVERGED_SCRATCH) for k in (2, 4)
+        }
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
 
 
@@ -152,34 +299,72 @@ def test_chapters_load_saved_studies_or_compute(dataset_root, tmp_path, capsys):
 
     cfg = get_config("smoke", data=str(dataset_root))
     config = dataclasses.asdict(cfg)
-    rows = [{"step": "x", "test_accuracy": 0.5, "size": 32, "optimizer": "sgd", "lr": 0.001, "batch_size": 100,
-             "steps": 80, "seconds": 1.0}]
-    (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": config, "rows": rows}))
+    rows = [
+        {
+            "step": "x",
+            "test_accuracy": 0.5,
+            "size": 32,
+            "optimizer": "sgd",
+            "lr": 0.001,
+            "batch_size": 100,
+            "steps": 80,
+            "seconds": 1.0,
+        }
+    ]
+    (tmp_path / "ladder-smoke.json").write_text(
+        json.dumps({"study": "ladder", "config": config, "rows": rows})
+    )
     assert load_or_run("ladder", cfg, folder=tmp_path) == rows
-    assert "python -m tlbook study ladder --preset smoke --out" in capsys.readouterr().out
+    assert (
+        "python -m tlbook study ladder --preset smoke --out" in capsys.readouterr().out
+    )
     # A study saved with other settings prints the flags that reproduce it.
     saved = {**config, "image_size": 96, "lr": 0.004}
-    (tmp_path / "ladder-smoke.json").write_text(json.dumps({"study": "ladder", "config": saved, "rows": rows}))
+    (tmp_path / "ladder-smoke.json").write_text(
+        json.dumps({"study": "ladder", "config": saved, "rows": rows})
+    )
     load_or_run("ladder", cfg, folder=tmp_path)
-    assert "study ladder --preset smoke --image-size 96 --lr 0.004 --out" in capsys.readouterr().out
-    (tmp_path / "curve-smoke.json").write_text(json.dumps({"study": "ladder", "config": config, "rows": []}))
+    assert (
+        "study ladder --preset smoke --image-size 96 --lr 0.004 --out"
+        in capsys.readouterr().out
+    )
+    (tmp_path / "curve-smoke.json").write_text(
+        json.dumps({"study": "ladder", "config": config, "rows": []})
+    )
     with pytest.raises(ValueError, match="holds the 'ladder' study, not 'curve'"):
         load_or_run("curve", cfg, folder=tmp_path)
     with pytest.raises(ValueError, match="unknown study"):
         load_or_run("zoo", cfg, folder=tmp_path)
 
 
-def test_resnet18_without_weights_is_a_clear_error(dataset_root, tmp_path, monkeypatch, capsys):
+def test_resnet18_without_weights_is_a_clear_error(
+    dataset_root, tmp_path, monkeypatch, capsys
+):
     import urllib.error
 
     import torch
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url",
-                        lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")))
+    monkeypatch.setattr(
+        torch.hub,
+        "load_state_dict_from_url",
+        lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")),
+    )
     out = tmp_path / "run"
-    code = main(["train", "--backbone", "resnet18", "--preset", "smoke", "--data", str(dataset_root),
-                 "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "train",
+            "--backbone",
+            "resnet18",
+            "--preset",
+            "smoke",
+            "--data",
+            str(dataset_root),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "resnet18-f37072fd.pth" in err and "efficientnet_lite0" in err

@@ -19,17 +19,18 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
-
-import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 
 pytestmark = pytest.mark.slow  # builds a virtual environment: left out of make unit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CHAPTER = ROOT / "book" / "02_augmentation.ipynb"
-STUDIES_CHAPTER = ROOT / "book" / "06_outlook.ipynb"  # loads saved studies in the cpu preset
+STUDIES_CHAPTER = (
+    ROOT / "book" / "06_outlook.ipynb"
+)  # loads saved studies in the cpu preset
 
 DRIVER = """
 import sys, nbformat
@@ -45,26 +46,64 @@ nbformat.write(nb, sys.argv[2])
 def install_command(python: Path, checkout: Path) -> list[str]:
     """The setup cell's pip command, with a local checkout's path for the repository URL."""
     cell = builder.colab_cell_source()
-    requirement = next(part for part in cell.split('"') if part.startswith("tlbook @ git+"))
+    requirement = next(
+        part for part in cell.split('"') if part.startswith("tlbook @ git+")
+    )
     local = requirement.replace(f"git+{builder.repository_url()}", checkout.as_uri())
-    return [str(python), "-m", "pip", "install", "--quiet", "--no-index", "--no-build-isolation", local]
+    return [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-index",
+        "--no-build-isolation",
+        local,
+    ]
 
 
 def test_setup_cell_install_then_chapter_runs(tmp_path, cifar):
     venv = tmp_path / "colab"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                        text=True).strip())
+    site = Path(
+        subprocess.check_output(
+            [
+                str(python),
+                "-c",
+                "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+            ],
+            text=True,
+        ).strip()
+    )
     # Colab's preinstalled packages (torch, jupyter, ...): this environment's, behind the fresh one's own.
-    (site / "colab_preinstalled.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site / "colab_preinstalled.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n"
+    )
     # venv's bundled setuptools is older than torch requires; Colab's is current: use the preinstalled one.
-    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"],
+        check=True,
+    )
 
     # pip builds in the source tree: build from a copy, so that the repository is left untouched.
     checkout = tmp_path / "checkout"
-    shutil.copytree(ROOT, checkout, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "_build", "build", "runs", ".cache", "*.egg-info", "__pycache__", "book", "examples"))
+    shutil.copytree(
+        ROOT,
+        checkout,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "_build",
+            "build",
+            "runs",
+            ".cache",
+            "*.egg-info",
+            "__pycache__",
+            "book",
+            "examples",
+        ),
+    )
     cmd = install_command(python, checkout)
     assert cmd[-1].startswith("tlbook @ file://")
     subprocess.run(cmd, check=True, cwd=tmp_path)
@@ -73,27 +112,70 @@ def test_setup_cell_install_then_chapter_runs(tmp_path, cifar):
 
     kernels = tmp_path / "jupyter" / "kernels" / "colab-like"
     kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "colab-like", "language": "python"}))
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [
+                    str(python),
+                    "-m",
+                    "ipykernel_launcher",
+                    "-f",
+                    "{connection_file}",
+                ],
+                "display_name": "colab-like",
+                "language": "python",
+            }
+        )
+    )
     for chapter, preset in [(CHAPTER, "smoke"), (STUDIES_CHAPTER, "cpu")]:
-        env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "TLBOOK_PRESET": preset,
-               "TLBOOK_DATA": str(cifar), "MPLBACKEND": "Agg"}
+        env = {
+            **os.environ,
+            "JUPYTER_PATH": str(tmp_path / "jupyter"),
+            "TLBOOK_PRESET": preset,
+            "TLBOOK_DATA": str(cifar),
+            "MPLBACKEND": "Agg",
+        }
         out = tmp_path / f"executed-{chapter.name}"
-        workdir = tmp_path / f"work-{chapter.stem}"  # a folder of its own: no checkout around it
+        workdir = (
+            tmp_path / f"work-{chapter.stem}"
+        )  # a folder of its own: no checkout around it
         workdir.mkdir()
-        subprocess.run([str(python), "-c", DRIVER, str(chapter), str(out), str(workdir)], check=True, env=env,
-                       cwd=workdir, timeout=900)
+        subprocess.run(
+            [str(python), "-c", DRIVER, str(chapter), str(out), str(workdir)],
+            check=True,
+            env=env,
+            cwd=workdir,
+            timeout=900,
+        )
 
         nb = nbformat.read(out, as_version=4)
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        errors = [
+            o
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if o.output_type == "error"
+        ]
         assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
         printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
         origin = Path(printed.split("TLBOOK_FROM", 1)[1].strip())
-        assert site in origin.parents, f"{chapter.name} imported tlbook from {origin}, not from {site}"
+        assert site in origin.parents, (
+            f"{chapter.name} imported tlbook from {origin}, not from {site}"
+        )
         assert ROOT not in origin.parents
         if preset == "cpu":
-            text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-            calls = sum(c.source.count("load_or_run(\"") for c in nb.cells if c.cell_type == "code")
+            text = "".join(
+                o.get("text", "")
+                for c in nb.cells
+                if c.cell_type == "code"
+                for o in c.outputs
+            )
+            calls = sum(
+                c.source.count('load_or_run("')
+                for c in nb.cells
+                if c.cell_type == "code"
+            )
             loaded = text.count("loaded tlbook/results/")
-            assert calls >= 2 and loaded == calls, f"{loaded} of {calls} studies loaded; the others were re-run"
+            assert calls >= 2 and loaded == calls, (
+                f"{loaded} of {calls} studies loaded; the others were re-run"
+            )

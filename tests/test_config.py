@@ -44,7 +44,12 @@ def test_bad_values_are_named(monkeypatch):
 
 
 def test_an_unknown_backbone_is_refused_with_the_choices():
-    with pytest.raises(ConfigError, match=re.escape("unknown backbone 'vgg16'; known backbones: efficientnet_lite0, resnet18")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "unknown backbone 'vgg16'; known backbones: efficientnet_lite0, resnet18"
+        ),
+    ):
         get_config("smoke", backbone="vgg16")
 
 

@@ -1,17 +1,22 @@
 """Loading images into memory, stratified subsets, and every kind of bad input."""
 
 import urllib.error
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import CLASSES, make_image_folder
 from PIL import Image
 
-from conftest import CLASSES, make_image_folder
 from tlbook import data as tldata
+from tlbook.data import (
+    ImageSet,
+    load_image_folder,
+    load_split,
+    load_splits,
+    stratified_indices,
+)
 from tlbook.errors import DataError
-from tlbook.data import ImageSet, load_image_folder, load_split, load_splits, stratified_indices
 
 
 def test_folder_loads_as_uint8_tensor(image_folder):
@@ -67,7 +72,9 @@ def test_corrupt_file_is_named(image_folder):
 
 def test_truncated_file_is_named(image_folder):
     path = image_folder / "square" / "big.jpg"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path, quality=95)
+    Image.fromarray(
+        np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    ).save(path, quality=95)
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     with pytest.raises(DataError, match=r"big\.jpg"):
         load_image_folder(image_folder, storage_size=None)
@@ -77,7 +84,9 @@ def test_truncated_file_is_named(image_folder):
 def test_other_colour_modes_become_rgb(tmp_path, mode):
     root = tmp_path / "modes"
     (root / "a").mkdir(parents=True)
-    rgb = Image.fromarray(np.random.default_rng(1).integers(0, 255, (20, 30, 3), dtype=np.uint8))
+    rgb = Image.fromarray(
+        np.random.default_rng(1).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    )
     img = rgb.convert(mode) if mode != "I;16" else rgb.convert("L").convert("I;16")
     img.save(root / "a" / ("x.tif" if mode in ("CMYK", "I;16") else "x.png"))
     ds = load_image_folder(root, storage_size=16)
@@ -98,7 +107,12 @@ def test_large_photos_are_resized_once_to_the_storage_size(tmp_path):
     Image.new("RGB", (640, 480), (10, 20, 30)).save(root / "a" / "wide.jpg")
     Image.new("RGB", (300, 900), (10, 20, 30)).save(root / "a" / "tall.jpg")
     ds = load_image_folder(root)  # default storage size
-    assert ds.images.shape == (2, 3, tldata.DEFAULT_STORAGE_SIZE, tldata.DEFAULT_STORAGE_SIZE)
+    assert ds.images.shape == (
+        2,
+        3,
+        tldata.DEFAULT_STORAGE_SIZE,
+        tldata.DEFAULT_STORAGE_SIZE,
+    )
 
 
 def test_small_non_square_photos_are_centre_cropped_not_stretched(tmp_path):
@@ -108,12 +122,18 @@ def test_small_non_square_photos_are_centre_cropped_not_stretched(tmp_path):
         (tmp_path / split / "b").mkdir(parents=True)
         for c in ("a", "b"):
             img = np.zeros((30, 60, 3), dtype=np.uint8)  # (H, W, 3): a wide photo
-            img[:, 15:45] = 255  # a white square in the middle, black bands left and right
+            img[:, 15:45] = (
+                255  # a white square in the middle, black bands left and right
+            )
             Image.fromarray(img).save(tmp_path / split / c / "wide.png")
-    train, _, _ = load_splits(data=tmp_path, train_per_class=1, val_per_class=0, test_per_class=1)
+    train, _, _ = load_splits(
+        data=tmp_path, train_per_class=1, val_per_class=0, test_per_class=1
+    )
     s = tldata.DEFAULT_STORAGE_SIZE
     assert train.images.shape[-2:] == (s, s)
-    assert int(train.images[0, 0, s // 2, 2]) > 200, "the centre crop keeps the white middle; a stretch would not"
+    assert int(train.images[0, 0, s // 2, 2]) > 200, (
+        "the centre crop keeps the white middle; a stretch would not"
+    )
 
 
 def test_mixed_sizes_without_storage_size_are_refused(tmp_path):
@@ -127,16 +147,26 @@ def test_mixed_sizes_without_storage_size_are_refused(tmp_path):
 
 def test_not_enough_memory_is_said_before_decoding(image_folder, monkeypatch):
     monkeypatch.setattr(tldata, "_available_memory", lambda: 1000)
-    with pytest.raises(DataError, match=r"need .* GiB.*smaller storage_size or max_per_class"):
+    with pytest.raises(
+        DataError, match=r"need .* GiB.*smaller storage_size or max_per_class"
+    ):
         load_image_folder(image_folder)
 
 
 def test_splits_are_disjoint_and_validation_is_stable(dataset_root):
-    train, val, test = load_splits(data=dataset_root, train_per_class=5, val_per_class=3, test_per_class=2)
-    assert train.counts() == [5] * 3 and val.counts() == [3] * 3 and test.counts() == [2] * 3
+    train, val, test = load_splits(
+        data=dataset_root, train_per_class=5, val_per_class=3, test_per_class=2
+    )
+    assert (
+        train.counts() == [5] * 3
+        and val.counts() == [3] * 3
+        and test.counts() == [2] * 3
+    )
     rows = {tuple(x.flatten().tolist()) for x in train.images}
     assert not rows & {tuple(x.flatten().tolist()) for x in val.images}
-    _, val2, _ = load_splits(data=dataset_root, train_per_class=8, val_per_class=3, test_per_class=2)
+    _, val2, _ = load_splits(
+        data=dataset_root, train_per_class=8, val_per_class=3, test_per_class=2
+    )
     assert torch.equal(val.images, val2.images)
 
 
@@ -178,15 +208,21 @@ def test_a_single_folder_of_your_own_photos_is_split(tmp_path):
     root = make_image_folder(tmp_path / "mine", per_class=10, fmt="jpg")
     # One photo of another size, as a phone would make it: every split is then stored at 256 px.
     Image.new("RGB", (300, 200), (200, 10, 10)).save(root / "circle" / "0000.jpg")
-    train, val, test = load_splits(data=root, train_per_class=6, val_per_class=2, test_per_class=None)
+    train, val, test = load_splits(
+        data=root, train_per_class=6, val_per_class=2, test_per_class=None
+    )
     assert test.counts() == [2, 2, 2]  # a fifth of the smallest class (10 images)
     assert val.counts() == [2, 2, 2] and train.counts() == [6, 6, 6]
     for split in (train, val, test):
         assert split.images.shape[-1] == tldata.DEFAULT_STORAGE_SIZE
-    with pytest.raises(DataError, match=r"training images \(from .*mine\).*class 'circle' has 6"):
+    with pytest.raises(
+        DataError, match=r"training images \(from .*mine\).*class 'circle' has 6"
+    ):
         load_splits(data=root, train_per_class=8, val_per_class=2, test_per_class=2)
 
 
 def test_uniform_small_images_keep_their_size(dataset_root):
-    train, _, _ = load_splits(data=dataset_root, train_per_class=2, val_per_class=1, test_per_class=1)
+    train, _, _ = load_splits(
+        data=dataset_root, train_per_class=2, val_per_class=1, test_per_class=1
+    )
     assert train.images.shape[-2:] == (32, 32)

@@ -26,21 +26,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_image_folder
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from conftest import make_image_folder
 from tlbook import schemas
 from tlbook.cli import CLI_DOMAINS, build_parser, main
 from tlbook.config import CONFIG_FLAGS, DOMAINS, Config, get_config
-from tlbook.errors import ConfigError, DataError, ImageError, InputPathError, OutputError, SchemaError, TlbookError
+from tlbook.errors import (
+    ConfigError,
+    DataError,
+    ImageError,
+    InputPathError,
+    OutputError,
+    SchemaError,
+    TlbookError,
+)
 from tlbook.files import AnyValue, check_writable, input_path, read_json, show
 from tlbook.images import MAX_ASPECT, MAX_PIXELS, decode_image
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 RESULTS = SRC / "tlbook" / "results"
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 # --- 1. the image decoder -----------------------------------------------------------------------------------
@@ -73,7 +83,11 @@ def image_files(draw):
     rng = np.random.default_rng(seed)
     rgb = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB")
     if mode in ("I;16", "I"):
-        im = Image.fromarray(rng.integers(0, 65536, (h, w)).astype(np.uint16 if mode == "I;16" else np.int32))
+        im = Image.fromarray(
+            rng.integers(0, 65536, (h, w)).astype(
+                np.uint16 if mode == "I;16" else np.int32
+            )
+        )
     elif mode == "F":
         im = Image.fromarray(rng.random((h, w)).astype(np.float32), "F")
     elif mode in ("RGBA", "LA"):
@@ -97,7 +111,9 @@ def image_files(draw):
 
 @FAST
 @given(image_files(), st.sampled_from([None, 8, 32]))
-def test_every_generated_image_decodes_upright_to_rgb_or_names_the_file(case, storage_size):
+def test_every_generated_image_decodes_upright_to_rgb_or_names_the_file(
+    case, storage_size
+):
     data, fmt, mode, (w, h), orientation, truncated = case
     name = f"photo-{fmt}-{mode}.img"
     try:
@@ -115,14 +131,18 @@ def test_every_generated_image_decodes_upright_to_rgb_or_names_the_file(case, st
     assert out.shape[:2] == upright
     if mode in ("L", "RGB", "1", "CMYK") and not truncated and fmt != "JPEG":
         # Lossless formats: exactly Pillow's own upright RGB.
-        reference = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+        reference = np.asarray(
+            ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        )
         np.testing.assert_array_equal(out, reference)
 
 
 @FAST
 @given(st.binary(max_size=300))
 def test_bytes_that_are_not_an_image_are_a_named_error(data):
-    with contextlib.suppress(ImageError):  # a few random bytes can be a valid tiny image (a PBM, say)
+    with contextlib.suppress(
+        ImageError
+    ):  # a few random bytes can be a valid tiny image (a PBM, say)
         out = decode_image(data, name="junk.jpg", storage_size=16)
         assert out.shape == (16, 16, 3)
         return
@@ -139,7 +159,9 @@ def test_a_phone_photo_comes_out_upright(orientation):
     exif[0x0112] = orientation
     buf = io.BytesIO()
     im.save(buf, "JPEG", exif=exif.tobytes(), quality=95)
-    reference = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue()))).convert("RGB"))
+    reference = np.asarray(
+        ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue()))).convert("RGB")
+    )
     out = decode_image(buf.getvalue(), name="phone.jpg", storage_size=None)
     assert out.shape == reference.shape
     assert np.abs(out.astype(int) - reference.astype(int)).mean() < 2
@@ -149,17 +171,29 @@ def _png_header(width: int, height: int) -> bytes:
     """A PNG that declares ``width`` x ``height`` pixels and holds one tiny compressed row: a decompression bomb."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @FAST
 @given(st.integers(1, 60_000), st.integers(1, 60_000))
 def test_a_declared_size_beyond_the_bounds_is_refused_before_decoding(width, height):
-    assume(width * height > MAX_PIXELS or max(width, height) > MAX_ASPECT * min(width, height))
+    assume(
+        width * height > MAX_PIXELS
+        or max(width, height) > MAX_ASPECT * min(width, height)
+    )
     with pytest.raises(ImageError, match="bomb.png.*pixels"):
         decode_image(_png_header(width, height), name="bomb.png", storage_size=256)
 
@@ -191,9 +225,13 @@ for data in cases:
         print("refused", "giant.png" in str(e))
 """
     assert "torch" not in script
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split("\n")[:5] == ["refused True"] * 5, proc.stdout + proc.stderr
+    assert proc.stdout.split("\n")[:5] == ["refused True"] * 5, (
+        proc.stdout + proc.stderr
+    )
 
 
 def test_a_training_folder_with_a_bad_image_names_it(tmp_path):
@@ -208,12 +246,24 @@ def test_a_training_folder_with_a_bad_image_names_it(tmp_path):
 # --- 2. paths are values --------------------------------------------------------------------------------------
 
 NAMES = st.one_of(
-    st.sampled_from(["a", "b c", "猫", "x.png", "-dash", "ends.", "new\nline", "tab\t"]),
+    st.sampled_from(
+        ["a", "b c", "猫", "x.png", "-dash", "ends.", "new\nline", "tab\t"]
+    ),
     st.binary(min_size=1, max_size=8).map(
         lambda b: os.fsdecode(bytes(c for c in b if c not in (0, 47)) or b"z")
     ),  # any bytes a Linux name may hold: not valid UTF-8 too
 ).filter(lambda n: n not in (".", "..") and "/" not in n and "\0" not in n)
-KINDS = st.sampled_from(["image", "empty file", "text as .png", "dangling link", "loop", "folder", "link to folder"])
+KINDS = st.sampled_from(
+    [
+        "image",
+        "empty file",
+        "text as .png",
+        "dangling link",
+        "loop",
+        "folder",
+        "link to folder",
+    ]
+)
 
 
 def _make_tree(root: Path, entries: list[tuple[str, str, str]]) -> None:
@@ -229,7 +279,9 @@ def _make_tree(root: Path, entries: list[tuple[str, str, str]]) -> None:
         if os.path.lexists(path):
             continue
         if kind == "image":
-            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(path, "PNG")
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+                path, "PNG"
+            )
         elif kind == "empty file":
             path.write_bytes(b"")
         elif kind == "text as .png":
@@ -245,14 +297,22 @@ def _make_tree(root: Path, entries: list[tuple[str, str, str]]) -> None:
 
 
 @FAST
-@given(st.lists(st.tuples(NAMES, NAMES.map(lambda n: n + ".png"), KINDS), min_size=1, max_size=8))
-def test_a_generated_data_folder_loads_or_names_what_is_wrong(tmp_path_factory, entries):
+@given(
+    st.lists(
+        st.tuples(NAMES, NAMES.map(lambda n: n + ".png"), KINDS), min_size=1, max_size=8
+    )
+)
+def test_a_generated_data_folder_loads_or_names_what_is_wrong(
+    tmp_path_factory, entries
+):
     from tlbook.data import load_splits
 
     root = tmp_path_factory.mktemp("data")
     _make_tree(root, entries)
     try:
-        train, val, test = load_splits(data=str(root), train_per_class=1, val_per_class=0, test_per_class=1)
+        train, val, test = load_splits(
+            data=str(root), train_per_class=1, val_per_class=0, test_per_class=1
+        )
     except TlbookError as e:
         message = str(e)
         message.encode("utf-8")  # printable: no lone surrogate
@@ -262,7 +322,11 @@ def test_a_generated_data_folder_loads_or_names_what_is_wrong(tmp_path_factory, 
 
 
 @FAST
-@given(st.sampled_from(["", " ", ".", "missing", "file", "dangling", "loop", "folder", "odd"]))
+@given(
+    st.sampled_from(
+        ["", " ", ".", "missing", "file", "dangling", "loop", "folder", "odd"]
+    )
+)
 def test_input_paths_work_or_are_named(tmp_path_factory, which):
     base = tmp_path_factory.mktemp("paths")
     (base / "file").write_text("x")
@@ -285,15 +349,23 @@ def test_input_paths_work_or_are_named(tmp_path_factory, which):
 
 
 @FAST
-@given(st.sampled_from(["new", "file", "dangling", "loop", "folder", "under-file", "odd", ""]), st.booleans())
+@given(
+    st.sampled_from(
+        ["new", "file", "dangling", "loop", "folder", "under-file", "odd", ""]
+    ),
+    st.booleans(),
+)
 def test_output_paths_are_checked_before_any_work(tmp_path_factory, which, folder):
     base = tmp_path_factory.mktemp("out")
     (base / "file").write_text("x")
     (base / "folder").mkdir()
     (base / "dangling").symlink_to(base / "nowhere")
     (base / "loop").symlink_to(base / "loop")
-    target = {"under-file": str(base / "file" / "run"), "odd": str(base / os.fsdecode(b"r\xffn")),
-              "": ""}.get(which, str(base / which))
+    target = {
+        "under-file": str(base / "file" / "run"),
+        "odd": str(base / os.fsdecode(b"r\xffn")),
+        "": "",
+    }.get(which, str(base / which))
     before = sorted(os.listdir(base))
     try:
         check_writable(target, folder=folder)
@@ -306,8 +378,15 @@ def test_output_paths_are_checked_before_any_work(tmp_path_factory, which, folde
 
 
 @FAST
-@given(st.lists(st.tuples(NAMES, st.sampled_from([".ipynb", ".IPYNB", ".txt", ""]), KINDS), max_size=8))
-def test_every_entry_of_a_submissions_folder_is_graded_or_reported(tmp_path_factory, entries):
+@given(
+    st.lists(
+        st.tuples(NAMES, st.sampled_from([".ipynb", ".IPYNB", ".txt", ""]), KINDS),
+        max_size=8,
+    )
+)
+def test_every_entry_of_a_submissions_folder_is_graded_or_reported(
+    tmp_path_factory, entries
+):
     from tlbook.grading import Row, find_submissions
 
     root = tmp_path_factory.mktemp("subs")
@@ -315,11 +394,17 @@ def test_every_entry_of_a_submissions_folder_is_graded_or_reported(tmp_path_fact
     graded, skipped = find_submissions(root)
     listed = {p for p in graded} | {p for p, _ in skipped}
     every = {Path(top, n) for top, dirs, files in os.walk(root) for n in files} | {
-        Path(top, d) for top, dirs, _ in os.walk(root) for d in dirs if os.path.islink(os.path.join(top, d))}
+        Path(top, d)
+        for top, dirs, _ in os.walk(root)
+        for d in dirs
+        if os.path.islink(os.path.join(top, d))
+    }
     assert every <= listed
     for p in graded:
         assert p.suffix.lower() == ".ipynb" and p.is_file()
-        ",".join(Row(show(p.relative_to(root)), "-", False, "x").as_csv()).encode("utf-8")
+        ",".join(Row(show(p.relative_to(root)), "-", False, "x").as_csv()).encode(
+            "utf-8"
+        )
 
 
 # --- 3. every number has a domain ----------------------------------------------------------------------------
@@ -327,23 +412,51 @@ def test_every_entry_of_a_submissions_folder_is_graded_or_reported(tmp_path_fact
 
 def _inside(domain):
     if domain.whole:
-        return st.integers(int(domain.low) + domain.low_open, int(domain.high) - domain.high_open)
-    return st.floats(domain.low, domain.high, exclude_min=domain.low_open, exclude_max=domain.high_open,
-                     allow_nan=False)
+        return st.integers(
+            int(domain.low) + domain.low_open, int(domain.high) - domain.high_open
+        )
+    return st.floats(
+        domain.low,
+        domain.high,
+        exclude_min=domain.low_open,
+        exclude_max=domain.high_open,
+        allow_nan=False,
+    )
 
 
 def _outside(domain):
-    below = st.integers(-(2**70), int(domain.low) - (not domain.low_open)) if domain.whole else \
-        st.floats(-1e30, domain.low, exclude_max=not domain.low_open, allow_nan=False)
-    above = st.integers(int(domain.high) + (not domain.high_open), 2**70) if domain.whole else \
-        st.floats(domain.high, 1e30, exclude_min=not domain.high_open, allow_nan=False)
-    odd = st.sampled_from([float("nan"), float("inf"), True, "3", 1.5 if domain.whole else "x"])
+    below = (
+        st.integers(-(2**70), int(domain.low) - (not domain.low_open))
+        if domain.whole
+        else st.floats(
+            -1e30, domain.low, exclude_max=not domain.low_open, allow_nan=False
+        )
+    )
+    above = (
+        st.integers(int(domain.high) + (not domain.high_open), 2**70)
+        if domain.whole
+        else st.floats(
+            domain.high, 1e30, exclude_min=not domain.high_open, allow_nan=False
+        )
+    )
+    odd = st.sampled_from(
+        [float("nan"), float("inf"), True, "3", 1.5 if domain.whole else "x"]
+    )
     return st.one_of(below, above, odd)
 
 
 CONFIG_FIELDS = [f.name for f in dataclasses.fields(Config) if f.name in DOMAINS]
-RECIPE_FIELDS = ["epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "warmup",
-                 "backbone_lr_scale", "layer_decay"]
+RECIPE_FIELDS = [
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "label_smoothing",
+    "warmup",
+    "backbone_lr_scale",
+    "layer_decay",
+]
 
 
 @FAST
@@ -352,13 +465,20 @@ def test_config_and_recipe_accept_their_domain_and_refuse_the_rest_by_name(data)
     from tlbook.train import Recipe
 
     for name in CONFIG_FIELDS + RECIPE_FIELDS:
-        build = (lambda v: get_config("smoke", **{name: v})) if name in CONFIG_FIELDS else \
-            (lambda v: Recipe(**{name: v}))
+        build = (
+            (lambda v, name=name: get_config("smoke", **{name: v}))
+            if name in CONFIG_FIELDS
+            else (lambda v, name=name: Recipe(**{name: v}))
+        )
         good = data.draw(_inside(DOMAINS[name]), label=f"{name} inside")
         assert getattr(build(good), name) == good
         bad = data.draw(_outside(DOMAINS[name]), label=f"{name} outside")
-        with pytest.raises(ConfigError, match=f"^{name} must be {DOMAINS[name].describe()}".replace("(", r"\(")
-                           .replace(")", r"\)")):
+        with pytest.raises(
+            ConfigError,
+            match=f"^{name} must be {DOMAINS[name].describe()}".replace(
+                "(", r"\("
+            ).replace(")", r"\)"),
+        ):
             build(bad)
 
 
@@ -371,27 +491,69 @@ def _text(value) -> str:
 
 
 FLAG_TEXT = st.one_of(
-    st.sampled_from(["", " ", "nan", "inf", "-inf", "1e999", "0x10", "1_000", "１２", "3.0", "--", "%d %s"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "nan",
+            "inf",
+            "-inf",
+            "1e999",
+            "0x10",
+            "1_000",
+            "１２",
+            "3.0",
+            "--",
+            "%d %s",
+        ]
+    ),
     st.text(max_size=6),
 )
 
 
 @FAST
 @given(data=st.data())
-def test_the_command_line_runs_or_names_the_flag_never_a_traceback(tmp_path_factory, data):
+def test_the_command_line_runs_or_names_the_flag_never_a_traceback(
+    tmp_path_factory, data
+):
     """Any value of any numeric flag: accepted and handed on as parsed, or 'error:' naming the flag, exit 2."""
     root = tmp_path_factory.getbasetemp() / "cli-data"
     root.mkdir(exist_ok=True)
     field = data.draw(st.sampled_from(sorted(CONFIG_FLAGS)))
     flag, domain = CONFIG_FLAGS[field], DOMAINS[field]
-    text = data.draw(st.one_of(_inside(domain).map(_text), _outside(domain).map(_text), FLAG_TEXT), label=flag)
+    text = data.draw(
+        st.one_of(_inside(domain).map(_text), _outside(domain).map(_text), FLAG_TEXT),
+        label=flag,
+    )
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), pytest.MonkeyPatch.context() as mp:
-        mp.setattr("tlbook.cli.run", _stand_in)  # data, weights and training are not what is tested here
+    with (
+        contextlib.redirect_stderr(err),
+        contextlib.redirect_stdout(io.StringIO()),
+        pytest.MonkeyPatch.context() as mp,
+    ):
+        mp.setattr(
+            "tlbook.cli.run", _stand_in
+        )  # data, weights and training are not what is tested here
         try:
-            main(["train", "--preset", "smoke", "--data", str(root), "--out", str(root / "out"), flag, text])
+            main(
+                [
+                    "train",
+                    "--preset",
+                    "smoke",
+                    "--data",
+                    str(root),
+                    "--out",
+                    str(root / "out"),
+                    flag,
+                    text,
+                ]
+            )
         except SystemExit as e:
-            assert e.code == 2 and flag in err.getvalue() and "Traceback" not in err.getvalue(), err.getvalue()
+            assert (
+                e.code == 2
+                and flag in err.getvalue()
+                and "Traceback" not in err.getvalue()
+            ), err.getvalue()
             assert not (root / "out").exists(), "refused before anything is written"
             return
         except _Reached as reached:
@@ -406,8 +568,10 @@ def _stand_in(cfg, **kwargs):
 
 
 def test_cli_numbers_outside_the_commands_own_domains_are_refused(capsys):
-    for flag, domain, args in [("--seeds", CLI_DOMAINS["seeds"], ["compare"]),
-                               ("--timeout", CLI_DOMAINS["timeout"], ["grade", ".", "--out", "g.csv"])]:
+    for flag, domain, args in [
+        ("--seeds", CLI_DOMAINS["seeds"], ["compare"]),
+        ("--timeout", CLI_DOMAINS["timeout"], ["grade", ".", "--out", "g.csv"]),
+    ]:
         for value in ("0", "-1", str(int(domain.high) + 1), "nan", "x"):
             with pytest.raises(SystemExit) as e:
                 main([*args, flag, value])
@@ -423,17 +587,23 @@ def test_every_subcommand_has_help():
         with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as e:
             main([name, "--help"] if name else ["--help"])
         assert e.value.code == 0 and "usage:" in out.getvalue()
-    for field, flag in CONFIG_FLAGS.items():
-        help_text = commands["train"].format_help()
+    help_text = commands["train"].format_help()
+    for flag in CONFIG_FLAGS.values():
         assert flag in help_text
-    assert DOMAINS["image_size"].describe() in " ".join(commands["train"].format_help().split())
+    assert DOMAINS["image_size"].describe() in " ".join(
+        commands["train"].format_help().split()
+    )
 
 
 @pytest.mark.slow
 def test_help_of_every_command_in_a_real_process():
     for name in ["train", "evaluate", "compare", "study", "grade"]:
-        proc = subprocess.run([sys.executable, "-m", "tlbook", name, "--help"], capture_output=True, text=True,
-                              timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tlbook", name, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -441,22 +611,65 @@ def test_help_of_every_command_in_a_real_process():
 def test_the_smallest_sizes_the_domains_allow_train(dataset_root, tmp_path, size):
     """The low ends of the domains are real: 8 px, a batch of 2, one image per class, one epoch."""
     out = tmp_path / "run"
-    assert main(["train", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet",
-                 "--image-size", str(size), "--batch-size", "2", "--per-class", "1", "--test-per-class", "1",
-                 "--epochs", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "smoke",
+                "--data",
+                str(dataset_root),
+                "--out",
+                str(out),
+                "--quiet",
+                "--image-size",
+                str(size),
+                "--batch-size",
+                "2",
+                "--per-class",
+                "1",
+                "--test-per-class",
+                "1",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert (out / "metrics.json").is_file()
 
 
-def test_a_diverging_run_stops_naming_the_rate_and_writes_nothing(dataset_root, tmp_path, monkeypatch, capsys):
+def test_a_diverging_run_stops_naming_the_rate_and_writes_nothing(
+    dataset_root, tmp_path, monkeypatch, capsys
+):
     import torch
 
     import tlbook.train
 
     real = tlbook.train.F.cross_entropy
-    monkeypatch.setattr(tlbook.train.F, "cross_entropy", lambda *a, **k: real(*a, **k) * torch.tensor(float("nan")))
+    monkeypatch.setattr(
+        tlbook.train.F,
+        "cross_entropy",
+        lambda *a, **k: real(*a, **k) * torch.tensor(float("nan")),
+    )
     out = tmp_path / "run"
-    assert main(["train", "--preset", "smoke", "--data", str(dataset_root), "--out", str(out), "--quiet",
-                 "--lr", "0.5"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "smoke",
+                "--data",
+                str(dataset_root),
+                "--out",
+                str(out),
+                "--quiet",
+                "--lr",
+                "0.5",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "diverged" in err and "0.5" in err and "--lr" in err
     assert not out.exists()
@@ -470,7 +683,9 @@ def _paths(value, prefix=()):
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
-        items = enumerate(value[:2])  # the first rows stand for all: each row has the same schema
+        items = enumerate(
+            value[:2]
+        )  # the first rows stand for all: each row has the same schema
     else:
         return
     for k, v in items:
@@ -493,13 +708,21 @@ def _mutated(doc, path, how):
 
 
 def _study_files():
-    return sorted(p.name for p in RESULTS.glob("*.json") if json.loads(p.read_text()).get("study"))
+    return sorted(
+        p.name for p in RESULTS.glob("*.json") if json.loads(p.read_text()).get("study")
+    )
 
 
 @pytest.mark.parametrize("name", _study_files())
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
-def test_a_corrupted_study_file_names_itself_and_the_field_and_is_left_untouched(name, data, tmp_path):
+def test_a_corrupted_study_file_names_itself_and_the_field_and_is_left_untouched(
+    name, data, tmp_path
+):
     doc = json.loads((RESULTS / name).read_text())
     schemas.validate_study(doc, what=name)  # the committed file is valid
     paths = list(_paths(doc))
@@ -510,7 +733,9 @@ def test_a_corrupted_study_file_names_itself_and_the_field_and_is_left_untouched
     target = tmp_path / name
     text = json.dumps(mutated)
     if data.draw(st.booleans()):
-        text = text[: data.draw(st.integers(0, len(text) - 1))]  # truncated: an interrupted copy
+        text = text[
+            : data.draw(st.integers(0, len(text) - 1))
+        ]  # truncated: an interrupted copy
     target.write_text(text)
     before = target.read_bytes()
     try:
@@ -525,7 +750,13 @@ def test_a_corrupted_study_file_names_itself_and_the_field_and_is_left_untouched
 METRICS_EXAMPLE = {
     "config": dataclasses.asdict(get_config("smoke")),
     "strategy": "finetune",
-    "test": {"accuracy": 0.5, "n": 12, "loss": 1.0, "per_class_accuracy": {"a": 0.5}, "confusion": [[1, 1]]},
+    "test": {
+        "accuracy": 0.5,
+        "n": 12,
+        "loss": 1.0,
+        "per_class_accuracy": {"a": 0.5},
+        "confusion": [[1, 1]],
+    },
     "trainable_parameters": 10,
     "seconds": 1.5,
 }
@@ -555,7 +786,7 @@ def _allowed(schema, path, how) -> bool:
     """Whether setting (or removing) the field at ``path`` keeps a document of ``schema`` valid."""
     from tlbook.files import Fields, ListOf, Maybe
 
-    for i, key in enumerate(path):
+    for key in path:
         if isinstance(schema, Fields):
             if key in schema.optional and key not in schema.required:
                 return True
@@ -571,7 +802,9 @@ def _allowed(schema, path, how) -> bool:
     return schema.fits(how) if hasattr(schema, "fits") else False
 
 
-def test_evaluate_refuses_a_metrics_file_of_the_wrong_shape_before_loading_anything(tmp_path, capsys):
+def test_evaluate_refuses_a_metrics_file_of_the_wrong_shape_before_loading_anything(
+    tmp_path, capsys
+):
     run = tmp_path / "run"
     run.mkdir()
     bad = {**METRICS_EXAMPLE, "test": {**METRICS_EXAMPLE["test"], "accuracy": "74 %"}}
@@ -589,7 +822,15 @@ def test_a_checkpoint_with_the_wrong_shape_is_named(tmp_path):
     from tlbook.train import CHECKPOINT_FORMAT, load_checkpoint
 
     path = tmp_path / "model.pt"
-    torch.save({"format": CHECKPOINT_FORMAT, "backbone": "resnet18", "classes": "cat,dog", "state_dict": {}}, path)
+    torch.save(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "backbone": "resnet18",
+            "classes": "cat,dog",
+            "state_dict": {},
+        },
+        path,
+    )
     with pytest.raises(SchemaError, match="model.pt: field 'classes' must be a list"):
         load_checkpoint(path)
 

@@ -20,7 +20,9 @@ def test_wilson_interval_contains_the_estimate_and_shrinks():
     assert lo < 0.7 < hi
     lo2, hi2 = wilson_interval(700, 1000)
     assert hi2 - lo2 < hi - lo
-    assert wilson_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12) and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    assert wilson_interval(0, 10)[0] == pytest.approx(
+        0.0, abs=1e-12
+    ) and wilson_interval(10, 10)[1] == pytest.approx(1.0)
     with pytest.raises(ValueError):
         wilson_interval(1, 0)
 
@@ -66,9 +68,14 @@ def test_temperature_scaling_fixes_overconfidence_without_changing_predictions()
 def test_corruptions_grow_with_severity(kind):
     g = torch.Generator().manual_seed(0)
     x = torch.randint(40, 200, (4, 3, 32, 32), dtype=torch.uint8, generator=g)
-    diffs = [(corrupt(x, kind, s).float() - x.float()).abs().mean().item() for s in (1, 3, 5)]
+    diffs = [
+        (corrupt(x, kind, s).float() - x.float()).abs().mean().item() for s in (1, 3, 5)
+    ]
     assert 0 < diffs[0] < diffs[1] < diffs[2]
-    assert corrupt(x, kind, 2).dtype == torch.uint8 and corrupt(x, kind, 2).shape == x.shape
+    assert (
+        corrupt(x, kind, 2).dtype == torch.uint8
+        and corrupt(x, kind, 2).shape == x.shape
+    )
     assert torch.equal(corrupt(x, kind, 4, seed=1), corrupt(x, kind, 4, seed=1))
 
 
@@ -87,14 +94,26 @@ def test_corruption_accuracy_matches_evaluating_corrupted_copies():
     from tlbook.train import evaluate
 
     g = torch.Generator().manual_seed(0)
-    data = ImageSet(torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8, generator=g), torch.tensor([0, 1] * 3),
-                    ["a", "b"])
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2)).eval()
+    data = ImageSet(
+        torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8, generator=g),
+        torch.tensor([0, 1] * 3),
+        ["a", "b"],
+    )
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 2)
+    ).eval()
     pre = Preprocessing(8, (0.5,) * 3, (0.5,) * 3)
-    got = corruption_accuracy(model, data, preprocessing=pre, severities=(1, 5), kinds=("blur", "brightness"))
-    assert list(got) == ["blur", "brightness"] and all(len(v) == 2 for v in got.values())
-    by_hand = evaluate(model, ImageSet(corrupt(data.images, "brightness", 5), data.labels, data.classes),
-                       preprocessing=pre).accuracy
+    got = corruption_accuracy(
+        model, data, preprocessing=pre, severities=(1, 5), kinds=("blur", "brightness")
+    )
+    assert list(got) == ["blur", "brightness"] and all(
+        len(v) == 2 for v in got.values()
+    )
+    by_hand = evaluate(
+        model,
+        ImageSet(corrupt(data.images, "brightness", 5), data.labels, data.classes),
+        preprocessing=pre,
+    ).accuracy
     assert got["brightness"][1] == by_hand
 
 
@@ -108,8 +127,12 @@ def test_mcnemar_is_the_exact_binomial_test_on_discordant_images():
     b = torch.rand(500, generator=rng) < 0.66
     t = mcnemar(a, b)
     assert (t.a_only, t.b_only) == (int((a & ~b).sum()), int((~a & b).sum()))
-    assert t.p_value == pytest.approx(binomtest(t.a_only, t.a_only + t.b_only, 0.5).pvalue, rel=1e-9)
+    assert t.p_value == pytest.approx(
+        binomtest(t.a_only, t.a_only + t.b_only, 0.5).pvalue, rel=1e-9
+    )
     assert t.difference == pytest.approx(float(a.float().mean() - b.float().mean()))
-    assert mcnemar(a, a).p_value == 1.0 and "within the noise" in mcnemar(a, a).verdict()
+    assert (
+        mcnemar(a, a).p_value == 1.0 and "within the noise" in mcnemar(a, a).verdict()
+    )
     with pytest.raises(ValueError, match="same images"):
         mcnemar(a, b[:10])

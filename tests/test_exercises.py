@@ -9,10 +9,9 @@ switched on so that the check's verdict is read back, not its printout.
 import json
 from pathlib import Path
 
+import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
-
-import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 
 from tlbook.exercises import CHECK_LOG_ENV, EXERCISES, KINDS, check, exercises_of
 
@@ -23,7 +22,9 @@ SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 
 def exercise_cells(source: Path) -> tuple[str, list]:
     cells = builder.parse_percent(source.read_text())
-    setup = "\n\n".join(c.source for c in cells if "exercise-setup" in c.metadata.get("tags", []))
+    setup = "\n\n".join(
+        c.source for c in cells if "exercise-setup" in c.metadata.get("tags", [])
+    )
     return setup, [c for c in cells if "exercise" in c.metadata.get("tags", [])]
 
 
@@ -42,16 +43,21 @@ def test_solutions_pass_and_stubs_fail(source, tmp_path, monkeypatch, cifar):
     monkeypatch.chdir(tmp_path)
     setup, cells = exercise_cells(source)
     chapter = int(source.stem[:2])
-    assert [builder.exercise_id(c) for c in cells] == [e.id for e in exercises_of(chapter)], (
-        "each registered exercise appears once, in order, in the chapter source")
+    assert [builder.exercise_id(c) for c in cells] == [
+        e.id for e in exercises_of(chapter)
+    ], "each registered exercise appears once, in order, in the chapter source"
     for cell in cells:
         ex = builder.exercise_id(cell)
         namespace: dict = {}
         exec(compile(setup, "<setup>", "exec"), namespace)
         solved = run_cell(builder.solution_code(cell.source), namespace, log)
-        assert [(r["exercise"], r["passed"]) for r in solved] == [(ex, True)], f"solution of {ex}: {solved}"
+        assert [(r["exercise"], r["passed"]) for r in solved] == [(ex, True)], (
+            f"solution of {ex}: {solved}"
+        )
         stubbed = run_cell(builder.stub_code(cell.source, ex), namespace, log)
-        assert [(r["exercise"], r["passed"]) for r in stubbed] == [(ex, False)], f"stub of {ex}: {stubbed}"
+        assert [(r["exercise"], r["passed"]) for r in stubbed] == [(ex, False)], (
+            f"stub of {ex}: {stubbed}"
+        )
         assert "not attempted yet" in stubbed[0]["feedback"]
 
 
@@ -61,10 +67,13 @@ def test_student_notebook_is_built_from_its_source(source):
     committed = nbformat.read(path, as_version=4)
     fresh = builder.student_notebook(source)
     assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], (
-        f"{path.name} differs from chapters/{source.name}: run python tools/build_notebooks.py --text-only")
+        f"{path.name} differs from chapters/{source.name}: run python tools/build_notebooks.py --text-only"
+    )
     assert "# BEGIN SOLUTION" not in "\n".join(c.source for c in committed.cells)
     assert committed.cells[1].source == builder.colab_cell_source()
-    assert committed.metadata["tlbook"]["exercises"] == [e.id for e in exercises_of(int(source.stem[:2]))]
+    assert committed.metadata["tlbook"]["exercises"] == [
+        e.id for e in exercises_of(int(source.stem[:2]))
+    ]
 
 
 def test_every_chapter_mixes_kinds_and_has_three_to_five():
@@ -75,10 +84,14 @@ def test_every_chapter_mixes_kinds_and_has_three_to_five():
 
 
 def test_feedback_is_specific(capsys):
-    assert not check("2.2", __import__("tlbook.augment", fromlist=["rotation"]).rotation(30.0))
+    assert not check(
+        "2.2", __import__("tlbook.augment", fromlist=["rotation"]).rotation(30.0)
+    )
     out = capsys.readouterr().out
     assert "corner (-16, -16) moves to" in out
-    assert not check("5.2", lambda c: (c.double().diag() / c.sum(1), c.double().diag() / c.sum(0)))
+    assert not check(
+        "5.2", lambda c: (c.double().diag() / c.sum(1), c.double().diag() / c.sum(0))
+    )
     assert "swapped" in capsys.readouterr().out
     assert not check("9.9", 1)
     assert "no exercise '9.9'" in capsys.readouterr().out
@@ -87,4 +100,9 @@ def test_feedback_is_specific(capsys):
 def test_stub_markers_are_validated():
     with pytest.raises(ValueError, match="without # END SOLUTION"):
         builder.stub_code("x = 1\n# BEGIN SOLUTION\ny = 2", "1.1")
-    assert builder.stub_code("    # BEGIN SOLUTION stub: a = ...\n    a = 1\n    # END SOLUTION", "1.1") == "    a = ..."
+    assert (
+        builder.stub_code(
+            "    # BEGIN SOLUTION stub: a = ...\n    a = 1\n    # END SOLUTION", "1.1"
+        )
+        == "    a = ..."
+    )

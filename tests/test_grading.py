@@ -1,8 +1,6 @@
 """The class grader: one CSV row per (student file, exercise); crashes, loops and junk are reported, not fatal."""
 
 import csv
-import json
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -24,19 +22,30 @@ def test_the_three_sample_submissions(tmp_path, monkeypatch, capsys):
     rows = list(csv.DictReader(out.open()))
     got = {(r["student_file"], r["exercise"]): r for r in rows}
     assert [(r["student_file"], r["exercise"], r["passed"]) for r in rows] == [
-        ("alice_correct.ipynb", "2.1", "yes"), ("alice_correct.ipynb", "2.2", "yes"), ("alice_correct.ipynb", "2.3", "yes"),
-        ("bob_partial.ipynb", "2.1", "yes"), ("bob_partial.ipynb", "2.2", "no"), ("bob_partial.ipynb", "2.3", "no"),
-        ("carol_crashes.ipynb", "2.1", "no"), ("carol_crashes.ipynb", "2.2", "no"), ("carol_crashes.ipynb", "2.3", "no"),
+        ("alice_correct.ipynb", "2.1", "yes"),
+        ("alice_correct.ipynb", "2.2", "yes"),
+        ("alice_correct.ipynb", "2.3", "yes"),
+        ("bob_partial.ipynb", "2.1", "yes"),
+        ("bob_partial.ipynb", "2.2", "no"),
+        ("bob_partial.ipynb", "2.3", "no"),
+        ("carol_crashes.ipynb", "2.1", "no"),
+        ("carol_crashes.ipynb", "2.2", "no"),
+        ("carol_crashes.ipynb", "2.3", "no"),
     ]
     assert "translations are swapped" in got[("bob_partial.ipynb", "2.2")]["feedback"]
     assert "not attempted yet" in got[("bob_partial.ipynb", "2.3")]["feedback"]
     carol = nbformat.read(SAMPLES / "carol_crashes.ipynb", as_version=4)
     crash = next(i for i, c in enumerate(carol.cells) if "os._exit" in c.source)
-    assert f"the kernel died (while running cell {crash})" in got[("carol_crashes.ipynb", "2.1")]["feedback"]
+    assert (
+        f"the kernel died (while running cell {crash})"
+        in got[("carol_crashes.ipynb", "2.1")]["feedback"]
+    )
     summary = (tmp_path / "grades.csv.summary.txt").read_text()
     assert "alice_correct.ipynb: 3 of 3 exercises passed" in summary
     assert "bob_partial.ipynb: 1 of 3 exercises passed" in summary
-    assert not list(SAMPLES.glob("*.jsonl")), "grading writes nothing into the submissions folder"
+    assert not list(SAMPLES.glob("*.jsonl")), (
+        "grading writes nothing into the submissions folder"
+    )
 
 
 def test_a_loop_is_stopped_and_junk_is_reported(tmp_path):
@@ -50,7 +59,11 @@ def test_a_loop_is_stopped_and_junk_is_reported(tmp_path):
     assert [r.passed for r in rows] == [False] * 3
     assert "time limit of 20 s" in rows[0].feedback
     rows = grade_notebook(folder / "erin_junk.ipynb")
-    assert len(rows) == 1 and rows[0].exercise == "-" and "malformed submission" in rows[0].feedback
+    assert (
+        len(rows) == 1
+        and rows[0].exercise == "-"
+        and "malformed submission" in rows[0].feedback
+    )
 
 
 def test_a_notebook_without_chapter_needs_the_option(tmp_path):
@@ -62,8 +75,13 @@ def test_a_notebook_without_chapter_needs_the_option(tmp_path):
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
-    assert main(["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "g.csv")]) == 2
-    assert "the submissions folder" in (err := capsys.readouterr().err) and "nope does not exist" in err
+    assert (
+        main(["grade", str(tmp_path / "nope"), "--out", str(tmp_path / "g.csv")]) == 2
+    )
+    assert (
+        "the submissions folder" in (err := capsys.readouterr().err)
+        and "nope does not exist" in err
+    )
     assert not (tmp_path / "g.csv").exists()
 
 
@@ -82,7 +100,9 @@ def test_the_dying_cell_is_named_right_on_a_busy_machine(tmp_path):
             b.wait()
     carol = nbformat.read(SAMPLES / "carol_crashes.ipynb", as_version=4)
     crash = next(i for i, c in enumerate(carol.cells) if "os._exit" in c.source)
-    assert all(f"the kernel died (while running cell {crash})" in r.feedback for r in rows), rows[0].feedback
+    assert all(
+        f"the kernel died (while running cell {crash})" in r.feedback for r in rows
+    ), rows[0].feedback
 
 
 # --- the grader owns its children ---------------------------------------------------------------------------
@@ -140,21 +160,26 @@ def test_no_process_of_a_submission_survives_it(tmp_path, ends):
     pids = tmp_path / "pids.txt"
     cells = [DAEMON.format(pids=str(pids))]
     if ends == "by its time limit":
-        cells.append("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass")
-    rows = grade_notebook(_submission(tmp_path, "gina.ipynb", *cells), timeout=60 if ends == "normally" else 25)
+        cells.append(
+            "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass"
+        )
+    rows = grade_notebook(
+        _submission(tmp_path, "gina.ipynb", *cells),
+        timeout=60 if ends == "normally" else 25,
+    )
     assert len(rows) == 3
     if ends == "normally":
         assert [r.passed for r in rows] == [True] * 3, rows
     else:
         assert "time limit" in rows[0].feedback
     started = _wait_for_lines(pids, 2)
-    assert not [p for p in started if _alive(p)], "the daemon or the kernel outlived the grading"
+    assert not [p for p in started if _alive(p)], (
+        "the daemon or the kernel outlived the grading"
+    )
 
 
 def test_a_notebook_that_prints_200_mb_is_graded_in_bounded_memory(tmp_path):
     """Output beyond tlbook.grading.MAX_OUTPUT_BYTES is dropped, so grading's memory does not grow with it."""
-    import subprocess
-    import sys
 
     flood = "import sys\nfor _ in range(200):\n    sys.stdout.write('x' * 1_000_000)"
     path = _submission(tmp_path, "hugo.ipynb", flood)
@@ -181,13 +206,31 @@ def test_ctrl_c_during_grading_leaves_nothing_running(tmp_path):
     import sys
 
     pids = tmp_path / "pids.txt"
-    path = _submission(tmp_path, "ivan.ipynb", DAEMON.format(pids=str(pids)), "while True:\n    pass")
+    path = _submission(
+        tmp_path, "ivan.ipynb", DAEMON.format(pids=str(pids)), "while True:\n    pass"
+    )
     out = tmp_path / "grades.csv"
-    grader = subprocess.Popen([sys.executable, "-m", "tlbook", "grade", str(path.parent), "--out", str(out),
-                               "--timeout", "600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    grader = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tlbook",
+            "grade",
+            str(path.parent),
+            "--out",
+            str(out),
+            "--timeout",
+            "600",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     started = _wait_for_lines(pids, 2)
     grader.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
     _, err = grader.communicate(timeout=120)
     assert grader.returncode == 130 and "interrupted" in err, err
-    assert not [p for p in started if _alive(p)], "Ctrl-C left the daemon or the kernel running"
+    assert not [p for p in started if _alive(p)], (
+        "Ctrl-C left the daemon or the kernel running"
+    )
     assert not out.exists(), "no grade sheet from an interrupted grading"

@@ -4,7 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tlbook.losses import cross_entropy, cross_entropy_grad, one_vs_rest_bce, smoothed_targets, softmax
+from tlbook.losses import (
+    cross_entropy,
+    cross_entropy_grad,
+    one_vs_rest_bce,
+    smoothed_targets,
+    softmax,
+)
 
 
 @pytest.fixture
@@ -16,7 +22,11 @@ def batch():
 @pytest.mark.parametrize("eps", [0.0, 0.1])
 def test_matches_pytorch(batch, eps):
     z, y = batch
-    assert torch.allclose(cross_entropy(z, y, smoothing=eps), F.cross_entropy(z, y, label_smoothing=eps), atol=1e-6)
+    assert torch.allclose(
+        cross_entropy(z, y, smoothing=eps),
+        F.cross_entropy(z, y, label_smoothing=eps),
+        atol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("eps", [0.0, 0.1])
@@ -24,7 +34,9 @@ def test_gradient_is_p_minus_target(batch, eps):
     z, y = batch
     z = z.clone().requires_grad_(True)
     F.cross_entropy(z, y, label_smoothing=eps).backward()
-    assert torch.allclose(z.grad, cross_entropy_grad(z.detach(), y, smoothing=eps), atol=1e-6)
+    assert torch.allclose(
+        z.grad, cross_entropy_grad(z.detach(), y, smoothing=eps), atol=1e-6
+    )
 
 
 def test_softmax_is_stable_and_normalised(batch):
@@ -35,13 +47,19 @@ def test_softmax_is_stable_and_normalised(batch):
 
 def test_fresh_head_starts_near_log_k():
     z = torch.zeros(4, 10)
-    assert cross_entropy(z, torch.arange(4)).item() == pytest.approx(torch.log(torch.tensor(10.0)).item())
+    assert cross_entropy(z, torch.arange(4)).item() == pytest.approx(
+        torch.log(torch.tensor(10.0)).item()
+    )
 
 
 def test_binary_formula_is_a_different_loss(batch):
     z, y = batch
     bce = one_vs_rest_bce(z, y)
-    assert torch.allclose(bce, F.binary_cross_entropy_with_logits(z, F.one_hot(y, 10).float()) * 10, atol=1e-5)
+    assert torch.allclose(
+        bce,
+        F.binary_cross_entropy_with_logits(z, F.one_hot(y, 10).float()) * 10,
+        atol=1e-5,
+    )
     assert not torch.allclose(bce, cross_entropy(z, y))
 
 

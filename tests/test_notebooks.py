@@ -1,13 +1,11 @@
 """The committed notebooks: built from their chapter sources, executed, Colab-ready, in the book."""
 
-import json
 import re
 from pathlib import Path
 
+import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
-
-import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,13 +30,23 @@ def test_notebook_is_built_from_its_source(source):
 def test_notebook_is_executed_without_errors(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.execution_count is not None for c in code), "commit notebooks executed (cpu preset)"
+    assert all(c.execution_count is not None for c in code), (
+        "commit notebooks executed (cpu preset)"
+    )
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{path.name} has error outputs: {[e['ename'] for e in errors]}"
-    described = [line for c in code for o in c.outputs if o.output_type == "stream"
-                 for line in o.get("text", "").splitlines() if line.startswith("preset ")]
+    described = [
+        line
+        for c in code
+        for o in c.outputs
+        if o.output_type == "stream"
+        for line in o.get("text", "").splitlines()
+        if line.startswith("preset ")
+    ]
     assert described, f"{path.name} never prints cfg.describe()"
-    assert all(line.startswith("preset cpu |") for line in described), "committed outputs must come from the cpu preset"
+    assert all(line.startswith("preset cpu |") for line in described), (
+        "committed outputs must come from the cpu preset"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -51,11 +59,23 @@ def test_first_code_cell_is_the_canonical_colab_cell(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_has_objectives_summary_and_exercises(path):
-    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    text = "\n".join(
+        c.source
+        for c in nbformat.read(path, as_version=4).cells
+        if c.cell_type == "markdown"
+    )
     assert "In this chapter" in text and "**Runtime**" in text
-    assert "TLBOOK_PRESET" in text.split("## ")[0], "the opening box says how to switch presets (Colab picks gpu)"
-    assert re.search(r"^## Summary", text, re.M) and re.search(r"^## Exercises", text, re.M)
-    assert 3 <= len(re.findall(r"^### Exercise \d\.\d", text.split("## Exercises")[1], re.M)) <= 5
+    assert "TLBOOK_PRESET" in text.split("## ")[0], (
+        "the opening box says how to switch presets (Colab picks gpu)"
+    )
+    assert re.search(r"^## Summary", text, re.M) and re.search(
+        r"^## Exercises", text, re.M
+    )
+    assert (
+        3
+        <= len(re.findall(r"^### Exercise \d\.\d", text.split("## Exercises")[1], re.M))
+        <= 5
+    )
 
 
 def test_every_notebook_is_in_the_table_of_contents():
@@ -71,7 +91,10 @@ def test_parse_percent_cells_tags_and_figures():
     assert [c.cell_type for c in cells] == ["markdown", "code"]
     assert cells[0].source == "# Title\ntext"
     assert cells[1].metadata["tags"] == ["a", "b"]
-    assert cells[1].metadata["mystnb"] == {"figure": {"caption": "c", "name": "n"}, "image": {"alt": "t"}}
+    assert cells[1].metadata["mystnb"] == {
+        "figure": {"caption": "c", "name": "n"},
+        "image": {"alt": "t"},
+    }
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -82,9 +105,13 @@ def test_every_figure_was_rendered_as_an_image(path):
             data = out.get("data", {})
             text = data.get("text/plain", "")
             if "Figure" in text and text.lstrip().startswith("<"):
-                assert "image/png" in data, f"{path.name}, code cell {i}: a figure was shown as text only ({text!r})"
+                assert "image/png" in data, (
+                    f"{path.name}, code cell {i}: a figure was shown as text only ({text!r})"
+                )
         if "mystnb" in cell.metadata:
-            assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"{path.name}, code cell {i}: no image"
+            assert any("image/png" in o.get("data", {}) for o in cell.outputs), (
+                f"{path.name}, code cell {i}: no image"
+            )
 
 
 def test_sample_submissions_are_built_from_their_source():
@@ -94,12 +121,22 @@ def test_sample_submissions_are_built_from_their_source():
     for name, fresh in samples.sample_submissions().items():
         committed = nbformat.read(samples.OUT / f"{name}.ipynb", as_version=4)
         assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], (
-            f"examples/submissions/chapter02/{name}.ipynb differs: run python tools/make_sample_submissions.py")
+            f"examples/submissions/chapter02/{name}.ipynb differs: run python tools/make_sample_submissions.py"
+        )
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "exercises").glob("*.ipynb"))
-                         + sorted((ROOT / "examples" / "submissions").rglob("*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path",
+    NOTEBOOKS
+    + sorted((ROOT / "exercises").glob("*.ipynb"))
+    + sorted((ROOT / "examples" / "submissions").rglob("*.ipynb")),
+    ids=lambda p: p.stem,
+)
 def test_every_generated_notebook_names_its_source_and_how_to_rebuild_it(path):
     meta = nbformat.read(path, as_version=4).metadata.get("tlbook", {})
-    assert (ROOT / meta.get("generated_from", "?")).is_file(), f"{path.name}: no generated_from marker"
-    assert meta.get("rebuild", "").startswith("python tools/"), f"{path.name}: no rebuild command"
+    assert (ROOT / meta.get("generated_from", "?")).is_file(), (
+        f"{path.name}: no generated_from marker"
+    )
+    assert meta.get("rebuild", "").startswith("python tools/"), (
+        f"{path.name}: no rebuild command"
+    )

@@ -13,27 +13,46 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH = 88  # characters of code the rendered column shows
-NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "exercises").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb")) + sorted(
+    (ROOT / "exercises").glob("*.ipynb")
+)
 
 
 def too_wide(notebook: Path) -> list[str]:
     cells = json.loads(notebook.read_text())["cells"]
-    return [f"{notebook.name}, cell {i}: {len(line)} characters: {line.strip()[:60]}..."
-            for i, cell in enumerate(cells) if cell["cell_type"] == "code"
-            for line in "".join(cell["source"]).splitlines() if len(line) > WIDTH]
+    return [
+        f"{notebook.name}, cell {i}: {len(line)} characters: {line.strip()[:60]}..."
+        for i, cell in enumerate(cells)
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if len(line) > WIDTH
+    ]
 
 
 def test_there_are_notebooks_to_check():
     assert len(NOTEBOOKS) >= 12
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "notebook", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_no_code_line_is_wider_than_the_page(notebook):
     assert too_wide(notebook) == []
 
 
 def test_the_check_finds_a_wide_line(tmp_path):
     nb = tmp_path / "wide.ipynb"
-    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": ["x = 1\n", "y = '" + "a" * 90 + "'"]},
-                                        {"cell_type": "markdown", "source": ["b" * 200]}]}))
+    nb.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {
+                        "cell_type": "code",
+                        "source": ["x = 1\n", "y = '" + "a" * 90 + "'"],
+                    },
+                    {"cell_type": "markdown", "source": ["b" * 200]},
+                ]
+            }
+        )
+    )
     assert len(too_wide(nb)) == 1

@@ -15,14 +15,21 @@ from tlbook.widgets import augmentation_explorer, explorer_figure
 
 def test_figures_are_not_left_open():
     before = len(plt.get_fignums())
-    fig = show_images(torch.zeros(5, 3, 8, 8, dtype=torch.uint8), titles=list("abcde"), ncols=3)
+    fig = show_images(
+        torch.zeros(5, 3, 8, 8, dtype=torch.uint8), titles=list("abcde"), ncols=3
+    )
     assert len(fig.axes) == 5
     accuracy_bars({"a": 0.5, "b": 0.25}, chance=0.1)
     assert len(plt.get_fignums()) == before
 
 
 def test_history_plot_has_train_and_validation_lines():
-    h = History(epochs=[EpochStats(e, 1.0 / e, 0.1 * e, 1.2 / e, 0.1 * e, 1e-3, 1.0) for e in (1, 2, 3)])
+    h = History(
+        epochs=[
+            EpochStats(e, 1.0 / e, 0.1 * e, 1.2 / e, 0.1 * e, 1e-3, 1.0)
+            for e in (1, 2, 3)
+        ]
+    )
     fig = plot_history({"run": h})
     loss_ax = fig.axes[0]
     assert len(loss_ax.lines) == 2
@@ -49,9 +56,18 @@ def test_explorer_static_and_live():
             yield child
             yield from descendants(child)
 
-    controls = {w.description: w for w in descendants(widget) if getattr(w, "description", "")}
-    assert set(controls) == {"angle (deg)", "zoom", "shift x", "shift y", "shear (deg)", "mirror left-right",
-                             "interpolation"}, controls
+    controls = {
+        w.description: w for w in descendants(widget) if getattr(w, "description", "")
+    }
+    assert set(controls) == {
+        "angle (deg)",
+        "zoom",
+        "shift x",
+        "shift y",
+        "shear (deg)",
+        "mirror left-right",
+        "interpolation",
+    }, controls
     pictures = [w for w in descendants(widget) if isinstance(w, ipywidgets.Image)]
     assert len(pictures) == 1 and pictures[0].value[:4] == b"\x89PNG"
     before = pictures[0].value
@@ -68,7 +84,9 @@ def test_no_output_widgets_in_executed_code():
     as chapter 2 hanging under load). The book's code and library avoid them.
     """
     root = Path(__file__).resolve().parents[1]
-    pattern = re.compile(r"\b(Output\(|interact\(|interactive\(|interactive_output\(|interact_manual\()")
+    pattern = re.compile(
+        r"\b(Output\(|interact\(|interactive\(|interactive_output\(|interact_manual\()"
+    )
     offenders = [
         f"{path.relative_to(root)}:{n}: {line.strip()}"
         for folder in ("src/tlbook", "chapters")
@@ -81,22 +99,44 @@ def test_no_output_widgets_in_executed_code():
 
 def test_evaluation_plots_draw_their_data():
     from tlbook.evaluation import reliability
-    from tlbook.plots import plot_confusion, plot_data_curve, plot_reliability, plot_robustness
+    from tlbook.plots import (
+        plot_confusion,
+        plot_data_curve,
+        plot_reliability,
+        plot_robustness,
+    )
 
     fig = plot_confusion(torch.tensor([[3, 1], [0, 4]]), ["cat", "dog"])
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert sorted(texts) == ["1", "3", "4"]  # zero cells left blank
 
     probs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
-    fig = plot_reliability({"before": reliability(probs, torch.tensor([0, 1, 1]), bins=5)})
-    assert len(fig.axes[0].patches) == 2  # confidences 0.9 and 0.8 share a bin; 0.6 has its own
-    assert list(fig.axes[0].lines[0].get_xdata()) == [0, 1]  # the diagonal spans the confidence axis
+    fig = plot_reliability(
+        {"before": reliability(probs, torch.tensor([0, 1, 1]), bins=5)}
+    )
+    assert (
+        len(fig.axes[0].patches) == 2
+    )  # confidences 0.9 and 0.8 share a bin; 0.6 has its own
+    assert list(fig.axes[0].lines[0].get_xdata()) == [
+        0,
+        1,
+    ]  # the diagonal spans the confidence axis
 
-    rows = [{"strategy": s, "per_class": k, "seed": seed, "test_accuracy": a}
-            for s, base in (("finetune", 0.5), ("scratch", 0.2)) for k in (5, 10) for seed, a in ((0, base), (1, base + 0.1))]
+    rows = [
+        {"strategy": s, "per_class": k, "seed": seed, "test_accuracy": a}
+        for s, base in (("finetune", 0.5), ("scratch", 0.2))
+        for k in (5, 10)
+        for seed, a in ((0, base), (1, base + 0.1))
+    ]
     fig = plot_data_curve(rows)
-    means = [line.get_ydata() for line in fig.axes[0].lines if len(line.get_xdata()) == 2 and line.get_marker() == "o"]
+    means = [
+        line.get_ydata()
+        for line in fig.axes[0].lines
+        if len(line.get_xdata()) == 2 and line.get_marker() == "o"
+    ]
     assert [list(m) for m in means] == [[55.0, 55.0], [25.0, 25.0]]
 
-    fig = plot_robustness({"m": {"blur": [0.5, 0.3]}}, severities=[1, 3], clean={"m": 0.7})
+    fig = plot_robustness(
+        {"m": {"blur": [0.5, 0.3]}}, severities=[1, 3], clean={"m": 0.7}
+    )
     assert list(fig.axes[0].lines[0].get_ydata()) == [70.0, 50.0, 30.0]

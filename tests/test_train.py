@@ -12,14 +12,14 @@ from tlbook.backbones import create_model, preprocessing_for
 from tlbook.data import load_image_folder
 from tlbook.files import write_json_atomic
 from tlbook.train import (
-    steps_per_epoch,
     CheckpointMismatch,
     Recipe,
-    lr_factor,
     evaluate,
     fit,
     load_checkpoint,
+    lr_factor,
     save_checkpoint,
+    steps_per_epoch,
 )
 
 PRE = preprocessing_for("efficientnet_lite0", 32)
@@ -34,8 +34,15 @@ def test_one_batch_overfits(tiny):
     torch.manual_seed(0)
     batch = tiny.subset(torch.arange(0, 18, 3))  # 6 images, 2 per class
     model = create_model("efficientnet_lite0", num_classes=3)
-    recipe = Recipe(epochs=25, batch_size=6, lr=3e-3, schedule="constant", label_smoothing=0.0,
-                    weight_decay=0.0, augment=NO_AUGMENT)
+    recipe = Recipe(
+        epochs=25,
+        batch_size=6,
+        lr=3e-3,
+        schedule="constant",
+        label_smoothing=0.0,
+        weight_decay=0.0,
+        augment=NO_AUGMENT,
+    )
     history = fit(model, batch, preprocessing=PRE, recipe=recipe)
     assert history.epochs[-1].train_loss < 0.05 * history.epochs[0].train_loss
     assert history.epochs[-1].train_accuracy == 1.0
@@ -45,7 +52,13 @@ def test_same_seed_same_weights(tiny):
     def train_once():
         torch.manual_seed(0)
         model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
-        fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=6), seed=5)
+        fit(
+            model,
+            tiny,
+            preprocessing=PRE,
+            recipe=Recipe(epochs=1, batch_size=6),
+            seed=5,
+        )
         return model.state_dict()
 
     a, b = train_once(), train_once()
@@ -55,18 +68,28 @@ def test_same_seed_same_weights(tiny):
 def test_history_and_best_epoch_restored(tiny):
     torch.manual_seed(0)
     model = create_model("efficientnet_lite0", num_classes=3)
-    h = fit(model, tiny, tiny, preprocessing=PRE, recipe=Recipe(epochs=3, batch_size=9, lr=3e-3))
+    h = fit(
+        model,
+        tiny,
+        tiny,
+        preprocessing=PRE,
+        recipe=Recipe(epochs=3, batch_size=9, lr=3e-3),
+    )
     assert [e.epoch for e in h.epochs] == [1, 2, 3]
     best = max(h.epochs, key=lambda e: e.val_accuracy)
     assert h.best_epoch == best.epoch
-    assert evaluate(model, tiny, preprocessing=PRE).accuracy == pytest.approx(best.val_accuracy)
+    assert evaluate(model, tiny, preprocessing=PRE).accuracy == pytest.approx(
+        best.val_accuracy
+    )
     json.dumps(h.to_dict())  # JSON-ready
 
 
 def test_schedules():
     r = Recipe(schedule="warmup_cosine", warmup=0.1)
     factors = [lr_factor(s, 100, r) for s in range(100)]
-    assert max(factors) == pytest.approx(1.0) and factors[0] < 0.2 and factors[-1] < 0.01
+    assert (
+        max(factors) == pytest.approx(1.0) and factors[0] < 0.2 and factors[-1] < 0.01
+    )
     assert lr_factor(50, 100, Recipe(schedule="constant")) == 1.0
 
 
@@ -75,8 +98,17 @@ def test_schedules():
 
 def test_sgd_like_the_source(tiny):
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
-    recipe = Recipe(epochs=1, batch_size=100, optimizer="sgd", lr=1e-3, momentum=0.9, schedule="constant",
-                    label_smoothing=0.0, weight_decay=0.0, augment=SOURCE_AUGMENT)
+    recipe = Recipe(
+        epochs=1,
+        batch_size=100,
+        optimizer="sgd",
+        lr=1e-3,
+        momentum=0.9,
+        schedule="constant",
+        label_smoothing=0.0,
+        weight_decay=0.0,
+        augment=SOURCE_AUGMENT,
+    )
     made = []
     real_sgd = torch.optim.SGD
     torch.optim.SGD = lambda groups, **kw: made.append(kw) or real_sgd(groups, **kw)  # type: ignore[assignment]
@@ -85,9 +117,15 @@ def test_sgd_like_the_source(tiny):
         h = fit(model, tiny, preprocessing=PRE, recipe=recipe)
     finally:
         torch.optim.SGD = real_sgd
-    assert made == [{"momentum": 0.9}], "plain SGD with momentum, as the source writes it"
-    assert h.epochs[0].lr == pytest.approx(1e-3), "a constant rate: still the peak at the end"
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters())), "the step changed the weights"
+    assert made == [{"momentum": 0.9}], (
+        "plain SGD with momentum, as the source writes it"
+    )
+    assert h.epochs[0].lr == pytest.approx(1e-3), (
+        "a constant rate: still the peak at the end"
+    )
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters())), (
+        "the step changed the weights"
+    )
 
 
 def test_batch_of_one_is_never_trained_on(tiny):
@@ -95,9 +133,18 @@ def test_batch_of_one_is_never_trained_on(tiny):
     # 1x1 feature map at 32 px never meets BatchNorm with a single sample (which would raise).
     model = create_model("resnet18", num_classes=3, pretrained=False)
     seen = []
-    model.fc.register_forward_hook(lambda m, inputs, out: seen.append(len(inputs[0])) if m.training else None)
-    fit(model, tiny.subset(torch.arange(7)), preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=3))
-    assert seen == [3, 3], f"training batch sizes {seen}: the last image alone is dropped"
+    model.fc.register_forward_hook(
+        lambda m, inputs, out: seen.append(len(inputs[0])) if m.training else None
+    )
+    fit(
+        model,
+        tiny.subset(torch.arange(7)),
+        preprocessing=PRE,
+        recipe=Recipe(epochs=1, batch_size=3),
+    )
+    assert seen == [3, 3], (
+        f"training batch sizes {seen}: the last image alone is dropped"
+    )
 
 
 def test_evaluate_summaries(tiny):
@@ -124,8 +171,16 @@ def test_source_style_evaluation_depends_on_the_seed(tiny):
 
 def test_checkpoint_round_trip(tmp_path):
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False).eval()
-    save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"], meta={"x": 1})
-    loaded, payload = load_checkpoint(tmp_path / "m.pt", backbone="efficientnet_lite0", num_classes=3)
+    save_checkpoint(
+        tmp_path / "m.pt",
+        model,
+        backbone="efficientnet_lite0",
+        classes=["a", "b", "c"],
+        meta={"x": 1},
+    )
+    loaded, payload = load_checkpoint(
+        tmp_path / "m.pt", backbone="efficientnet_lite0", num_classes=3
+    )
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(loaded(x), model(x))
@@ -135,8 +190,12 @@ def test_checkpoint_round_trip(tmp_path):
 
 def test_checkpoint_for_another_backbone_or_class_count_is_refused(tmp_path):
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
-    save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"])
-    with pytest.raises(CheckpointMismatch, match="'efficientnet_lite0'.*not 'resnet18'"):
+    save_checkpoint(
+        tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"]
+    )
+    with pytest.raises(
+        CheckpointMismatch, match="'efficientnet_lite0'.*not 'resnet18'"
+    ):
         load_checkpoint(tmp_path / "m.pt", backbone="resnet18")
     with pytest.raises(CheckpointMismatch, match="3 classes.*10 were asked"):
         load_checkpoint(tmp_path / "m.pt", num_classes=10)
@@ -150,12 +209,17 @@ def test_checkpoint_for_another_backbone_or_class_count_is_refused(tmp_path):
 def test_checkpoint_of_the_old_symmetric_padding_lite0_is_refused(tmp_path):
     """Before tlbook built tf_efficientnet_lite0, the same name meant another network with the same shapes."""
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
-    save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"])
+    save_checkpoint(
+        tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"]
+    )
     payload = torch.load(tmp_path / "m.pt", weights_only=True)
     assert payload["architecture"] == "timm tf_efficientnet_lite0"
     del payload["architecture"]  # as written by earlier versions
     torch.save(payload, tmp_path / "old.pt")
-    with pytest.raises(CheckpointMismatch, match="timm efficientnet_lite0.*tf_efficientnet_lite0.*train a new"):
+    with pytest.raises(
+        CheckpointMismatch,
+        match="timm efficientnet_lite0.*tf_efficientnet_lite0.*train a new",
+    ):
         load_checkpoint(tmp_path / "old.pt")
 
 
@@ -168,7 +232,12 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(tmp_path / "m.pt", model, backbone="efficientnet_lite0", classes=["a", "b", "c"])
+        save_checkpoint(
+            tmp_path / "m.pt",
+            model,
+            backbone="efficientnet_lite0",
+            classes=["a", "b", "c"],
+        )
     assert list(tmp_path.iterdir()) == []
 
     class Unserialisable:
@@ -179,8 +248,12 @@ def test_failed_save_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("bf16", "expected"), [(True, torch.bfloat16), (False, torch.float16)])
-def test_mixed_precision_picks_bfloat16_only_where_the_gpu_has_it(monkeypatch, bf16, expected):
+@pytest.mark.parametrize(
+    ("bf16", "expected"), [(True, torch.bfloat16), (False, torch.float16)]
+)
+def test_mixed_precision_picks_bfloat16_only_where_the_gpu_has_it(
+    monkeypatch, bf16, expected
+):
     """A T4 has no bfloat16: float16 then (with a gradient scaler in fit). Faked: no GPU is needed."""
     from tlbook.train import autocast_dtype
 
@@ -203,7 +276,9 @@ def test_float16_training_uses_a_gradient_scaler(tiny, monkeypatch):
 
     monkeypatch.setattr(torch.amp, "GradScaler", spy)
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
-    h = fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=9, lr=1e-3))
+    h = fit(
+        model, tiny, preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=9, lr=1e-3)
+    )
     assert made == [True]
     assert math.isfinite(h.epochs[0].train_loss)
 
@@ -212,7 +287,13 @@ def test_progress_bar_counts_batches_and_is_silent_when_off(tiny, capsys):
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
     fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=1, batch_size=9, lr=1e-3))
     assert capsys.readouterr().err == ""
-    fit(model, tiny, preprocessing=PRE, recipe=Recipe(epochs=2, batch_size=9, lr=1e-3), progress=True)
+    fit(
+        model,
+        tiny,
+        preprocessing=PRE,
+        recipe=Recipe(epochs=2, batch_size=9, lr=1e-3),
+        progress=True,
+    )
     err = capsys.readouterr().err
     steps = 2 * steps_per_epoch(len(tiny), 9)
     assert f"{steps}/{steps}" in err and "batch" in err

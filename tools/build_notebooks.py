@@ -96,7 +96,11 @@ def parse_percent(text: str) -> list[nbformat.NotebookNode]:
 
 def solution_code(source: str) -> str:
     """An exercise cell as the book shows it: the solution, without the markers."""
-    return "\n".join(line for line in source.splitlines() if not (SOLUTION.match(line) or END_SOLUTION.match(line)))
+    return "\n".join(
+        line
+        for line in source.splitlines()
+        if not (SOLUTION.match(line) or END_SOLUTION.match(line))
+    )
 
 
 def stub_code(source: str, exercise: str) -> str:
@@ -108,16 +112,23 @@ def stub_code(source: str, exercise: str) -> str:
             if inside:
                 raise ValueError(f"exercise {exercise}: nested # BEGIN SOLUTION")
             inside = True
-            stub = start.group("stub") or f'raise NotImplementedError("Exercise {exercise}: replace this line with your code")'
+            stub = (
+                start.group("stub")
+                or f'raise NotImplementedError("Exercise {exercise}: replace this line with your code")'
+            )
             out.append(start.group("indent") + stub)
         elif END_SOLUTION.match(line):
             if not inside:
-                raise ValueError(f"exercise {exercise}: # END SOLUTION without # BEGIN SOLUTION")
+                raise ValueError(
+                    f"exercise {exercise}: # END SOLUTION without # BEGIN SOLUTION"
+                )
             inside = False
         elif not inside:
             out.append(line)
     if inside:
-        raise ValueError(f"exercise {exercise}: # BEGIN SOLUTION without # END SOLUTION")
+        raise ValueError(
+            f"exercise {exercise}: # BEGIN SOLUTION without # END SOLUTION"
+        )
     return "\n".join(out)
 
 
@@ -125,7 +136,9 @@ def exercise_id(cell: nbformat.NotebookNode) -> str:
     """The id in the cell's ``check("N.M", ...)`` call."""
     match = re.search(r'check\("(\d+\.\d+)"', cell.source)
     if not match:
-        raise ValueError(f"an exercise cell has no check(\"N.M\", ...) call:\n{cell.source}")
+        raise ValueError(
+            f'an exercise cell has no check("N.M", ...) call:\n{cell.source}'
+        )
     return match.group(1)
 
 
@@ -151,8 +164,11 @@ def notebook_cells(source_text: str) -> list[nbformat.NotebookNode]:
 
 def generated_marker(source: Path, command: str) -> dict:
     """Notebook metadata that says the file is generated, from what, and how to rebuild it."""
-    return {"generated_from": f"chapters/{source.name}", "rebuild": command,
-            "note": "generated file: edit the source and rebuild, never this notebook"}
+    return {
+        "generated_from": f"chapters/{source.name}",
+        "rebuild": command,
+        "note": "generated file: edit the source and rebuild, never this notebook",
+    }
 
 
 def write_notebook(nb: nbformat.NotebookNode, target: Path) -> None:
@@ -165,12 +181,14 @@ def student_notebook(source: Path) -> nbformat.NotebookNode:
     """The student version of a chapter's exercises: statements and stubs, not executed."""
     cells = parse_percent(source.read_text())
     title = cells[0].source.splitlines()[0].lstrip("# ").strip()
-    starts = [i for i, c in enumerate(cells) if "exercise-setup" in c.metadata.get("tags", [])]
+    starts = [
+        i for i, c in enumerate(cells) if "exercise-setup" in c.metadata.get("tags", [])
+    ]
     if not starts:
         raise ValueError(f"{source.name} has no code cell tagged exercise-setup")
     chapter = int(source.stem.split("_")[0])
     body, ids = [], []
-    for cell in cells[starts[0]:]:
+    for cell in cells[starts[0] :]:
         cell = nbformat.from_dict(dict(cell))
         tags = cell.metadata.get("tags", [])
         if "exercise" in tags:
@@ -185,10 +203,19 @@ def student_notebook(source: Path) -> nbformat.NotebookNode:
         "Run the setup cells first. The chapter itself explains everything used here."
     )
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
-    nb.metadata["tlbook"] = {"chapter": chapter, "exercises": ids,
-                             **generated_marker(source, f"python tools/build_notebooks.py --exercises-only {source.stem}")}
+    nb.metadata["tlbook"] = {
+        "chapter": chapter,
+        "exercises": ids,
+        **generated_marker(
+            source, f"python tools/build_notebooks.py --exercises-only {source.stem}"
+        ),
+    }
     nb.cells = [intro, colab_cell(), *body]
     for i, cell in enumerate(nb.cells):
         cell.id = f"chapter{chapter}-cell{i}"  # stable ids: rebuilding changes nothing
@@ -218,7 +245,11 @@ def same_code(a: str, b: str) -> bool:
 def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Path:
     """Write ``book/<stem>.ipynb``; ``execute="if-code-changed"`` re-runs only when a code cell changed."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = notebook_cells(source.read_text())
     marker = generated_marker(source, f"python tools/build_notebooks.py {source.stem}")
@@ -228,14 +259,17 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
         old = nbformat.read(target, as_version=4)
         old_code = [c for c in old.cells if c.cell_type == "code"]
         new_code = [c for c in nb.cells if c.cell_type == "code"]
-        if len(old_code) == len(new_code) and all(map(same_code, (c.source for c in old_code),
-                                                          (c.source for c in new_code))):
+        if len(old_code) == len(new_code) and all(
+            map(same_code, (c.source for c in old_code), (c.source for c in new_code))
+        ):
             # Only the text (or the code's layout) changed: keep the executed outputs, re-run nothing.
             for new, prev in zip(new_code, old_code):
                 new.outputs, new.execution_count = prev.outputs, prev.execution_count
                 if "execution" in prev.metadata:
                     new.metadata["execution"] = prev.metadata["execution"]
-            if len(old.cells) == len(nb.cells):  # same structure: keep cell ids, so the diff shows only what changed
+            if len(old.cells) == len(
+                nb.cells
+            ):  # same structure: keep cell ids, so the diff shows only what changed
                 for new, prev in zip(nb.cells, old.cells):
                     if "id" in prev:
                         new["id"] = prev["id"]
@@ -244,36 +278,66 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
             print(f"{target.name}: code unchanged (same syntax trees), outputs kept")
     if execute:
         # The preset reaches the kernel through its environment; this process's stays as it was.
-        env = {**os.environ, "TLBOOK_PRESET": preset,
-               "MPLBACKEND": os.environ.get("MPLBACKEND", "module://matplotlib_inline.backend_inline")}
+        env = {
+            **os.environ,
+            "TLBOOK_PRESET": preset,
+            "MPLBACKEND": os.environ.get(
+                "MPLBACKEND", "module://matplotlib_inline.backend_inline"
+            ),
+        }
         start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                       resources={"metadata": {"path": str(BOOK)}}).execute(env=env)
-        print(f"executed {target.name} in the {preset} preset in {time.perf_counter() - start:.0f} s")
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            store_widget_state=True,
+            resources={"metadata": {"path": str(BOOK)}},
+        ).execute(env=env)
+        print(
+            f"executed {target.name} in the {preset} preset in {time.perf_counter() - start:.0f} s"
+        )
     write_notebook(nb, target)
     return target
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("chapters", nargs="*", help="source names (default: all in chapters/)")
-    parser.add_argument("--no-execute", action="store_true", help="write the notebook without running it")
-    parser.add_argument("--text-only", action="store_true",
-                        help="keep the committed outputs when no code cell changed beyond its layout and comments "
-                             "(same syntax tree); re-execute otherwise")
-    parser.add_argument("--exercises-only", action="store_true",
-                        help="write only the student notebooks in exercises/")
+    parser.add_argument(
+        "chapters", nargs="*", help="source names (default: all in chapters/)"
+    )
+    parser.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="write the notebook without running it",
+    )
+    parser.add_argument(
+        "--text-only",
+        action="store_true",
+        help="keep the committed outputs when no code cell changed beyond its layout and comments "
+        "(same syntax tree); re-execute otherwise",
+    )
+    parser.add_argument(
+        "--exercises-only",
+        action="store_true",
+        help="write only the student notebooks in exercises/",
+    )
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     args = parser.parse_args()
     sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
     if args.chapters:
-        sources = [s for s in sources if s.stem in args.chapters or s.stem.split("_")[0] in args.chapters]
+        sources = [
+            s
+            for s in sources
+            if s.stem in args.chapters or s.stem.split("_")[0] in args.chapters
+        ]
         if not sources:
             raise SystemExit(f"no chapter source matches {args.chapters} in {SOURCES}")
     for source in sources:
         if not args.exercises_only:
-            execute: bool | str = "if-code-changed" if args.text_only else not args.no_execute
+            execute: bool | str = (
+                "if-code-changed" if args.text_only else not args.no_execute
+            )
             build(source, execute=execute, preset=args.preset, timeout=args.timeout)
         print(f"wrote {write_student_notebook(source).relative_to(ROOT)}")
     return 0

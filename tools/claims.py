@@ -19,16 +19,26 @@ import json
 import re
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "src" / "tlbook" / "results"
 FILES = ("README.md", "book/reproduce.md", "book/benchmarks.md")
-REGION = re.compile(r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)", re.S)
+REGION = re.compile(
+    r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)",
+    re.S,
+)
 
 sys.path.insert(0, str(ROOT / "src"))
-from tlbook.studies import CONVERGED_SCRATCH, chosen_by_validation, curve_means, images_needed, paired_comparison, strategy_summary  # noqa: E402
+from tlbook.studies import (  # noqa: E402 - from this checkout's src/, put on the path above
+    CONVERGED_SCRATCH,
+    chosen_by_validation,
+    curve_means,
+    images_needed,
+    paired_comparison,
+    strategy_summary,
+)  # noqa: E402
 
 
 def _saved(name: str) -> dict:
@@ -41,7 +51,7 @@ def _rows(name: str) -> list[dict]:
 
 
 def _stale_note(name: str) -> str:
-    """" (NOTE: ...)" when the saved study was made with another network or preprocessing than today's code."""
+    """ " (NOTE: ...)" when the saved study was made with another network or preprocessing than today's code."""
     from tlbook.config import get_config
     from tlbook.studies import _stale_because
 
@@ -50,13 +60,15 @@ def _stale_note(name: str) -> str:
 
 
 def _incomplete_note(name: str) -> str:
-    """" (NOTE: ...)" when the saved study was interrupted (its file says complete: false)."""
+    """ " (NOTE: ...)" when the saved study was interrupted (its file says complete: false)."""
     saved = _saved(name)
     if saved.get("complete", True):
         return ""
     seeds = sorted({r["seed"] for r in saved["rows"] if "seed" in r})
-    return (f" (NOTE: an unfinished study, seeds {', '.join(map(str, seeds))} so far; the same command with "
-            f"--resume completes it)")
+    return (
+        f" (NOTE: an unfinished study, seeds {', '.join(map(str, seeds))} so far; the same command with "
+        f"--resume completes it)"
+    )
 
 
 def _seeds(n: int) -> str:
@@ -70,7 +82,9 @@ def pct(fraction: float) -> str:
 
 
 def _converged(rows: list[dict]) -> str | None:
-    return next((r["strategy"] for r in rows if r["strategy"].startswith("scratch,")), None)
+    return next(
+        (r["strategy"] for r in rows if r["strategy"].startswith("scratch,")), None
+    )
 
 
 # --- the claims: NAME -> text -----------------------------------------------------------
@@ -78,8 +92,10 @@ def _converged(rows: list[dict]) -> str | None:
 
 def ladder_line() -> str:
     rows = _rows("ladder")
-    return (f"{pct(rows[0]['test_accuracy'])} (source recipe, {rows[0]['steps']} optimiser steps) to "
-            f"{pct(rows[-1]['test_accuracy'])} (book recipe, {rows[-1]['steps']} steps); one change per rung")
+    return (
+        f"{pct(rows[0]['test_accuracy'])} (source recipe, {rows[0]['steps']} optimiser steps) to "
+        f"{pct(rows[-1]['test_accuracy'])} (book recipe, {rows[-1]['steps']} steps); one change per rung"
+    )
 
 
 def strategies_line() -> str:
@@ -87,11 +103,21 @@ def strategies_line() -> str:
     s = strategy_summary(rows)
     trap = next(k for k in s if "trap" in k)
     seeds = s["finetune"]["seeds"]
-    named = {"finetune": "full", "partial": "partial", "discriminative": "discriminative",
-             "layerwise": "layer-wise", "head_first": "head first, then unfreeze"}
-    text = (f"{_seeds(seeds)}: " + ", ".join(f"{label} {pct(s[k]['mean'])}" for k, label in named.items() if k in s)
-            + f", linear probe {pct(s['linear']['mean'])} ({pct(s[trap]['mean'])} with BatchNorm not frozen), "
-            f"scratch {pct(s['scratch']['mean'])}")
+    named = {
+        "finetune": "full",
+        "partial": "partial",
+        "discriminative": "discriminative",
+        "layerwise": "layer-wise",
+        "head_first": "head first, then unfreeze",
+    }
+    text = (
+        f"{_seeds(seeds)}: "
+        + ", ".join(
+            f"{label} {pct(s[k]['mean'])}" for k, label in named.items() if k in s
+        )
+        + f", linear probe {pct(s['linear']['mean'])} ({pct(s[trap]['mean'])} with BatchNorm not frozen), "
+        f"scratch {pct(s['scratch']['mean'])}"
+    )
     conv = _converged(rows)
     if conv:
         text += f"; scratch trained to convergence ({conv.split(', ')[1].split(' (')[0]}, seed 0) {pct(s[conv]['mean'])}"
@@ -103,40 +129,55 @@ def goals_line() -> str:
     s = strategy_summary(rows)
     ft, sc = s["finetune"]["mean"], s["scratch"]["mean"]
     test = paired_comparison(rows, "finetune", "scratch")
-    return (f"{pct(ft)} fine-tuned vs {pct(sc)} from scratch at the same budget, {100 * (ft - sc):.1f} points apart "
-            f"({_seeds(s['finetune']['seeds'])}; McNemar p = {test.p_value:.2g} on "
-            f"{test.n} paired test images)")
+    return (
+        f"{pct(ft)} fine-tuned vs {pct(sc)} from scratch at the same budget, {100 * (ft - sc):.1f} points apart "
+        f"({_seeds(s['finetune']['seeds'])}; McNemar p = {test.p_value:.2g} on "
+        f"{test.n} paired test images)"
+    )
 
 
 def goals_table() -> str:
     rows = _rows("strategies")
     by = {(r["strategy"], r["seed"]): r for r in rows}
     seeds = sorted(r["seed"] for r in rows if r["strategy"] == "finetune")
-    lines = ["| seed | fine-tuned from ImageNet weights | same network from scratch | difference | "
-             "time per run (fine-tuned, scratch) |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| seed | fine-tuned from ImageNet weights | same network from scratch | difference | "
+        "time per run (fine-tuned, scratch) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
     for seed in seeds:
         a, b = by["finetune", seed], by["scratch", seed]
         label = f"{seed} (the chapters' seed)" if seed == 0 else str(seed)
-        lines.append(f"| {label} | {pct(a['test_accuracy'])} | {pct(b['test_accuracy'])} | "
-                     f"{100 * (a['test_accuracy'] - b['test_accuracy']):.1f} points | "
-                     f"{a['seconds']:.0f} s, {b['seconds']:.0f} s |")
+        lines.append(
+            f"| {label} | {pct(a['test_accuracy'])} | {pct(b['test_accuracy'])} | "
+            f"{100 * (a['test_accuracy'] - b['test_accuracy']):.1f} points | "
+            f"{a['seconds']:.0f} s, {b['seconds']:.0f} s |"
+        )
     ft = statistics.fmean(by["finetune", s]["test_accuracy"] for s in seeds)
     sc = statistics.fmean(by["scratch", s]["test_accuracy"] for s in seeds)
-    secs = statistics.fmean(by[k, s]["seconds"] for k in ("finetune", "scratch") for s in seeds)
-    lines.append(f"| **mean** | **{pct(ft)}** | {pct(sc)} | **{100 * (ft - sc):.1f} points** | {secs:.0f} s |")
+    secs = statistics.fmean(
+        by[k, s]["seconds"] for k in ("finetune", "scratch") for s in seeds
+    )
+    lines.append(
+        f"| **mean** | **{pct(ft)}** | {pct(sc)} | **{100 * (ft - sc):.1f} points** | {secs:.0f} s |"
+    )
     return "\n".join(lines)
 
 
 def strategies_table() -> str:
     rows = _rows("strategies")
     s = strategy_summary(rows)
-    lines = ["| strategy | learning rate | test accuracy, mean | standard deviation | seeds | best validation accuracy, mean |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| strategy | learning rate | test accuracy, mean | standard deviation | seeds | best validation accuracy, mean |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, v in s.items():
         runs = [r for r in rows if r["strategy"] == name]
         val = statistics.fmean(r["best_val_accuracy"] for r in runs)
-        lines.append(f"| {name} | {runs[0]['lr']:g} | {pct(v['mean'])} | {100 * v['std']:.1f} points | "
-                     f"{v['seeds']} | {pct(val)} |")
+        lines.append(
+            f"| {name} | {runs[0]['lr']:g} | {pct(v['mean'])} | {100 * v['std']:.1f} points | "
+            f"{v['seeds']} | {pct(val)} |"
+        )
     note = _incomplete_note("strategies")
     return "\n".join(lines) + (f"\n\n{note.strip(' ()')}." if note else "")
 
@@ -145,29 +186,54 @@ def paired_table() -> str:
     rows = _rows("strategies")
     trap = next(r["strategy"] for r in rows if "trap" in r["strategy"])
     names = {r["strategy"] for r in rows}
-    pairs = [(a, b) for a, b in (("finetune", "partial"), ("finetune", "discriminative"), ("finetune", "head_first"),
-                                 ("finetune", "layerwise"), ("layerwise", "discriminative"), ("partial", "linear"),
-                                 ("linear", "scratch"), ("linear", trap), ("finetune", "scratch"))
-             if a in names and b in names]
+    pairs = [
+        (a, b)
+        for a, b in (
+            ("finetune", "partial"),
+            ("finetune", "discriminative"),
+            ("finetune", "head_first"),
+            ("finetune", "layerwise"),
+            ("layerwise", "discriminative"),
+            ("partial", "linear"),
+            ("linear", "scratch"),
+            ("linear", trap),
+            ("finetune", "scratch"),
+        )
+        if a in names and b in names
+    ]
     conv = _converged(rows)
     if conv:
         pairs.append(("finetune", conv))
-    lines = ["| A | B | A minus B | only A right | only B right | McNemar p | verdict (5 % level) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = [
+        "| A | B | A minus B | only A right | only B right | McNemar p | verdict (5 % level) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
     for a, b in pairs:
         t = paired_comparison(rows, a, b)
-        verdict = "within the noise" if t.p_value >= 0.05 else (f"{a} better" if t.difference > 0 else f"{b} better")
-        lines.append(f"| {a} | {b} | {100 * t.difference:+.1f} points | {t.a_only} | {t.b_only} | "
-                     f"{t.p_value:.2g} | {verdict} |")
+        verdict = (
+            "within the noise"
+            if t.p_value >= 0.05
+            else (f"{a} better" if t.difference > 0 else f"{b} better")
+        )
+        lines.append(
+            f"| {a} | {b} | {100 * t.difference:+.1f} points | {t.a_only} | {t.b_only} | "
+            f"{t.p_value:.2g} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
 def sweep_table() -> str:
     rows = _rows("sweep")
-    lines = ["| strategy | learning rates tried: best validation accuracy | chosen on validation |",
-             "| --- | --- | --- |"]
+    lines = [
+        "| strategy | learning rates tried: best validation accuracy | chosen on validation |",
+        "| --- | --- | --- |",
+    ]
     for name in dict.fromkeys(r["strategy"] for r in rows):
-        tried = ", ".join(f"{r['lr']:g}: {pct(r['val_accuracy'])}" for r in rows if r["strategy"] == name)
+        tried = ", ".join(
+            f"{r['lr']:g}: {pct(r['val_accuracy'])}"
+            for r in rows
+            if r["strategy"] == name
+        )
         pick = chosen_by_validation(rows, name)
         lines.append(f"| {name} | {tried} | **{pick['lr']:g}** |")
     return "\n".join(lines)
@@ -175,9 +241,16 @@ def sweep_table() -> str:
 
 def sweep_line() -> str:
     rows = _rows("sweep")
-    picks = [chosen_by_validation(rows, name) for name in dict.fromkeys(r["strategy"] for r in rows)]
-    return "; ".join(f"{p['strategy']} {p['lr']:g} ({pct(p['val_accuracy'])})" for p in picks) + \
-        " (learning rate, best validation accuracy; the test set never read)"
+    picks = [
+        chosen_by_validation(rows, name)
+        for name in dict.fromkeys(r["strategy"] for r in rows)
+    ]
+    return (
+        "; ".join(
+            f"{p['strategy']} {p['lr']:g} ({pct(p['val_accuracy'])})" for p in picks
+        )
+        + " (learning rate, best validation accuracy; the test set never read)"
+    )
 
 
 def curve_line() -> str:
@@ -187,41 +260,73 @@ def curve_line() -> str:
     match = images_needed(rows, "finetune", sc[hi])
     seeds = len({r["seed"] for r in rows})
     long = curve_means(rows, CONVERGED_SCRATCH)
-    longer = (f"; from scratch with 4x the epochs {pct(long[lo])} to {pct(long[hi])} (seed 0)"
-              if lo in long and hi in long else "")
-    return (f"fine-tuned {pct(ft[lo])} ({lo} per class) to {pct(ft[hi])} ({hi} per class); "
-            f"from scratch {pct(sc[lo])} to {pct(sc[hi])}{longer}; fine-tuning matches scratch-at-{hi} with "
-            f"{match} per class (mean of {seeds} seeds){_stale_note('curve')}")
+    longer = (
+        f"; from scratch with 4x the epochs {pct(long[lo])} to {pct(long[hi])} (seed 0)"
+        if lo in long and hi in long
+        else ""
+    )
+    return (
+        f"fine-tuned {pct(ft[lo])} ({lo} per class) to {pct(ft[hi])} ({hi} per class); "
+        f"from scratch {pct(sc[lo])} to {pct(sc[hi])}{longer}; fine-tuning matches scratch-at-{hi} with "
+        f"{match} per class (mean of {seeds} seeds){_stale_note('curve')}"
+    )
 
 
 def curve_table() -> str:
     rows = _rows("curve")
     ft, sc = curve_means(rows, "finetune"), curve_means(rows, "scratch")
     sizes = sorted(ft)
-    return "\n".join([
-        "| images per class | " + " | ".join(str(k) for k in sizes) + " |",
-        "| --- |" + " ---: |" * len(sizes),
-        "| fine-tuned from ImageNet | " + " | ".join(pct(ft[k]) for k in sizes) + " |",
-        "| from scratch | " + " | ".join(pct(sc[k]) for k in sizes) + " |",
-    ] + ([f"| from scratch, 4x the epochs (seed 0) | " + " | ".join(pct(long[k]) if k in long else "" for k in sizes)
-          + " |"] if (long := curve_means(rows, CONVERGED_SCRATCH)) else [])) + (f"\n\n{_stale_note('curve').strip(' ()')}." if _stale_note("curve") else "")
+    return "\n".join(
+        [
+            "| images per class | " + " | ".join(str(k) for k in sizes) + " |",
+            "| --- |" + " ---: |" * len(sizes),
+            "| fine-tuned from ImageNet | "
+            + " | ".join(pct(ft[k]) for k in sizes)
+            + " |",
+            "| from scratch | " + " | ".join(pct(sc[k]) for k in sizes) + " |",
+        ]
+        + (
+            [
+                "| from scratch, 4x the epochs (seed 0) | "
+                + " | ".join(pct(long[k]) if k in long else "" for k in sizes)
+                + " |"
+            ]
+            if (long := curve_means(rows, CONVERGED_SCRATCH))
+            else []
+        )
+    ) + (f"\n\n{_stale_note('curve').strip(' ()')}." if _stale_note("curve") else "")
 
 
 def ladder_table() -> str:
     rows = _rows("ladder")
-    lines = ["| rung | test accuracy | gain | optimiser steps |", "| --- | ---: | ---: | ---: |"]
+    lines = [
+        "| rung | test accuracy | gain | optimiser steps |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for prev, r in zip([None] + rows[:-1], rows):
-        gain = "" if prev is None else f"{100 * (r['test_accuracy'] - prev['test_accuracy']):+.1f}"
-        lines.append(f"| {r['step']} | {pct(r['test_accuracy'])} | {gain} | {r['steps']} |")
+        gain = (
+            ""
+            if prev is None
+            else f"{100 * (r['test_accuracy'] - prev['test_accuracy']):+.1f}"
+        )
+        lines.append(
+            f"| {r['step']} | {pct(r['test_accuracy'])} | {gain} | {r['steps']} |"
+        )
     return "\n".join(lines)
 
 
 # --- the pipeline benchmark (make benchmark -> src/tlbook/results/benchmark-<backbone>-cpu.json) ----------------
 
-BENCHMARK_BACKBONES = {"efficientnet_lite0": "EfficientNet-Lite0", "resnet18": "ResNet-18"}
-BENCHMARK_MEASURES = {"data only": "data only", "whole step": "whole training step",
-                      "network only": "network only (ceiling)",
-                      "vs source as written": "whole step vs the source as written"}
+BENCHMARK_BACKBONES = {
+    "efficientnet_lite0": "EfficientNet-Lite0",
+    "resnet18": "ResNet-18",
+}
+BENCHMARK_MEASURES = {
+    "data only": "data only",
+    "whole step": "whole training step",
+    "network only": "network only (ceiling)",
+    "vs source as written": "whole step vs the source as written",
+}
 
 
 def _benchmark(backbone: str) -> dict:
@@ -234,16 +339,20 @@ def _ratio(row: dict, value: float) -> str:
 
 
 def benchmark_table() -> str:
-    lines = ["| backbone | input size | measure | source img/s | tlbook img/s | ratio | range |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| backbone | input size | measure | source img/s | tlbook img/s | ratio | range |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for backbone, label in BENCHMARK_BACKBONES.items():
         for row in _benchmark(backbone)["rows"]:
             src = row["source_images_per_second"]
             ratio = f"{_ratio(row, row['ratio'])}x"
-            lines.append(f"| {label} | {row['size']} px | {BENCHMARK_MEASURES[row['measure']]} | "
-                         f"{'' if src is None else f'{src:,.0f}'} | {row['images_per_second']:,.0f} | "
-                         f"{ratio if row['measure'] == 'network only' else f'**{ratio}**'} | "
-                         f"{_ratio(row, row['ratio_low'])}-{_ratio(row, row['ratio_high'])} |")
+            lines.append(
+                f"| {label} | {row['size']} px | {BENCHMARK_MEASURES[row['measure']]} | "
+                f"{'' if src is None else f'{src:,.0f}'} | {row['images_per_second']:,.0f} | "
+                f"{ratio if row['measure'] == 'network only' else f'**{ratio}**'} | "
+                f"{_ratio(row, row['ratio_low'])}-{_ratio(row, row['ratio_high'])} |"
+            )
     return "\n".join(lines)
 
 
@@ -254,9 +363,14 @@ def benchmark_machine() -> str:
 
     networks = []
     for b, label in BENCHMARK_BACKBONES.items():
-        measured = _benchmark(b).get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(b)
-        note = (f" (NOTE: tlbook now builds it as {get_spec(b).architecture}; re-run make benchmark)"
-                if measured != get_spec(b).architecture else "")
+        measured = _benchmark(b).get(
+            "architecture"
+        ) or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(b)
+        note = (
+            f" (NOTE: tlbook now builds it as {get_spec(b).architecture}; re-run make benchmark)"
+            if measured != get_spec(b).architecture
+            else ""
+        )
         networks.append(f"{label} as {measured}{note}")
     return f"{saved['machine']}{when}; {saved['rounds']} rounds per ratio; networks: {', '.join(networks)}"
 
@@ -265,29 +379,37 @@ def benchmark_line() -> str:
     saved = _benchmark("efficientnet_lite0")
     r = {(row["size"], row["measure"]): row for row in saved["rows"]}
     big = max(size for size, _ in r)
-    return (f"data {_ratio(r[32, 'data only'], r[32, 'data only']['ratio'])}x faster at 32 px, "
-            f"{_ratio(r[big, 'data only'], r[big, 'data only']['ratio'])}x at {big} px; whole step "
-            f"{r[32, 'whole step']['ratio']:.2f}x at 32 px (median of {saved['rounds']} rounds), where the network "
-            f"alone, with no data cost, is {r[32, 'network only']['ratio']:.2f}x; "
-            f"{r[32, 'vs source as written']['ratio']:.2f}x against the source's code as written")
+    return (
+        f"data {_ratio(r[32, 'data only'], r[32, 'data only']['ratio'])}x faster at 32 px, "
+        f"{_ratio(r[big, 'data only'], r[big, 'data only']['ratio'])}x at {big} px; whole step "
+        f"{r[32, 'whole step']['ratio']:.2f}x at 32 px (median of {saved['rounds']} rounds), where the network "
+        f"alone, with no data cost, is {r[32, 'network only']['ratio']:.2f}x; "
+        f"{r[32, 'vs source as written']['ratio']:.2f}x against the source's code as written"
+    )
 
 
 def padding_line() -> str:
     """benchmarks/padding_speed.py's saved ratios (TensorFlow "same" padding over symmetric) and what they say."""
     saved = _saved("padding")
     rows = saved["rows"]
-    per_size = "; ".join(f"{r['ratio']:.2f} at {r['size']} px (rounds {r['ratio_low']:.2f}-{r['ratio_high']:.2f})"
-                         for r in rows)
+    per_size = "; ".join(
+        f"{r['ratio']:.2f} at {r['size']} px (rounds {r['ratio_low']:.2f}-{r['ratio_high']:.2f})"
+        for r in rows
+    )
 
     def verdict(r: dict) -> str:
         if r["ratio_low"] <= 1 <= r["ratio_high"]:
             return f"at {r['size']} px no difference this machine resolves (the rounds' range includes 1)"
-        return (f"at {r['size']} px the TensorFlow-padding network trains "
-                f"{abs(100 * (1 - r['ratio'])):.0f} % {'slower' if r['ratio'] < 1 else 'faster'}")
+        return (
+            f"at {r['size']} px the TensorFlow-padding network trains "
+            f"{abs(100 * (1 - r['ratio'])):.0f} % {'slower' if r['ratio'] < 1 else 'faster'}"
+        )
 
     verdicts = "; ".join(verdict(r) for r in rows)
-    return (f"{saved['machine']}, {saved['date']}, batch {saved['batch_size']}, median of {saved['rounds']} rounds: "
-            f"training speed of tf_ over symmetric padding {per_size}: {verdicts}")
+    return (
+        f"{saved['machine']}, {saved['date']}, batch {saved['batch_size']}, median of {saved['rounds']} rounds: "
+        f"training speed of tf_ over symmetric padding {per_size}: {verdicts}"
+    )
 
 
 CLAIMS: dict[str, Callable[[], str]] = {
@@ -311,10 +433,13 @@ CLAIMS: dict[str, Callable[[], str]] = {
 
 def regenerate(text: str) -> str:
     """``text`` with every marked region rewritten; a multi-line region keeps its own line breaks."""
+
     def fill(m: re.Match) -> str:
         name = m.group("name")
         if name not in CLAIMS:
-            raise KeyError(f"no generator for claim {name!r}; known: {', '.join(CLAIMS)}")
+            raise KeyError(
+                f"no generator for claim {name!r}; known: {', '.join(CLAIMS)}"
+            )
         body = CLAIMS[name]()
         if "\n" in m.group("body"):
             body = f"\n{body}\n"
@@ -325,7 +450,11 @@ def regenerate(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a region is out of date")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if a region is out of date",
+    )
     args = parser.parse_args(argv)
     stale = []
     for name in FILES:
@@ -337,9 +466,14 @@ def main(argv: list[str] | None = None) -> int:
             if not args.check:
                 path.write_text(new)
     if args.check and stale:
-        print(f"out of date: {', '.join(stale)}; run python tools/claims.py", file=sys.stderr)
+        print(
+            f"out of date: {', '.join(stale)}; run python tools/claims.py",
+            file=sys.stderr,
+        )
         return 1
-    print(f"{'rewrote' if stale else 'up to date:'} {', '.join(stale) or ', '.join(FILES)}")
+    print(
+        f"{'rewrote' if stale else 'up to date:'} {', '.join(stale) or ', '.join(FILES)}"
+    )
     return 0
 
 

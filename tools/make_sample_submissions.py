@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-
 import build_notebooks as builder  # beside this script
+import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +20,9 @@ SOURCE = ROOT / "chapters" / "02_augmentation.py"
 OUT = ROOT / "examples" / "submissions" / "chapter02"
 
 
-def solved(nb: nbformat.NotebookNode, solutions: dict[str, str], ids: list[str]) -> nbformat.NotebookNode:
+def solved(
+    nb: nbformat.NotebookNode, solutions: dict[str, str], ids: list[str]
+) -> nbformat.NotebookNode:
     """Replace the stub cells of exercises ``ids`` by the book's solution code."""
     for cell in nb.cells:
         if cell.cell_type == "code" and 'check("' in cell.source:
@@ -34,23 +35,35 @@ def solved(nb: nbformat.NotebookNode, solutions: dict[str, str], ids: list[str])
 def sample_submissions() -> dict[str, nbformat.NotebookNode]:
     """The three submissions, by name (tests/test_notebooks.py checks the committed files against them)."""
     cells = builder.parse_percent(SOURCE.read_text())
-    solutions = {builder.exercise_id(c): builder.solution_code(c.source)
-                 for c in cells if "exercise" in c.metadata.get("tags", [])}
+    solutions = {
+        builder.exercise_id(c): builder.solution_code(c.source)
+        for c in cells
+        if "exercise" in c.metadata.get("tags", [])
+    }
 
     alice = solved(builder.student_notebook(SOURCE), solutions, list(solutions))
     bob = solved(builder.student_notebook(SOURCE), solutions, ["2.1"])
     for cell in bob.cells:
         if cell.cell_type == "code" and 'check("2.2"' in cell.source:
-            cell.source = "about_corner = translation(16, 16) @ rotation(30.0) @ translation(-16, -16)\ncheck(\"2.2\", about_corner)"
+            cell.source = 'about_corner = translation(16, 16) @ rotation(30.0) @ translation(-16, -16)\ncheck("2.2", about_corner)'
     carol = solved(builder.student_notebook(SOURCE), solutions, list(solutions))
-    setup = next(i for i, c in enumerate(carol.cells) if c.cell_type == "code" and "import" in c.source
-                 and "google.colab" not in c.source)
-    crash = nbformat.v4.new_code_cell("import os\n\nos._exit(1)  # a student's experiment that kills the kernel")
+    setup = next(
+        i
+        for i, c in enumerate(carol.cells)
+        if c.cell_type == "code"
+        and "import" in c.source
+        and "google.colab" not in c.source
+    )
+    crash = nbformat.v4.new_code_cell(
+        "import os\n\nos._exit(1)  # a student's experiment that kills the kernel"
+    )
     crash.id = "carol-crash"
     carol.cells.insert(setup + 1, crash)
     out = {"alice_correct": alice, "bob_partial": bob, "carol_crashes": carol}
     for nb in out.values():
-        nb.metadata["tlbook"].update(builder.generated_marker(SOURCE, "python tools/make_sample_submissions.py"))
+        nb.metadata["tlbook"].update(
+            builder.generated_marker(SOURCE, "python tools/make_sample_submissions.py")
+        )
     return out
 
 

@@ -36,8 +36,10 @@ def print_pdf(site: Path, out: Path) -> Path:
     """Print the single-page book in ``site`` to ``out``; returns ``out``."""
     page = site / "book" / "intro.html"
     if not page.exists():
-        raise SystemExit(f"{page} not found: build the single-page book first "
-                         "(jupyter-book build . --builder singlehtml, or make pdf)")
+        raise SystemExit(
+            f"{page} not found: build the single-page book first "
+            "(jupyter-book build . --builder singlehtml, or make pdf)"
+        )
     if missing():
         raise SystemExit("cannot print the book: " + "; ".join(missing()))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -49,14 +51,24 @@ def print_pdf(site: Path, out: Path) -> Path:
         # jupyter-book's single page lives in book/ but links its figures as _images/...: give it a copy there.
         shutil.copytree(copy / "_images", copy / "book" / "_images", dirs_exist_ok=True)
         intro = copy / "book" / "intro.html"
-        intro.write_text(intro.read_text(encoding="utf-8").replace("</head>", PRINT_CSS + "</head>", 1),
-                         encoding="utf-8")
+        intro.write_text(
+            intro.read_text(encoding="utf-8").replace(
+                "</head>", PRINT_CSS + "</head>", 1
+            ),
+            encoding="utf-8",
+        )
         with serve(copy) as url:
-            run = chromium(f"--print-to-pdf={partial}", "--no-pdf-header-footer", f"{url}/book/intro.html",
-                           timeout=600)
+            run = chromium(
+                f"--print-to-pdf={partial}",
+                "--no-pdf-header-footer",
+                f"{url}/book/intro.html",
+                timeout=600,
+            )
     if run.returncode or not partial.exists() or partial.stat().st_size == 0:
         partial.unlink(missing_ok=True)
-        raise SystemExit(f"Chromium did not print {page} (exit {run.returncode}): {run.stderr[-800:]}")
+        raise SystemExit(
+            f"Chromium did not print {page} (exit {run.returncode}): {run.stderr[-800:]}"
+        )
     partial.replace(out)
     return out
 
@@ -64,7 +76,9 @@ def print_pdf(site: Path, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "_build" / "singlehtml")
-    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf" / "tlbook.pdf")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "_build" / "pdf" / "tlbook.pdf"
+    )
     args = parser.parse_args(argv)
     out = print_pdf(args.site, args.out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -17,4 +17,11 @@ Modules, in the order the book uses them:
 from .config import PRESETS, Config, default_device, get_config, seed_everything
 
 __version__ = "0.1.0"
-__all__ = ["Config", "PRESETS", "get_config", "seed_everything", "default_device", "__version__"]
+__all__ = [
+    "Config",
+    "PRESETS",
+    "get_config",
+    "seed_everything",
+    "default_device",
+    "__version__",
+]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -33,13 +33,21 @@ from .backbones import Preprocessing, get_head, get_spec
 from .train import predict_logits
 
 __all__ = [
-    "conv_as_matrix", "extract_features", "stage_table", "count_macs", "feature_maps", "pca", "linear_probe",
+    "conv_as_matrix",
+    "extract_features",
+    "stage_table",
+    "count_macs",
+    "feature_maps",
+    "pca",
+    "linear_probe",
     "first_batchnorm_gap",
 ]
 
 
 @torch.no_grad()
-def conv_as_matrix(conv: nn.Conv2d, input_shape: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def conv_as_matrix(
+    conv: nn.Conv2d, input_shape: tuple[int, int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The dense ``W`` and ``b`` with ``conv(x).flatten() == W @ x.flatten() + b``.
 
     A convolution is a fully connected layer whose matrix is mostly zeros
@@ -53,8 +61,12 @@ def conv_as_matrix(conv: nn.Conv2d, input_shape: tuple[int, int, int]) -> tuple[
     (torch.Size([16, 16]), True)
     """
     n_in = math.prod(input_shape)
-    basis = torch.eye(n_in).reshape(n_in, *input_shape)  # (n_in, C, H, W): one unit input per column
-    bias = conv(torch.zeros(1, *input_shape)).flatten()  # (n_out,): the response to zero is the bias
+    basis = torch.eye(n_in).reshape(
+        n_in, *input_shape
+    )  # (n_in, C, H, W): one unit input per column
+    bias = conv(
+        torch.zeros(1, *input_shape)
+    ).flatten()  # (n_out,): the response to zero is the bias
     W = (conv(basis).reshape(n_in, -1) - bias).T  # (n_out, n_in)
     return W, bias
 
@@ -75,9 +87,17 @@ def extract_features(
     for EfficientNet-Lite0.
     """
     captured: list[torch.Tensor] = []
-    keep_input = lambda module, inputs, output: captured.append(inputs[0].detach().float().cpu())  # (B, D)  # noqa: E731
+    keep_input = lambda module, inputs, output: captured.append(
+        inputs[0].detach().float().cpu()
+    )  # (B, D)  # noqa: E731
     with _probe(model, [(get_head(model, backbone), keep_input)]):
-        predict_logits(model, images, preprocessing=preprocessing, batch_size=batch_size, device=device)
+        predict_logits(
+            model,
+            images,
+            preprocessing=preprocessing,
+            batch_size=batch_size,
+            device=device,
+        )
     return torch.cat(captured)
 
 
@@ -112,7 +132,10 @@ def stage_table(model: nn.Module, backbone: str, *, size: int) -> list[dict]:
     """
     shapes: dict[str, tuple[int, ...]] = {}
     hooks = [
-        (module, lambda m, i, o, label=label: shapes.__setitem__(label, tuple(o.shape[1:])))
+        (
+            module,
+            lambda m, i, o, label=label: shapes.__setitem__(label, tuple(o.shape[1:])),
+        )
         for label, module in _stage_modules(model, backbone)
     ]
     with _probe(model, hooks):
@@ -120,11 +143,20 @@ def stage_table(model: nn.Module, backbone: str, *, size: int) -> list[dict]:
     rows = []
     for stage in get_spec(backbone).stages:
         label = "+".join(stage)
-        params = sum(p.numel() for name in stage for p in model.get_submodule(name).parameters())
+        params = sum(
+            p.numel() for name in stage for p in model.get_submodule(name).parameters()
+        )
         rows.append({"stage": label, "output": shapes[label], "parameters": params})
     head = get_spec(backbone).head
-    rows.append({"stage": head, "output": tuple(head_out.shape[1:]),
-                 "parameters": sum(p.numel() for p in model.get_submodule(head).parameters())})
+    rows.append(
+        {
+            "stage": head,
+            "output": tuple(head_out.shape[1:]),
+            "parameters": sum(
+                p.numel() for p in model.get_submodule(head).parameters()
+            ),
+        }
+    )
     return rows
 
 
@@ -149,19 +181,27 @@ def count_macs(model: nn.Module, *, size: int) -> int:
         nonlocal total
         total += output.numel() * m.in_features
 
-    hooks = [(m, conv_hook if isinstance(m, nn.Conv2d) else linear_hook)
-             for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [
+        (m, conv_hook if isinstance(m, nn.Conv2d) else linear_hook)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
     with _probe(model, hooks):
         model(torch.zeros(1, 3, size, size))
     return total
 
 
 @torch.no_grad()
-def feature_maps(model: nn.Module, backbone: str, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def feature_maps(
+    model: nn.Module, backbone: str, x: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Activations ``(C, H, W)`` of every stage for one preprocessed image ``(1, 3, S, S)``."""
     maps: dict[str, torch.Tensor] = {}
     hooks = [
-        (module, lambda m, i, o, label=label: maps.__setitem__(label, o[0].detach().cpu()))
+        (
+            module,
+            lambda m, i, o, label=label: maps.__setitem__(label, o[0].detach().cpu()),
+        )
         for label, module in _stage_modules(model, backbone)
     ]
     with _probe(model, hooks):
@@ -223,7 +263,11 @@ def linear_probe(
 
 @torch.no_grad()
 def first_batchnorm_gap(
-    model: nn.Module, images: torch.Tensor, *, preprocessing: Preprocessing, batch_size: int = 50
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    preprocessing: Preprocessing,
+    batch_size: int = 50,
 ) -> float:
     """How far real inputs, preprocessed as declared, sit from what the first BatchNorm layer saw in training.
 
@@ -242,20 +286,34 @@ def first_batchnorm_gap(
     >>> first_batchnorm_gap(m, images, preprocessing=preprocessing_for("resnet18", 32)) >= 0
     True
     """
-    bn = next((m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)), None)
+    bn = next(
+        (m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)),
+        None,
+    )
     if bn is None:
         raise ValueError("the model has no BatchNorm layer")
     sums: list[torch.Tensor] = []  # per batch: (C,) sum over images and positions
     counts: list[int] = []
 
-    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        x = inputs[0].float()  # (B, C, h, w): the stem's output, the first BatchNorm's input
+    def record(
+        module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor
+    ) -> None:
+        x = inputs[
+            0
+        ].float()  # (B, C, h, w): the stem's output, the first BatchNorm's input
         sums.append(x.sum(dim=(0, 2, 3)).cpu())
         counts.append(x.numel() // x.shape[1])
 
     with _probe(model, [(bn, record)]):
-        predict_logits(model, images, preprocessing=preprocessing, batch_size=batch_size,
-                       device=next(model.parameters()).device)
+        predict_logits(
+            model,
+            images,
+            preprocessing=preprocessing,
+            batch_size=batch_size,
+            device=next(model.parameters()).device,
+        )
     mean = torch.stack(sums).sum(0) / sum(counts)  # (C,)
-    gap = (mean - bn.running_mean.cpu()) / (bn.running_var.cpu() + bn.eps).sqrt()  # (C,)
+    gap = (mean - bn.running_mean.cpu()) / (
+        bn.running_var.cpu() + bn.eps
+    ).sqrt()  # (C,)
     return float(gap.abs().mean())

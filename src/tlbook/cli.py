@@ -19,17 +19,34 @@ import dataclasses
 import json
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from .backbones import BACKBONES, get_spec, preprocessing_for
 from . import grading, schemas
+from .backbones import BACKBONES, get_spec, preprocessing_for
 from .config import CONFIG_FLAGS, DOMAINS, PRESETS, Config, Domain, get_config
-from .errors import CheckpointMismatch, CheckpointMissing, ConfigError, DataError, InputPathError, OutputError, SchemaError, TlbookError
-from .files import AnyValue, atomic_folder, check_writable, input_path, read_json, show, write_json_atomic
-from .experiment import STRATEGIES, run
-from .studies import STUDIES
 from .data import DATA_HELP, load_test_split
+from .errors import (
+    CheckpointMismatch,
+    CheckpointMissing,
+    ConfigError,
+    DataError,
+    InputPathError,
+    OutputError,
+    SchemaError,
+    TlbookError,
+)
+from .experiment import STRATEGIES, run
+from .files import (
+    AnyValue,
+    atomic_folder,
+    check_writable,
+    input_path,
+    read_json,
+    show,
+    write_json_atomic,
+)
+from .studies import STUDIES
 from .train import evaluate, load_checkpoint, save_checkpoint
 
 
@@ -65,12 +82,25 @@ CLI_DOMAINS: dict[str, Domain] = {
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("configuration (defaults: the preset's; see tlbook.config)")
-    g.add_argument("--preset", choices=sorted(PRESETS), help="run size (default: $TLBOOK_PRESET, else cpu; full: all of "
-                   "CIFAR-10 at 224 px, for a GPU)")
-    g.add_argument("--data", help="ImageFolder root with train/ and test/, or one folder of class folders "
-                   "(default: $TLBOOK_DATA, else download CIFAR-10)")
-    g.add_argument("--backbone", choices=sorted(BACKBONES), help="pretrained network (default: efficientnet_lite0)")
+    g = p.add_argument_group(
+        "configuration (defaults: the preset's; see tlbook.config)"
+    )
+    g.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="run size (default: $TLBOOK_PRESET, else cpu; full: all of "
+        "CIFAR-10 at 224 px, for a GPU)",
+    )
+    g.add_argument(
+        "--data",
+        help="ImageFolder root with train/ and test/, or one folder of class folders "
+        "(default: $TLBOOK_DATA, else download CIFAR-10)",
+    )
+    g.add_argument(
+        "--backbone",
+        choices=sorted(BACKBONES),
+        help="pretrained network (default: efficientnet_lite0)",
+    )
     texts = {  # Config field -> help; the flag's name comes from CONFIG_FLAGS, its range from DOMAINS
         "train_per_class": "training images per class",
         "test_per_class": "test images per class",
@@ -82,25 +112,36 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     }
     for field, text in texts.items():
         domain = DOMAINS[field]
-        g.add_argument(CONFIG_FLAGS[field], dest=field, type=_typed(domain),
-                       help=f"{text} ({domain.describe().replace(' (or None: all)', '')})")
+        g.add_argument(
+            CONFIG_FLAGS[field],
+            dest=field,
+            type=_typed(domain),
+            help=f"{text} ({domain.describe().replace(' (or None: all)', '')})",
+        )
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _config(args: argparse.Namespace) -> Config:
     fields = ("data", "backbone", *CONFIG_FLAGS)
-    if args.data is not None:  # a path is a value: empty, missing, a file or a broken link is named now
+    if (
+        args.data is not None
+    ):  # a path is a value: empty, missing, a file or a broken link is named now
         try:
             args.data = str(input_path(args.data, kind="folder", what="--data"))
         except InputPathError as e:
             raise DataError(f"{e}. {DATA_HELP}") from None
-    return get_config(args.preset, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
+    return get_config(
+        args.preset,
+        **{f: getattr(args, f) for f in fields if getattr(args, f) is not None},
+    )
 
 
 def _print_result(name: str, metrics: dict) -> None:
     t = metrics["test"]
-    print(f"{name}: test accuracy {t['accuracy']:.1%} on {t['n']} images "
-          f"({metrics['trainable_parameters']:,} trainable parameters, {metrics['seconds']:.0f} s)")
+    print(
+        f"{name}: test accuracy {t['accuracy']:.1%} on {t['n']} images "
+        f"({metrics['trainable_parameters']:,} trainable parameters, {metrics['seconds']:.0f} s)"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -108,26 +149,53 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     out = Path(args.out)
-    device = distributed.setup()  # under torchrun: join the process group; alone: the default device
+    device = (
+        distributed.setup()
+    )  # under torchrun: join the process group; alone: the default device
     processes, rank = distributed.world()
     main_process = rank == 0
     try:
-        if cfg.batch_size % processes or cfg.batch_size // processes < 2:  # before any data is loaded
-            raise ConfigError(f"--batch-size {cfg.batch_size} must divide evenly between {processes} processes, "
-                              "at least 2 images each (BatchNorm cannot train on one)")
+        if (
+            cfg.batch_size % processes or cfg.batch_size // processes < 2
+        ):  # before any data is loaded
+            raise ConfigError(
+                f"--batch-size {cfg.batch_size} must divide evenly between {processes} processes, "
+                "at least 2 images each (BatchNorm cannot train on one)"
+            )
         if main_process:
-            if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
-                raise OutputError(f"output folder {out} is not empty; choose another --out or pass --overwrite")
+            if (
+                out.exists()
+                and out.is_dir()
+                and any(out.iterdir())
+                and not args.overwrite
+            ):
+                raise OutputError(
+                    f"output folder {out} is not empty; choose another --out or pass --overwrite"
+                )
             check_writable(out, folder=True)  # now, not after training
-            where = f", {processes} processes ({device.type}), global batch {cfg.batch_size}" if processes > 1 else ""
-            print(f"{cfg.describe()}{where}\nloading data and the {cfg.backbone} weights ...", flush=True)
-        result = run(cfg, strategy=args.strategy, device=device, progress=main_process and not args.quiet)
+            where = (
+                f", {processes} processes ({device.type}), global batch {cfg.batch_size}"
+                if processes > 1
+                else ""
+            )
+            print(
+                f"{cfg.describe()}{where}\nloading data and the {cfg.backbone} weights ...",
+                flush=True,
+            )
+        result = run(
+            cfg,
+            strategy=args.strategy,
+            device=device,
+            progress=main_process and not args.quiet,
+        )
         metrics = {**result.metrics(), "processes": processes}
         if main_process:
             _write_run(out, result, metrics, backbone=cfg.backbone)
             _print_result(args.strategy, metrics)
             if cfg.preset == "smoke":
-                print("(smoke preset: a plumbing check on a handful of images; the accuracy means nothing)")
+                print(
+                    "(smoke preset: a plumbing check on a handful of images; the accuracy means nothing)"
+                )
             print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
         distributed.barrier()  # the others wait until rank 0 has written the files
     finally:
@@ -140,8 +208,13 @@ def _write_run(out: Path, result, metrics: dict, *, backbone: str) -> None:
     and a failure leaves the earlier run as it was."""
     with atomic_folder(out) as staging:
         # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
-        save_checkpoint(staging / "model.pt", result.model, backbone=backbone, classes=result.test.classes,
-                        meta=metrics)
+        save_checkpoint(
+            staging / "model.pt",
+            result.model,
+            backbone=backbone,
+            classes=result.test.classes,
+            meta=metrics,
+        )
         write_json_atomic(staging / "metrics.json", metrics)
 
 
@@ -149,32 +222,57 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     folder = input_path(args.run, kind="folder", what="--run")
     metrics_file = folder / "metrics.json"
     if not metrics_file.is_file():
-        raise OutputError(f"{show(metrics_file)} does not exist; --run must be a folder written by "
-                          "'python -m tlbook train'")
+        raise OutputError(
+            f"{show(metrics_file)} does not exist; --run must be a folder written by "
+            "'python -m tlbook train'"
+        )
     try:
-        saved = read_json(metrics_file, schemas.METRICS)  # names the file and the field, before loading anything
+        saved = read_json(
+            metrics_file, schemas.METRICS
+        )  # names the file and the field, before loading anything
     except SchemaError as e:
-        raise SchemaError(f"{e}: not a metrics file as 'python -m tlbook train' writes it; train again") from None
+        raise SchemaError(
+            f"{e}: not a metrics file as 'python -m tlbook train' writes it; train again"
+        ) from None
     if not (folder / "model.pt").is_file():
-        raise CheckpointMissing(f"{show(folder / 'model.pt')} does not exist; --run must be a folder written by "
-                                "'python -m tlbook train'")
+        raise CheckpointMissing(
+            f"{show(folder / 'model.pt')} does not exist; --run must be a folder written by "
+            "'python -m tlbook train'"
+        )
     if args.json:
         check_writable(args.json, folder=False)
-    cfg = get_config(saved["config"]["preset"], **{k: v for k, v in saved["config"].items() if k != "preset"})
-    switches = {"data": args.data, "test_per_class": args.test_per_class, "seed": args.seed}
+    cfg = get_config(
+        saved["config"]["preset"],
+        **{k: v for k, v in saved["config"].items() if k != "preset"},
+    )
+    switches = {
+        "data": args.data,
+        "test_per_class": args.test_per_class,
+        "seed": args.seed,
+    }
     cfg = cfg.replace(**{k: v for k, v in switches.items() if v is not None})
     # The test images only: the training images are never decoded here.
-    test = load_test_split(data=cfg.data, cache=cfg.cache, test_per_class=cfg.test_per_class, seed=cfg.seed)
-    model, payload = load_checkpoint(folder / "model.pt", backbone=cfg.backbone, classes=test.classes)
+    test = load_test_split(
+        data=cfg.data, cache=cfg.cache, test_per_class=cfg.test_per_class, seed=cfg.seed
+    )
+    model, payload = load_checkpoint(
+        folder / "model.pt", backbone=cfg.backbone, classes=test.classes
+    )
     pre = preprocessing_for(cfg.backbone, cfg.image_size)
     trained_with = payload.get("meta", {}).get("preprocessing")
-    if trained_with is not None and trained_with != json.loads(json.dumps(dataclasses.asdict(pre))):
-        raise CheckpointMismatch(f"{folder / 'model.pt'} was trained with preprocessing {trained_with}, but this "
-                                 f"version of tlbook preprocesses {cfg.backbone} as {dataclasses.asdict(pre)}; "
-                                 "train a new checkpoint")
+    if trained_with is not None and trained_with != json.loads(
+        json.dumps(dataclasses.asdict(pre))
+    ):
+        raise CheckpointMismatch(
+            f"{folder / 'model.pt'} was trained with preprocessing {trained_with}, but this "
+            f"version of tlbook preprocesses {cfg.backbone} as {dataclasses.asdict(pre)}; "
+            "train a new checkpoint"
+        )
     result = evaluate(model, test, preprocessing=pre, hflip_tta=args.tta)
-    print(f"{show(folder)}: test accuracy {result.accuracy:.1%} on {len(test)} images"
-          f"{' with flip TTA' if args.tta else ''} (saved at training: {saved['test']['accuracy']:.1%})")
+    print(
+        f"{show(folder)}: test accuracy {result.accuracy:.1%} on {len(test)} images"
+        f"{' with flip TTA' if args.tta else ''} (saved at training: {saved['test']['accuracy']:.1%})"
+    )
     for name, acc in zip(result.classes, result.per_class_accuracy):
         print(f"  {name:>12s} {acc:6.1%}")
     if args.json:
@@ -187,24 +285,42 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out:
         check_writable(args.out, folder=False)
     seeds = range(cfg.seed, cfg.seed + args.seeds)
-    DOMAINS["seed"].check("--seed + --seeds - 1", seeds[-1])  # every seed is valid before the first run
+    DOMAINS["seed"].check(
+        "--seed + --seeds - 1", seeds[-1]
+    )  # every seed is valid before the first run
     rows = []
-    for seed in seeds:  # each seed draws other training images and other initial weights
+    for (
+        seed
+    ) in seeds:  # each seed draws other training images and other initial weights
         for strategy in args.strategies:
-            result = run(cfg.replace(seed=seed), strategy=strategy, progress=not args.quiet)
+            result = run(
+                cfg.replace(seed=seed), strategy=strategy, progress=not args.quiet
+            )
             rows.append(result.metrics())
             _print_result(f"{strategy} (seed {seed})", rows[-1])
-    print(f"\n{'strategy':<16}{'seed':>5}{'test acc':>9}{'trainable':>14}{'seconds':>9}")
+    print(
+        f"\n{'strategy':<16}{'seed':>5}{'test acc':>9}{'trainable':>14}{'seconds':>9}"
+    )
     for r in rows:
-        print(f"{r['strategy']:<16}{r['config']['seed']:>5}{r['test']['accuracy']:>9.1%}"
-              f"{r['trainable_parameters']:>14,}{r['seconds']:>9.0f}")
-    mean = {s: statistics.fmean(r["test"]["accuracy"] for r in rows if r["strategy"] == s) for s in args.strategies}
+        print(
+            f"{r['strategy']:<16}{r['config']['seed']:>5}{r['test']['accuracy']:>9.1%}"
+            f"{r['trainable_parameters']:>14,}{r['seconds']:>9.0f}"
+        )
+    mean = {
+        s: statistics.fmean(r["test"]["accuracy"] for r in rows if r["strategy"] == s)
+        for s in args.strategies
+    }
     if len(seeds) > 1:
-        print(f"\nmean of {len(seeds)} seeds: " + ", ".join(f"{s} {a:.1%}" for s, a in mean.items()))
+        print(
+            f"\nmean of {len(seeds)} seeds: "
+            + ", ".join(f"{s} {a:.1%}" for s, a in mean.items())
+        )
     first, *others = args.strategies
     for other in others:
-        print(f"{first} - {other}: {100 * (mean[first] - mean[other]):+.1f} points"
-              + (f" (mean of {len(seeds)} seeds)" if len(seeds) > 1 else ""))
+        print(
+            f"{first} - {other}: {100 * (mean[first] - mean[other]):+.1f} points"
+            + (f" (mean of {len(seeds)} seeds)" if len(seeds) > 1 else "")
+        )
     if args.out:
         write_json_atomic(args.out, rows)
         print(f"wrote {args.out}")
@@ -218,9 +334,12 @@ def cmd_study(args: argparse.Namespace) -> int:
     check_writable(args.out, folder=False)
     seeds = tuple(range(args.seeds)) if args.seeds else None
     header = {
-        "study": args.name, "config": dataclasses.asdict(cfg),
+        "study": args.name,
+        "config": dataclasses.asdict(cfg),
         "architecture": get_spec(cfg.backbone).architecture,
-        "preprocessing": dataclasses.asdict(preprocessing_for(cfg.backbone, cfg.image_size)),
+        "preprocessing": dataclasses.asdict(
+            preprocessing_for(cfg.backbone, cfg.image_size)
+        ),
         "choices": studies.HYPERPARAMETER_CHOICES,
     }
     previous = _resumable_rows(args.out, header) if args.resume else None
@@ -238,10 +357,17 @@ def cmd_study(args: argparse.Namespace) -> int:
         rows = studies.sweep(cfg, seeds=seeds, **common)
         for name in dict.fromkeys(r["strategy"] for r in rows):
             pick = studies.chosen_by_validation(rows, name)
-            print(f"{name}: chosen on validation: lr {pick['lr']:g} "
-                  f"(best validation accuracy {pick['val_accuracy']:.1%})")
+            print(
+                f"{name}: chosen on validation: lr {pick['lr']:g} "
+                f"(best validation accuracy {pick['val_accuracy']:.1%})"
+            )
     else:
-        rows = studies.data_curve(cfg, per_class=tuple(args.sizes) if args.sizes else None, seeds=seeds, **common)
+        rows = studies.data_curve(
+            cfg,
+            per_class=tuple(args.sizes) if args.sizes else None,
+            seeds=seeds,
+            **common,
+        )
     save(rows, complete=True)
     print(f"wrote {args.out}")
     return 0
@@ -253,25 +379,43 @@ def _resumable_rows(out: str, header: dict) -> list[dict] | None:
     if not path.exists():
         return None
     try:
-        saved = schemas.validate_study(read_json(path, AnyValue()), what=show(path), study=header["study"])
+        saved = schemas.validate_study(
+            read_json(path, AnyValue()), what=show(path), study=header["study"]
+        )
     except TlbookError as e:
         raise ConfigError(f"--resume: {e}; delete it or drop --resume") from None
-    saved_header = {k: saved.get(k) for k in ("study", "config", "architecture", "preprocessing")}
-    wanted = json.loads(json.dumps({k: header[k] for k in saved_header}))  # as JSON has it (tuples are lists)
+    saved_header = {
+        k: saved.get(k) for k in ("study", "config", "architecture", "preprocessing")
+    }
+    wanted = json.loads(
+        json.dumps({k: header[k] for k in saved_header})
+    )  # as JSON has it (tuples are lists)
     differs = [k for k in wanted if saved_header[k] != wanted[k]]
     if differs:
-        raise ConfigError(f"--resume: {show(path)} was written with another {', '.join(differs)}; "
-                          f"run without --resume to start afresh, or choose another --out")
-    print(f"resuming from {show(path)}: {len(saved['rows'])} runs already measured are kept")
+        raise ConfigError(
+            f"--resume: {show(path)} was written with another {', '.join(differs)}; "
+            f"run without --resume to start afresh, or choose another --out"
+        )
+    print(
+        f"resuming from {show(path)}: {len(saved['rows'])} runs already measured are kept"
+    )
     return saved["rows"]
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .grading import grade_folder
 
-    submissions = input_path(args.submissions, kind="folder", what="the submissions folder")
-    grade_folder(submissions, out=args.out, chapter=args.chapter, timeout=args.timeout, preset=args.preset,
-                 memory_gb=args.memory)
+    submissions = input_path(
+        args.submissions, kind="folder", what="the submissions folder"
+    )
+    grade_folder(
+        submissions,
+        out=args.out,
+        chapter=args.chapter,
+        timeout=args.timeout,
+        preset=args.preset,
+        memory_gb=args.memory,
+    )
     return 0
 
 
@@ -289,67 +433,137 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one model; write metrics.json and model.pt")
     _add_common(p)
-    p.add_argument("--strategy", choices=list(STRATEGIES), default="finetune",
-                   help="; ".join(f"{s.name}: {s.description}" for s in STRATEGIES.values()))
-    p.add_argument("--out", required=True, help="output folder (created; must be empty unless --overwrite)")
-    p.add_argument("--overwrite", action="store_true", help="replace the files in a non-empty --out")
+    p.add_argument(
+        "--strategy",
+        choices=list(STRATEGIES),
+        default="finetune",
+        help="; ".join(f"{s.name}: {s.description}" for s in STRATEGIES.values()),
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created; must be empty unless --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files in a non-empty --out",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained run on the test set")
     p.add_argument("--run", required=True, help="folder written by 'train'")
-    p.add_argument("--data", help="data folder (default: the one the run was trained on)")
-    p.add_argument("--test-per-class", type=_typed(DOMAINS["test_per_class"]),
-                   help=f"test images per class ({DOMAINS['test_per_class'].describe()}; default: the run's)")
-    p.add_argument("--seed", type=_typed(DOMAINS["seed"]),
-                   help=f"which test images are drawn ({DOMAINS['seed'].describe()}; default: the run's)")
-    p.add_argument("--tta", action="store_true", help="average each image with its mirror image")
+    p.add_argument(
+        "--data", help="data folder (default: the one the run was trained on)"
+    )
+    p.add_argument(
+        "--test-per-class",
+        type=_typed(DOMAINS["test_per_class"]),
+        help=f"test images per class ({DOMAINS['test_per_class'].describe()}; default: the run's)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_typed(DOMAINS["seed"]),
+        help=f"which test images are drawn ({DOMAINS['seed'].describe()}; default: the run's)",
+    )
+    p.add_argument(
+        "--tta", action="store_true", help="average each image with its mirror image"
+    )
     p.add_argument("--json", help="also write the evaluation to this JSON file")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("compare", help="train several strategies on the same data; print a table")
+    p = sub.add_parser(
+        "compare", help="train several strategies on the same data; print a table"
+    )
     _add_common(p)
-    p.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["finetune", "scratch"])
-    p.add_argument("--seeds", type=_typed(CLI_DOMAINS["seeds"]), default=1,
-                   help="repeat with this many seeds, from --seed on (other images, other initial weights); "
-                        f"prints the mean ({CLI_DOMAINS['seeds'].describe()}; default 1)")
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=list(STRATEGIES),
+        default=["finetune", "scratch"],
+    )
+    p.add_argument(
+        "--seeds",
+        type=_typed(CLI_DOMAINS["seeds"]),
+        default=1,
+        help="repeat with this many seeds, from --seed on (other images, other initial weights); "
+        f"prints the mean ({CLI_DOMAINS['seeds'].describe()}; default 1)",
+    )
     p.add_argument("--out", help="write all metrics to this JSON file")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("study", help="run a multi-run study of chapters 4-5 and save its rows as JSON")
+    p = sub.add_parser(
+        "study", help="run a multi-run study of chapters 4-5 and save its rows as JSON"
+    )
     _add_common(p)
-    p.add_argument("name", choices=list(STUDIES),
-                   help="ladder: the source's recipe, one fix at a time; strategies: all strategies and the "
-                   "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch; "
-                   "sweep: each strategy's learning rate, chosen on validation accuracy (test never read)")
+    p.add_argument(
+        "name",
+        choices=list(STUDIES),
+        help="ladder: the source's recipe, one fix at a time; strategies: all strategies and the "
+        "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch; "
+        "sweep: each strategy's learning rate, chosen on validation accuracy (test never read)",
+    )
     p.add_argument("--out", required=True, help="JSON file to write")
-    p.add_argument("--sizes", type=_typed(CLI_DOMAINS["sizes"]), nargs="+",
-                   help=f"curve: images per class ({CLI_DOMAINS['sizes'].describe()}; default: the preset's, "
-                   "see tlbook.studies.CURVE_POINTS)")
-    p.add_argument("--seeds", type=_typed(CLI_DOMAINS["seeds"]),
-                   help=f"seeds 0..N-1 ({CLI_DOMAINS['seeds'].describe()}; default: the preset's, "
-                   "see tlbook.studies.STUDY_SEEDS)")
-    p.add_argument("--resume", action="store_true",
-                   help="keep the runs --out already holds (same study and settings; the file is saved after "
-                        "every run) and do only the missing ones")
+    p.add_argument(
+        "--sizes",
+        type=_typed(CLI_DOMAINS["sizes"]),
+        nargs="+",
+        help=f"curve: images per class ({CLI_DOMAINS['sizes'].describe()}; default: the preset's, "
+        "see tlbook.studies.CURVE_POINTS)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_typed(CLI_DOMAINS["seeds"]),
+        help=f"seeds 0..N-1 ({CLI_DOMAINS['seeds'].describe()}; default: the preset's, "
+        "see tlbook.studies.STUDY_SEEDS)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs --out already holds (same study and settings; the file is saved after "
+        "every run) and do only the missing ones",
+    )
     p.set_defaults(func=cmd_study)
 
-    p = sub.add_parser("grade", help="grade a folder of submitted exercise notebooks into a CSV",
-                       description="Run each submitted notebook in its own kernel (smoke preset, time limit) and "
-                       "write one CSV row per student file and exercise. NOT a sandbox: student code runs with "
-                       "your rights; grade inside a container (see the instructors' page).")
+    p = sub.add_parser(
+        "grade",
+        help="grade a folder of submitted exercise notebooks into a CSV",
+        description="Run each submitted notebook in its own kernel (smoke preset, time limit) and "
+        "write one CSV row per student file and exercise. NOT a sandbox: student code runs with "
+        "your rights; grade inside a container (see the instructors' page).",
+    )
     p.add_argument("submissions", help="folder of .ipynb files, one per student")
-    p.add_argument("--out", required=True, help="CSV file to write (a .summary.txt is written beside it)")
-    p.add_argument("--chapter", type=_typed(CLI_DOMAINS["chapter"]),
-                   help=f"chapter of the exercises ({CLI_DOMAINS['chapter'].describe()}; default: read from each "
-                   "notebook)")
-    p.add_argument("--timeout", type=_typed(CLI_DOMAINS["timeout"]), default=grading.DEFAULT_TIMEOUT,
-                   help=f"seconds allowed per notebook ({CLI_DOMAINS['timeout'].describe()}; "
-                   f"default {grading.DEFAULT_TIMEOUT:g})")
-    p.add_argument("--memory", type=_typed(CLI_DOMAINS["memory"]), default=grading.DEFAULT_MEMORY_GB,
-                   help=f"GiB of memory per submission, for its grading process and its kernel each "
-                   f"({CLI_DOMAINS['memory'].describe()}; default {grading.DEFAULT_MEMORY_GB:g})")
-    p.add_argument("--preset", default=grading.DEFAULT_PRESET, choices=sorted(PRESETS),
-                   help=f"preset the notebooks run in (default {grading.DEFAULT_PRESET})")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="CSV file to write (a .summary.txt is written beside it)",
+    )
+    p.add_argument(
+        "--chapter",
+        type=_typed(CLI_DOMAINS["chapter"]),
+        help=f"chapter of the exercises ({CLI_DOMAINS['chapter'].describe()}; default: read from each "
+        "notebook)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_typed(CLI_DOMAINS["timeout"]),
+        default=grading.DEFAULT_TIMEOUT,
+        help=f"seconds allowed per notebook ({CLI_DOMAINS['timeout'].describe()}; "
+        f"default {grading.DEFAULT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--memory",
+        type=_typed(CLI_DOMAINS["memory"]),
+        default=grading.DEFAULT_MEMORY_GB,
+        help=f"GiB of memory per submission, for its grading process and its kernel each "
+        f"({CLI_DOMAINS['memory'].describe()}; default {grading.DEFAULT_MEMORY_GB:g})",
+    )
+    p.add_argument(
+        "--preset",
+        default=grading.DEFAULT_PRESET,
+        choices=sorted(PRESETS),
+        help=f"preset the notebooks run in (default {grading.DEFAULT_PRESET})",
+    )
     p.set_defaults(func=cmd_grade)
     return parser
 
@@ -358,7 +572,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A user's mistake (:class:`~tlbook.errors.TlbookError`) is one line on stderr and
     exit status 2; Ctrl-C is "interrupted" and 130 (files are written atomically, so nothing is left
     half-written); anything else is a bug and keeps its traceback."""
-    for stream in (sys.stdout, sys.stderr):  # a file name that is not valid UTF-8 never breaks a print
+    for stream in (
+        sys.stdout,
+        sys.stderr,
+    ):  # a file name that is not valid UTF-8 never breaks a print
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)

@@ -46,8 +46,17 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "BACKBONE_NAMES", "CONFIG_FLAGS", "Domain", "DOMAINS", "Config", "PRESETS", "get_config", "seed_everything",
-    "default_device", "CHECK_LOG_ENV", "check_log_path",
+    "BACKBONE_NAMES",
+    "CONFIG_FLAGS",
+    "Domain",
+    "DOMAINS",
+    "Config",
+    "PRESETS",
+    "get_config",
+    "seed_everything",
+    "default_device",
+    "CHECK_LOG_ENV",
+    "check_log_path",
 ]
 
 # The largest input side a run may ask for: EfficientNet-Lite0 at 1024 px already needs about 20 times
@@ -62,8 +71,13 @@ BACKBONE_NAMES = ("efficientnet_lite0", "resnet18")
 # Config field -> command-line flag of ``python -m tlbook`` (tlbook.cli defines the flags with these names;
 # tlbook.studies prints them to say how a saved study was made).
 CONFIG_FLAGS: dict[str, str] = {
-    "train_per_class": "--per-class", "test_per_class": "--test-per-class", "epochs": "--epochs",
-    "image_size": "--image-size", "batch_size": "--batch-size", "lr": "--lr", "seed": "--seed",
+    "train_per_class": "--per-class",
+    "test_per_class": "--test-per-class",
+    "epochs": "--epochs",
+    "image_size": "--image-size",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "seed": "--seed",
 }
 
 
@@ -111,7 +125,9 @@ class Domain:
     def contains(self, value: object) -> bool:
         if value is None:
             return self.none_ok
-        if isinstance(value, bool) or not isinstance(value, int if self.whole else (int, float)):
+        if isinstance(value, bool) or not isinstance(
+            value, int if self.whole else (int, float)
+        ):
             return False
         if not self.whole and not math.isfinite(value):
             return False
@@ -134,9 +150,13 @@ class Domain:
         try:
             value: int | float = int(text) if self.whole else float(text)
         except ValueError:
-            raise ValueError(f"expected {'a whole number' if self.whole else 'a number'}, got {text!r}") from None
+            raise ValueError(
+                f"expected {'a whole number' if self.whole else 'a number'}, got {text!r}"
+            ) from None
         if not self.contains(value):
-            raise ValueError(f"must be {self.describe().replace(' (or None: all)', '')}, got {text}")
+            raise ValueError(
+                f"must be {self.describe().replace(' (or None: all)', '')}, got {text}"
+            )
         return value
 
 
@@ -190,7 +210,9 @@ class Config:
             if hasattr(self, name):
                 domain.check(name, getattr(self, name))
         if self.backbone not in BACKBONE_NAMES:
-            raise ConfigError(f"unknown backbone {self.backbone!r}; known backbones: {', '.join(BACKBONE_NAMES)}")
+            raise ConfigError(
+                f"unknown backbone {self.backbone!r}; known backbones: {', '.join(BACKBONE_NAMES)}"
+            )
 
     def describe(self) -> str:
         """One line for the top of a notebook: what this run uses.
@@ -199,18 +221,24 @@ class Config:
         preset smoke
         """
         per_class = lambda n: "all" if n is None else str(n)  # noqa: E731
-        data = f"folder {Path(self.data).name} (TLBOOK_DATA)" if self.data else "CIFAR-10 via torchvision"
-        return " | ".join([
-            f"preset {self.preset}",
-            f"backbone {self.backbone}",
-            f"images per class: {per_class(self.train_per_class)} train, {self.val_per_class} val, "
-            f"{per_class(self.test_per_class)} test",
-            f"{self.image_size} px, {self.epochs} epochs",
-            f"data: {data}",
-            f"device: {default_device().type}",
-        ])
+        data = (
+            f"folder {Path(self.data).name} (TLBOOK_DATA)"
+            if self.data
+            else "CIFAR-10 via torchvision"
+        )
+        return " | ".join(
+            [
+                f"preset {self.preset}",
+                f"backbone {self.backbone}",
+                f"images per class: {per_class(self.train_per_class)} train, {self.val_per_class} val, "
+                f"{per_class(self.test_per_class)} test",
+                f"{self.image_size} px, {self.epochs} epochs",
+                f"data: {data}",
+                f"device: {default_device().type}",
+            ]
+        )
 
-    def replace(self, **changes: object) -> "Config":
+    def replace(self, **changes: object) -> Config:
         """A copy with some fields changed (the dataclass is frozen)."""
         return dataclasses.replace(self, **changes)
 
@@ -258,7 +286,9 @@ def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     """
     name = preset or os.environ.get("TLBOOK_PRESET") or "cpu"
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r} (from TLBOOK_PRESET or the argument); choose one of {sorted(PRESETS)}")
+        raise ConfigError(
+            f"unknown preset {name!r} (from TLBOOK_PRESET or the argument); choose one of {sorted(PRESETS)}"
+        )
     from_env = {
         "data": os.environ.get("TLBOOK_DATA") or None,
         "cache": os.environ.get("TLBOOK_CACHE") or None,
@@ -288,7 +318,7 @@ def check_log_path() -> Path | None:
     return Path(log) if log else None
 
 
-def seed_everything(seed: int) -> "torch.Generator":
+def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a CPU generator for augmentation.
 
     Runs with the same seed and preset repeat exactly on the CPU.
@@ -308,7 +338,7 @@ def seed_everything(seed: int) -> "torch.Generator":
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
-def default_device() -> "torch.device":
+def default_device() -> torch.device:
     """CUDA when available, else the CPU.
 
     >>> import torch

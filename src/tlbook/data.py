@@ -26,11 +26,10 @@ suggests a smaller ``storage_size`` or ``max_per_class``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -56,9 +55,32 @@ __all__ = [
     "load_test_split",
 ]
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm")
-DEFAULT_STORAGE_SIZE = 256  # shorter side of a stored photo, in pixels (>= every backbone's 224)
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
+IMAGE_EXTENSIONS = (
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".gif",
+    ".webp",
+    ".tif",
+    ".tiff",
+    ".ppm",
+)
+DEFAULT_STORAGE_SIZE = (
+    256  # shorter side of a stored photo, in pixels (>= every backbone's 224)
+)
 
 DATA_HELP = (
     "Set TLBOOK_DATA (or pass --data / data=) to a folder in ImageFolder layout, "
@@ -67,8 +89,6 @@ DATA_HELP = (
     "to an offline machine, run python -c \"from tlbook.data import export_cifar10; export_cifar10('cifar10')\" "
     "where there is internet, copy the folder cifar10 across and point TLBOOK_DATA at it."
 )
-
-
 
 
 @dataclass
@@ -80,15 +100,21 @@ class ImageSet:
     classes: list[str]
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
-            raise DataError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if (
+            self.images.dtype != torch.uint8
+            or self.images.ndim != 4
+            or self.images.shape[1] != 3
+        ):
+            raise DataError(
+                f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}"
+            )
         if len(self.images) != len(self.labels):
             raise DataError(f"{len(self.images)} images but {len(self.labels)} labels")
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: torch.Tensor) -> "ImageSet":
+    def subset(self, indices: torch.Tensor) -> ImageSet:
         """The images at ``indices`` (a copy), same classes."""
         return ImageSet(self.images[indices], self.labels[indices], list(self.classes))
 
@@ -98,7 +124,11 @@ class ImageSet:
 
 
 def stratified_indices(
-    labels: torch.Tensor, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None,
+    labels: torch.Tensor,
+    per_class: int | None,
+    *,
+    seed: int,
+    exclude: torch.Tensor | None = None,
     classes: list[str] | None = None,
 ) -> torch.Tensor:
     """Exactly ``per_class`` indices of each class, chosen by ``seed``, sorted.
@@ -123,19 +153,27 @@ def stratified_indices(
         if len(pool) < per_class:
             name = repr(classes[c]) if classes is not None else str(c)
             total = int((labels == c).sum())
-            taken = f" ({total - len(pool)} of its {total} are already set aside, e.g. for validation)" \
-                if total > len(pool) else ""
+            taken = (
+                f" ({total - len(pool)} of its {total} are already set aside, e.g. for validation)"
+                if total > len(pool)
+                else ""
+            )
             raise DataError(
                 f"class {name} has {len(pool)} images available{taken} but {per_class} per class were asked "
                 "for; ask for fewer images per class or add images"
             )
         chosen.append(pool[torch.randperm(len(pool), generator=g)[:per_class]])
-    return torch.cat(chosen).sort().values if chosen else torch.empty(0, dtype=torch.long)
+    return (
+        torch.cat(chosen).sort().values if chosen else torch.empty(0, dtype=torch.long)
+    )
 
 
 # Files that operating systems and tools leave in folders: never images, never a reason to stop.
 def _is_junk(path: Path) -> bool:
-    return path.name.startswith(".") or path.name.lower() in {"thumbs.db", "desktop.ini"}
+    return path.name.startswith(".") or path.name.lower() in {
+        "thumbs.db",
+        "desktop.ini",
+    }
 
 
 def _available_memory() -> int:
@@ -153,7 +191,9 @@ def _available_memory() -> int:
         return 1 << 62
 
 
-def _list_folder(root: Path, *, classes: list[str] | None = None) -> tuple[list[Path], torch.Tensor, list[str]]:
+def _list_folder(
+    root: Path, *, classes: list[str] | None = None
+) -> tuple[list[Path], torch.Tensor, list[str]]:
     """Image files of ``root/<class>/`` (sorted), their labels and the class names.
 
     Every entry has a defined fate: a class folder (or a link to one) is a
@@ -171,22 +211,35 @@ def _list_folder(root: Path, *, classes: list[str] | None = None) -> tuple[list[
         if p.is_dir():
             found.append(p.name)
         elif p.is_symlink() and not p.exists():
-            raise DataError(f"{show(p)} is a symbolic link that leads nowhere (or to a loop); remove it or "
-                            "point it at a class folder")
+            raise DataError(
+                f"{show(p)} is a symbolic link that leads nowhere (or to a loop); remove it or "
+                "point it at a class folder"
+            )
     found.sort()
     if not found:
-        raise DataError(f"dataset folder {show(root)} has no class folders; expected {show(root)}/<class>/<image>. "
-                        f"{DATA_HELP}")
-    names = [show(f) for f in found]  # a name that is not valid UTF-8 is shown with \x escapes
+        raise DataError(
+            f"dataset folder {show(root)} has no class folders; expected {show(root)}/<class>/<image>. "
+            f"{DATA_HELP}"
+        )
+    names = [
+        show(f) for f in found
+    ]  # a name that is not valid UTF-8 is shown with \x escapes
     if classes is not None and names != list(classes):
-        raise DataError(f"{show(root)} has class folders {names}, expected {list(classes)}")
+        raise DataError(
+            f"{show(root)} has class folders {names}, expected {list(classes)}"
+        )
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(found):
         class_files = sorted(
-            p for p in (root / name).rglob("*")
-            if p.suffix.lower() in IMAGE_EXTENSIONS and (p.is_file() or p.is_symlink()) and not _is_junk(p)
-            and not any(part.startswith(".") for part in p.relative_to(root / name).parts)
+            p
+            for p in (root / name).rglob("*")
+            if p.suffix.lower() in IMAGE_EXTENSIONS
+            and (p.is_file() or p.is_symlink())
+            and not _is_junk(p)
+            and not any(
+                part.startswith(".") for part in p.relative_to(root / name).parts
+            )
         )
         if not class_files:
             raise DataError(
@@ -198,7 +251,13 @@ def _list_folder(root: Path, *, classes: list[str] | None = None) -> tuple[list[
     return files, torch.tensor(labels), names
 
 
-def _decode_files(files: list[Path], labels: torch.Tensor, classes: list[str], *, storage_size: int | None) -> ImageSet:
+def _decode_files(
+    files: list[Path],
+    labels: torch.Tensor,
+    classes: list[str],
+    *,
+    storage_size: int | None,
+) -> ImageSet:
     """Decode ``files`` into one uint8 tensor, checking memory before the bulk of the work."""
     if not files:
         return ImageSet(torch.empty(0, 3, 1, 1, dtype=torch.uint8), labels[:0], classes)
@@ -210,7 +269,9 @@ def _decode_files(files: list[Path], labels: torch.Tensor, classes: list[str], *
             f"but only {_available_memory() / 2**30:.1f} GiB of memory is available; "
             "pass a smaller storage_size or max_per_class"
         )
-    images = torch.empty(len(files), 3, first.shape[0], first.shape[1], dtype=torch.uint8)
+    images = torch.empty(
+        len(files), 3, first.shape[0], first.shape[1], dtype=torch.uint8
+    )
     for i, path in enumerate(files):
         array = first if i == 0 else decode_image(path, storage_size=storage_size)
         if array.shape != first.shape:
@@ -239,7 +300,10 @@ def load_image_folder(
     """
     root = _data_root(root)
     folder = _open_folder(root)
-    return _take_all([(folder, _pick(folder, max_per_class, seed=seed, name=str(root)))], storage_size)[0]
+    return _take_all(
+        [(folder, _pick(folder, max_per_class, seed=seed, name=str(root)))],
+        storage_size,
+    )[0]
 
 
 def load_cifar10_torchvision(split: str, *, cache: str | os.PathLike) -> ImageSet:
@@ -250,8 +314,12 @@ def load_cifar10_torchvision(split: str, *, cache: str | os.PathLike) -> ImageSe
     try:
         ds = CIFAR10(str(root), train=(split == "train"), download=True)
     except Exception as e:  # URLError, socket errors, checksum failures
-        raise DataError(f"CIFAR-10 could not be downloaded into {show(root)} ({type(e).__name__}: {e}). {DATA_HELP}") from e
-    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+        raise DataError(
+            f"CIFAR-10 could not be downloaded into {show(root)} ({type(e).__name__}: {e}). {DATA_HELP}"
+        ) from e
+    images = (
+        torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+    )  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return ImageSet(images, torch.tensor(ds.targets), list(ds.classes))
 
 
@@ -261,7 +329,9 @@ class _Split:
 
     labels: torch.Tensor
     classes: list[str]
-    take: Callable[[torch.Tensor, int | None], ImageSet]  # (indices, storage size) -> images
+    take: Callable[
+        [torch.Tensor, int | None], ImageSet
+    ]  # (indices, storage size) -> images
     files: list[Path] | None = None  # None: already in memory (torchvision)
 
 
@@ -269,15 +339,21 @@ def _open_folder(folder: Path) -> _Split:
     files, labels, classes = _list_folder(folder)
 
     def take(idx: torch.Tensor, size: int | None) -> ImageSet:
-        return _decode_files([files[i] for i in idx.tolist()], labels[idx], classes, storage_size=size)
+        return _decode_files(
+            [files[i] for i in idx.tolist()], labels[idx], classes, storage_size=size
+        )
 
     return _Split(labels, classes, take, files)
 
 
-def _take_all(picks: list[tuple[_Split, torch.Tensor]], storage_size: int | None | str) -> list[ImageSet]:
+def _take_all(
+    picks: list[tuple[_Split, torch.Tensor]], storage_size: int | None | str
+) -> list[ImageSet]:
     """Decode every pick with one storage size, decided over all of them together."""
     if storage_size == "auto":
-        chosen = [s.files[i] for s, idx in picks if s.files is not None for i in idx.tolist()]
+        chosen = [
+            s.files[i] for s, idx in picks if s.files is not None for i in idx.tolist()
+        ]
         storage_size = _auto_storage_size(chosen) if chosen else None
     return [s.take(idx, storage_size) for s, idx in picks]
 
@@ -295,7 +371,7 @@ def _auto_storage_size(files: list[Path]) -> int | None:
             return DEFAULT_STORAGE_SIZE
     if not sizes:
         return None
-    (w, h), = sizes
+    ((w, h),) = sizes
     return None if w == h and w <= DEFAULT_STORAGE_SIZE else DEFAULT_STORAGE_SIZE
 
 
@@ -307,7 +383,9 @@ def _data_root(data: str | os.PathLike) -> Path:
         raise DataError(f"{e}. {DATA_HELP}") from None
 
 
-def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.PathLike) -> _Split:
+def _open_split(
+    split: str, *, data: str | os.PathLike | None, cache: str | os.PathLike
+) -> _Split:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if data is None:
@@ -315,19 +393,32 @@ def _open_split(split: str, *, data: str | os.PathLike | None, cache: str | os.P
         return _Split(full.labels, full.classes, lambda idx, size: full.subset(idx))
     folder = _data_root(data) / split
     if not folder.is_dir():
-        raise DataError(f"{show(folder)} does not exist: the data folder {show(data)} needs train/ and test/ subfolders. {DATA_HELP}")
+        raise DataError(
+            f"{show(folder)} does not exist: the data folder {show(data)} needs train/ and test/ subfolders. {DATA_HELP}"
+        )
     return _open_folder(folder)
 
 
 def _at_least_two_classes(split: _Split, where: object) -> None:
     if len(split.classes) < 2:
-        raise DataError(f"{where} has one class ({split.classes[0]}); classification needs at least two "
-                        "(with one, every prediction is right and the accuracy means nothing)")
+        raise DataError(
+            f"{where} has one class ({split.classes[0]}); classification needs at least two "
+            "(with one, every prediction is right and the accuracy means nothing)"
+        )
 
 
-def _pick(split: _Split, per_class: int | None, *, seed: int, exclude: torch.Tensor | None = None, name: str) -> torch.Tensor:
+def _pick(
+    split: _Split,
+    per_class: int | None,
+    *,
+    seed: int,
+    exclude: torch.Tensor | None = None,
+    name: str,
+) -> torch.Tensor:
     try:
-        return stratified_indices(split.labels, per_class, seed=seed, exclude=exclude, classes=split.classes)
+        return stratified_indices(
+            split.labels, per_class, seed=seed, exclude=exclude, classes=split.classes
+        )
     except DataError as e:
         raise DataError(f"{name}: {e}") from None
 
@@ -349,24 +440,34 @@ def load_split(
     32 px) and resizes others to 256 px. Only the chosen images are decoded.
     """
     s = _open_split(split, data=data, cache=cache)
-    return _take_all([(s, _pick(s, per_class, seed=seed, name=f"{split} split"))], storage_size)[0]
+    return _take_all(
+        [(s, _pick(s, per_class, seed=seed, name=f"{split} split"))], storage_size
+    )[0]
 
 
 def _single_folder(data: str | os.PathLike | None) -> Path | None:
     """``data`` as a path when it is one folder of class folders (no train/ or test/ inside), else None."""
     root = _data_root(data) if data is not None else None
-    if root is not None and not (root / "train").exists() and not (root / "test").exists():
+    if (
+        root is not None
+        and not (root / "train").exists()
+        and not (root / "test").exists()
+    ):
         return root
     return None
 
 
-def _photo_test_pick(root: Path, test_per_class: int | None, seed: int) -> tuple[_Split, torch.Tensor]:
+def _photo_test_pick(
+    root: Path, test_per_class: int | None, seed: int
+) -> tuple[_Split, torch.Tensor]:
     """The class-folder pool of ``root`` and its test images: ``test_per_class`` (None: a fifth of the smallest class)."""
     pool = _open_folder(root)
     _at_least_two_classes(pool, root)
     smallest = min(torch.bincount(pool.labels).tolist())
     n_test = test_per_class if test_per_class is not None else max(1, smallest // 5)
-    return pool, _pick(pool, n_test, seed=seed + 2, name=f"test images (from {show(root)})")
+    return pool, _pick(
+        pool, n_test, seed=seed + 2, name=f"test images (from {show(root)})"
+    )
 
 
 def load_splits(
@@ -399,19 +500,50 @@ def load_splits(
         # One folder of class folders (your own photos): test, validation and training
         # images are carved out of it, in that order, each stratified and seeded.
         pool, test_idx = _photo_test_pick(root, test_per_class, seed)
-        val_idx = _pick(pool, val_per_class, seed=seed + 1, exclude=test_idx, name=f"validation images (from {show(root)})")
-        train_idx = _pick(pool, train_per_class, seed=seed, exclude=torch.cat([test_idx, val_idx]),
-                          name=f"training images (from {show(root)})")
-        return tuple(_take_all([(pool, train_idx), (pool, val_idx), (pool, test_idx)], storage_size))
+        val_idx = _pick(
+            pool,
+            val_per_class,
+            seed=seed + 1,
+            exclude=test_idx,
+            name=f"validation images (from {show(root)})",
+        )
+        train_idx = _pick(
+            pool,
+            train_per_class,
+            seed=seed,
+            exclude=torch.cat([test_idx, val_idx]),
+            name=f"training images (from {show(root)})",
+        )
+        return tuple(
+            _take_all(
+                [(pool, train_idx), (pool, val_idx), (pool, test_idx)], storage_size
+            )
+        )
     train_split = _open_split("train", data=data, cache=cache)
-    _at_least_two_classes(train_split, Path(data) / "train" if data is not None else "CIFAR-10")
-    val_idx = _pick(train_split, val_per_class, seed=seed + 1, name="validation (from the train split)")
-    train_idx = _pick(train_split, train_per_class, seed=seed, exclude=val_idx, name="train split")
+    _at_least_two_classes(
+        train_split, Path(data) / "train" if data is not None else "CIFAR-10"
+    )
+    val_idx = _pick(
+        train_split,
+        val_per_class,
+        seed=seed + 1,
+        name="validation (from the train split)",
+    )
+    train_idx = _pick(
+        train_split, train_per_class, seed=seed, exclude=val_idx, name="train split"
+    )
     test_split = _open_split("test", data=data, cache=cache)
     if test_split.classes != train_split.classes:
-        raise DataError(f"test classes {test_split.classes} differ from train classes {train_split.classes}")
+        raise DataError(
+            f"test classes {test_split.classes} differ from train classes {train_split.classes}"
+        )
     test_idx = _pick(test_split, test_per_class, seed=seed, name="test split")
-    return tuple(_take_all([(train_split, train_idx), (train_split, val_idx), (test_split, test_idx)], storage_size))
+    return tuple(
+        _take_all(
+            [(train_split, train_idx), (train_split, val_idx), (test_split, test_idx)],
+            storage_size,
+        )
+    )
 
 
 def load_test_split(
@@ -430,10 +562,19 @@ def load_test_split(
     if root is not None:
         pool, test_idx = _photo_test_pick(root, test_per_class, seed)
         return _take_all([(pool, test_idx)], storage_size)[0]
-    return load_split("test", data=data, cache=cache, per_class=test_per_class, seed=seed, storage_size=storage_size)
+    return load_split(
+        "test",
+        data=data,
+        cache=cache,
+        per_class=test_per_class,
+        seed=seed,
+        storage_size=storage_size,
+    )
 
 
-def export_cifar10(root: str | os.PathLike, *, cache: str | os.PathLike = "~/.cache/tlbook") -> Path:
+def export_cifar10(
+    root: str | os.PathLike, *, cache: str | os.PathLike = "~/.cache/tlbook"
+) -> Path:
     """Download CIFAR-10 with torchvision and write it as ``root/train/<class>/*.png`` and ``root/test/...``.
 
     The offline copy that ``TLBOOK_DATA`` names: run this where there is
@@ -446,7 +587,9 @@ def export_cifar10(root: str | os.PathLike, *, cache: str | os.PathLike = "~/.ca
     return root
 
 
-def export_image_folder(data: ImageSet, root: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def export_image_folder(
+    data: ImageSet, root: str | os.PathLike, *, overwrite: bool = False
+) -> Path:
     """Write ``data`` as ``root/<class>/<index>.png``: a folder of class folders, as a reader's own photos would be.
 
     The book uses it to make a small "bring your own images" folder from
@@ -462,10 +605,14 @@ def export_image_folder(data: ImageSet, root: str | os.PathLike, *, overwrite: b
     """
     root = Path(root).expanduser()
     if os.path.lexists(root) and not overwrite:
-        raise DataError(f"{show(root)} already exists; choose another folder or pass overwrite=True")
+        raise DataError(
+            f"{show(root)} already exists; choose another folder or pass overwrite=True"
+        )
     with atomic_folder(root) as tmp:
         for i, (image, label) in enumerate(zip(data.images, data.labels.tolist())):
             folder = tmp / data.classes[label]
             folder.mkdir(exist_ok=True)
-            Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:05d}.png")
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(
+                folder / f"{i:05d}.png"
+            )
     return root

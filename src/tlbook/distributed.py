@@ -33,7 +33,16 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["world", "is_main", "setup", "teardown", "barrier", "shard", "wrap", "gather_rows"]
+__all__ = [
+    "world",
+    "is_main",
+    "setup",
+    "teardown",
+    "barrier",
+    "shard",
+    "wrap",
+    "gather_rows",
+]
 
 
 def world() -> tuple[int, int]:
@@ -81,7 +90,9 @@ def barrier() -> None:
         dist.barrier()
 
 
-def shard(items: torch.Tensor, *, rank: int | None = None, size: int | None = None) -> torch.Tensor:
+def shard(
+    items: torch.Tensor, *, rank: int | None = None, size: int | None = None
+) -> torch.Tensor:
     """This process's share of ``items``: every ``size``-th one from position ``rank``."""
     n, r = world()
     return items[(r if rank is None else rank) :: (n if size is None else size)]
@@ -105,7 +116,9 @@ def _sync_batchnorm(module: nn.Module) -> None:
     from timm.layers import convert_sync_batchnorm
 
     for name, child in module.named_children():
-        if isinstance(child, nn.modules.batchnorm._BatchNorm) and not hasattr(child, "_tlbook_hook"):
+        if isinstance(child, nn.modules.batchnorm._BatchNorm) and not hasattr(
+            child, "_tlbook_hook"
+        ):
             setattr(module, name, convert_sync_batchnorm(child))
         else:
             _sync_batchnorm(child)

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -52,7 +51,9 @@ __all__ = [
 ]
 
 
-def wilson_interval(correct: int, total: int, *, z: float = 1.96) -> tuple[float, float]:
+def wilson_interval(
+    correct: int, total: int, *, z: float = 1.96
+) -> tuple[float, float]:
     """Wilson score interval for a proportion ``correct / total`` (95 % for z = 1.96).
 
     Better than ``p +- z * sqrt(p(1-p)/n)`` near 0 and 1 and for small ``n``.
@@ -83,14 +84,20 @@ class PairedTest:
         'full is better than partial by 2.0 points (McNemar p = 0.002, 1000 paired images)'
         """
         if self.p_value >= alpha:
-            return (f"{a} and {b} differ by {100 * self.difference:+.1f} points, within the noise "
-                    f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)")
+            return (
+                f"{a} and {b} differ by {100 * self.difference:+.1f} points, within the noise "
+                f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)"
+            )
         better, worse = (a, b) if self.difference > 0 else (b, a)
-        return (f"{better} is better than {worse} by {100 * abs(self.difference):.1f} points "
-                f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)")
+        return (
+            f"{better} is better than {worse} by {100 * abs(self.difference):.1f} points "
+            f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)"
+        )
 
 
-def mcnemar(correct_a: Sequence[bool] | torch.Tensor, correct_b: Sequence[bool] | torch.Tensor) -> PairedTest:
+def mcnemar(
+    correct_a: Sequence[bool] | torch.Tensor, correct_b: Sequence[bool] | torch.Tensor
+) -> PairedTest:
     """Exact McNemar test on per-image correctness of two models scored on the same images.
 
     Only the images on which the two disagree carry information: under "equally
@@ -108,15 +115,22 @@ def mcnemar(correct_a: Sequence[bool] | torch.Tensor, correct_b: Sequence[bool] 
     a = torch.as_tensor(correct_a, dtype=torch.bool).flatten()  # (N,)
     b = torch.as_tensor(correct_b, dtype=torch.bool).flatten()  # (N,)
     if a.shape != b.shape:
-        raise ValueError(f"paired results need the same images: {a.numel()} against {b.numel()}")
+        raise ValueError(
+            f"paired results need the same images: {a.numel()} against {b.numel()}"
+        )
     if a.numel() == 0:
         raise ValueError("no images to compare")
     a_only, b_only = int((a & ~b).sum()), int((~a & b).sum())
     k, n = min(a_only, b_only), a_only + b_only
     # Two-sided exact binomial p-value: twice the smaller tail, capped at 1.
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n if n else 1.0
-    return PairedTest(n=a.numel(), a_only=a_only, b_only=b_only,
-                      difference=(a_only - b_only) / a.numel(), p_value=min(1.0, 2 * tail))
+    return PairedTest(
+        n=a.numel(),
+        a_only=a_only,
+        b_only=b_only,
+        difference=(a_only - b_only) / a.numel(),
+        p_value=min(1.0, 2 * tail),
+    )
 
 
 def per_class_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -134,7 +148,9 @@ def per_class_scores(confusion: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"precision": precision, "recall": recall, "f1": f1, "support": c.sum(1)}
 
 
-def most_confused(confusion: torch.Tensor, classes: list[str], *, k: int = 5) -> list[tuple[str, str, int]]:
+def most_confused(
+    confusion: torch.Tensor, classes: list[str], *, k: int = 5
+) -> list[tuple[str, str, int]]:
     """The ``k`` largest off-diagonal counts as ``(true class, predicted class, count)``.
 
     >>> most_confused(torch.tensor([[5, 3], [1, 6]]), ["cat", "dog"], k=1)
@@ -144,14 +160,20 @@ def most_confused(confusion: torch.Tensor, classes: list[str], *, k: int = 5) ->
     off.fill_diagonal_(0)
     values, flat = off.flatten().topk(min(k, off.numel()))
     n = confusion.shape[0]
-    return [(classes[i // n], classes[i % n], int(v)) for v, i in zip(values.tolist(), flat.tolist()) if v > 0]
+    return [
+        (classes[i // n], classes[i % n], int(v))
+        for v, i in zip(values.tolist(), flat.tolist())
+        if v > 0
+    ]
 
 
 # Equal-width confidence bins of the reliability diagram and the ECE: one number for both.
 CALIBRATION_BINS = 15
 
 
-def reliability(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = CALIBRATION_BINS) -> dict[str, torch.Tensor]:
+def reliability(
+    probs: torch.Tensor, labels: torch.Tensor, *, bins: int = CALIBRATION_BINS
+) -> dict[str, torch.Tensor]:
     """Confidence and accuracy per confidence bin (equal width on [0, 1]).
 
     Returns ``confidence``, ``accuracy`` and ``count`` per bin ``(bins,)``;
@@ -167,7 +189,9 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = CALIBR
     return {"confidence": conf_sum / safe, "accuracy": acc_sum / safe, "count": count}
 
 
-def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, *, bins: int = CALIBRATION_BINS) -> float:
+def expected_calibration_error(
+    probs: torch.Tensor, labels: torch.Tensor, *, bins: int = CALIBRATION_BINS
+) -> float:
     """ECE: the average gap between confidence and accuracy, weighted by bin size.
 
     >>> probs = torch.tensor([[0.9, 0.1], [0.9, 0.1]])  # 90 % sure, right half the time
@@ -179,14 +203,18 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, *, bin
     return float((r["count"] / n * (r["confidence"] - r["accuracy"]).abs()).sum())
 
 
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, steps: int = 200) -> float:
+def fit_temperature(
+    logits: torch.Tensor, labels: torch.Tensor, *, steps: int = 200
+) -> float:
     """The temperature ``T > 0`` minimising the cross-entropy of ``softmax(logits / T)``.
 
     Fit it on validation logits, never on the test set; dividing logits by
     ``T`` changes confidences but never the predicted class.
     """
     log_t = torch.zeros((), requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [log_t], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe"
+    )
     logits = logits.detach().double()
 
     def closure():
@@ -201,7 +229,13 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, steps: int = 
 
 # --- corruptions: deterministic given a seed; uint8 images (N, 3, H, W) in, same out ------------
 
-_NOISE_STD = (0.04, 0.06, 0.08, 0.12, 0.16)  # Gaussian noise, fraction of the 0-255 range
+_NOISE_STD = (
+    0.04,
+    0.06,
+    0.08,
+    0.12,
+    0.16,
+)  # Gaussian noise, fraction of the 0-255 range
 _BLUR_SIGMA = (0.4, 0.6, 0.8, 1.0, 1.3)  # Gaussian blur, pixels at 32 px
 _JPEG_QUALITY = (80, 60, 40, 25, 12)
 _BRIGHTNESS = (0.1, 0.2, 0.3, 0.4, 0.5)  # added to every value in [0, 1]
@@ -214,11 +248,21 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
     c = x.shape[1]
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    x = F.conv2d(
+        F.pad(x, (radius, radius, 0, 0), mode="reflect"),
+        k.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
+        groups=c,
+    )
+    return F.conv2d(
+        F.pad(x, (0, 0, radius, radius), mode="reflect"),
+        k.view(1, 1, -1, 1).repeat(c, 1, 1, 1),
+        groups=c,
+    )
 
 
-def corrupt(images: torch.Tensor, kind: str, severity: int, *, seed: int = 0) -> torch.Tensor:
+def corrupt(
+    images: torch.Tensor, kind: str, severity: int, *, seed: int = 0
+) -> torch.Tensor:
     """A corrupted copy of uint8 images ``(N, 3, H, W)``; ``severity`` 1 (mild) to 5.
 
     >>> x = torch.full((1, 3, 8, 8), 100, dtype=torch.uint8)
@@ -226,7 +270,9 @@ def corrupt(images: torch.Tensor, kind: str, severity: int, *, seed: int = 0) ->
     126
     """
     if kind not in CORRUPTIONS:
-        raise ValueError(f"unknown corruption {kind!r}; choose one of {', '.join(CORRUPTIONS)}")
+        raise ValueError(
+            f"unknown corruption {kind!r}; choose one of {', '.join(CORRUPTIONS)}"
+        )
     if not 1 <= severity <= 5:
         raise ValueError(f"severity must be 1 to 5, got {severity}")
     s = severity - 1
@@ -242,8 +288,12 @@ def corrupt(images: torch.Tensor, kind: str, severity: int, *, seed: int = 0) ->
         out = torch.empty_like(images)
         for i, img in enumerate(images):
             buf = io.BytesIO()
-            Image.fromarray(img.permute(1, 2, 0).numpy()).save(buf, format="JPEG", quality=_JPEG_QUALITY[s])
-            decoded = decode_image(buf.getvalue(), storage_size=None, name="the JPEG round trip")  # (H, W, 3)
+            Image.fromarray(img.permute(1, 2, 0).numpy()).save(
+                buf, format="JPEG", quality=_JPEG_QUALITY[s]
+            )
+            decoded = decode_image(
+                buf.getvalue(), storage_size=None, name="the JPEG round trip"
+            )  # (H, W, 3)
             out[i] = torch.from_numpy(decoded).permute(2, 0, 1)
         return out
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
@@ -263,7 +313,13 @@ def corruption_accuracy(
     same corrupted images; the result is what :func:`tlbook.plots.plot_robustness` draws.
     """
     return {
-        kind: [evaluate(model, ImageSet(corrupt(data.images, kind, s), data.labels, data.classes),
-                        preprocessing=preprocessing).accuracy for s in severities]
+        kind: [
+            evaluate(
+                model,
+                ImageSet(corrupt(data.images, kind, s), data.labels, data.classes),
+                preprocessing=preprocessing,
+            ).accuracy
+            for s in severities
+        ]
         for kind in kinds
     }

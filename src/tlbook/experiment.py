@@ -20,13 +20,31 @@ import torch
 from torch import nn
 
 from .backbones import (
-    Preprocessing, count_parameters, create_model, freeze, get_spec, param_groups, preprocessing_for, unfreeze,
+    Preprocessing,
+    count_parameters,
+    create_model,
+    freeze,
+    get_spec,
+    param_groups,
+    preprocessing_for,
+    unfreeze,
 )
 from .config import Config, default_device, get_config, seed_everything
 from .data import ImageSet, load_splits
 from .train import Evaluation, History, Recipe, evaluate, fit
 
-__all__ = ["Strategy", "LAYER_DECAY", "HEAD_FRACTION", "STRATEGIES", "train_strategy", "RunResult", "load_data", "recipe_for", "prepare_model", "run"]
+__all__ = [
+    "Strategy",
+    "LAYER_DECAY",
+    "HEAD_FRACTION",
+    "STRATEGIES",
+    "train_strategy",
+    "RunResult",
+    "load_data",
+    "recipe_for",
+    "prepare_model",
+    "run",
+]
 
 
 @dataclass(frozen=True)
@@ -57,16 +75,53 @@ HEAD_FRACTION = 0.25
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (
-        Strategy("linear", True, 0, lr_scale=10.0, description="linear probe: frozen backbone (BatchNorm in eval), new head"),
-        Strategy("partial", True, 2, description="unfreeze the last two stages and the head"),
-        Strategy("finetune", True, None, description="fine-tune every layer at one learning rate"),
-        Strategy("discriminative", True, None, backbone_lr_scale=0.1, lr_scale=12.0,
-                 description="fine-tune every layer; the head learns 10x faster than the backbone"),
-        Strategy("layerwise", True, None, layer_decay=LAYER_DECAY, lr_scale=4.0,
-                 description=f"fine-tune every layer; each stage learns {LAYER_DECAY}x as fast as the one above it"),
-        Strategy("head_first", True, None, head_fraction=HEAD_FRACTION, lr_scale=2.0,
-                 description=f"train the head alone for {HEAD_FRACTION:.0%} of the epochs, then fine-tune every layer"),
-        Strategy("scratch", False, None, lr_scale=1.5, description="same network, random weights"),
+        Strategy(
+            "linear",
+            True,
+            0,
+            lr_scale=10.0,
+            description="linear probe: frozen backbone (BatchNorm in eval), new head",
+        ),
+        Strategy(
+            "partial", True, 2, description="unfreeze the last two stages and the head"
+        ),
+        Strategy(
+            "finetune",
+            True,
+            None,
+            description="fine-tune every layer at one learning rate",
+        ),
+        Strategy(
+            "discriminative",
+            True,
+            None,
+            backbone_lr_scale=0.1,
+            lr_scale=12.0,
+            description="fine-tune every layer; the head learns 10x faster than the backbone",
+        ),
+        Strategy(
+            "layerwise",
+            True,
+            None,
+            layer_decay=LAYER_DECAY,
+            lr_scale=4.0,
+            description=f"fine-tune every layer; each stage learns {LAYER_DECAY}x as fast as the one above it",
+        ),
+        Strategy(
+            "head_first",
+            True,
+            None,
+            head_fraction=HEAD_FRACTION,
+            lr_scale=2.0,
+            description=f"train the head alone for {HEAD_FRACTION:.0%} of the epochs, then fine-tune every layer",
+        ),
+        Strategy(
+            "scratch",
+            False,
+            None,
+            lr_scale=1.5,
+            description="same network, random weights",
+        ),
     )
 }
 
@@ -103,11 +158,20 @@ class RunResult:
 
 @functools.lru_cache(maxsize=4)
 def _cached_splits(
-    data: str | None, cache: str, train_per_class: int | None, val_per_class: int, test_per_class: int | None, seed: int
+    data: str | None,
+    cache: str,
+    train_per_class: int | None,
+    val_per_class: int,
+    test_per_class: int | None,
+    seed: int,
 ) -> tuple[ImageSet, ImageSet, ImageSet]:
     return load_splits(
-        data=data, cache=cache, train_per_class=train_per_class, val_per_class=val_per_class,
-        test_per_class=test_per_class, seed=seed,
+        data=data,
+        cache=cache,
+        train_per_class=train_per_class,
+        val_per_class=val_per_class,
+        test_per_class=test_per_class,
+        seed=seed,
     )
 
 
@@ -117,7 +181,14 @@ def load_data(cfg: Config) -> tuple[ImageSet, ImageSet, ImageSet]:
     The validation images are taken from CIFAR-10's training split; the
     test images from its test split, touched only for the final numbers.
     """
-    return _cached_splits(cfg.data, cfg.cache, cfg.train_per_class, cfg.val_per_class, cfg.test_per_class, cfg.seed)
+    return _cached_splits(
+        cfg.data,
+        cfg.cache,
+        cfg.train_per_class,
+        cfg.val_per_class,
+        cfg.test_per_class,
+        cfg.seed,
+    )
 
 
 def recipe_for(cfg: Config, strategy: str = "finetune", **changes: Any) -> Recipe:
@@ -130,8 +201,13 @@ def recipe_for(cfg: Config, strategy: str = "finetune", **changes: Any) -> Recip
     """
     s = _strategy(strategy)
     base = Recipe(
-        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr * s.lr_scale, weight_decay=cfg.weight_decay,
-        label_smoothing=cfg.label_smoothing, backbone_lr_scale=s.backbone_lr_scale, layer_decay=s.layer_decay,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr * s.lr_scale,
+        weight_decay=cfg.weight_decay,
+        label_smoothing=cfg.label_smoothing,
+        backbone_lr_scale=s.backbone_lr_scale,
+        layer_decay=s.layer_decay,
     )
     return replace(base, **changes)
 
@@ -140,11 +216,18 @@ def _strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise ValueError(f"unknown strategy {name!r}; known strategies: {', '.join(STRATEGIES)}") from None
+        raise ValueError(
+            f"unknown strategy {name!r}; known strategies: {', '.join(STRATEGIES)}"
+        ) from None
 
 
 def prepare_model(
-    backbone: str, strategy: str, *, num_classes: int, recipe: Recipe, bn_eval: bool = True
+    backbone: str,
+    strategy: str,
+    *,
+    num_classes: int,
+    recipe: Recipe,
+    bn_eval: bool = True,
 ) -> tuple[nn.Module, list[dict]]:
     """Build the model for ``strategy`` and its optimiser parameter groups."""
     s = _strategy(strategy)
@@ -152,7 +235,11 @@ def prepare_model(
     if s.train_stages is not None:
         freeze(model, backbone, train_stages=s.train_stages, bn_eval=bn_eval)
     groups = param_groups(
-        model, backbone, lr=recipe.lr, backbone_lr_scale=recipe.backbone_lr_scale, layer_decay=recipe.layer_decay,
+        model,
+        backbone,
+        lr=recipe.lr,
+        backbone_lr_scale=recipe.backbone_lr_scale,
+        layer_decay=recipe.layer_decay,
         weight_decay=recipe.weight_decay,
     )
     return model, groups
@@ -181,24 +268,55 @@ def train_strategy(
     budget trains two). The history holds both phases' epochs, numbered on.
     """
     s = _strategy(strategy)
-    head_epochs = max(1, round(s.head_fraction * recipe.epochs)) if s.head_fraction else 0
+    head_epochs = (
+        max(1, round(s.head_fraction * recipe.epochs)) if s.head_fraction else 0
+    )
     seed_everything(cfg.seed)
-    model, groups = prepare_model(cfg.backbone, strategy, num_classes=len(train.classes), recipe=recipe,
-                                  bn_eval=bn_eval)
+    model, groups = prepare_model(
+        cfg.backbone,
+        strategy,
+        num_classes=len(train.classes),
+        recipe=recipe,
+        bn_eval=bn_eval,
+    )
     phases = []
     if head_epochs:
-        head = replace(recipe, epochs=head_epochs, lr=cfg.lr * STRATEGIES["linear"].lr_scale,
-                       backbone_lr_scale=1.0, layer_decay=1.0)
+        head = replace(
+            recipe,
+            epochs=head_epochs,
+            lr=cfg.lr * STRATEGIES["linear"].lr_scale,
+            backbone_lr_scale=1.0,
+            layer_decay=1.0,
+        )
         freeze(model, cfg.backbone, train_stages=0, bn_eval=bn_eval)
-        phases.append((head, param_groups(model, cfg.backbone, lr=head.lr, weight_decay=head.weight_decay)))
+        phases.append(
+            (
+                head,
+                param_groups(
+                    model, cfg.backbone, lr=head.lr, weight_decay=head.weight_decay
+                ),
+            )
+        )
         recipe = replace(recipe, epochs=max(1, recipe.epochs - head_epochs))
     phases.append((recipe, groups))
     history = History()
     for i, (phase, phase_groups) in enumerate(phases):
-        if i:  # the second phase: every layer trains, frozen BatchNorm layers learn again
+        if (
+            i
+        ):  # the second phase: every layer trains, frozen BatchNorm layers learn again
             unfreeze(model)
-        h = fit(model, train, val, preprocessing=preprocessing, recipe=phase, param_groups=phase_groups,
-                device=device, seed=cfg.seed + i, progress=progress, verbose=verbose)
+        h = fit(
+            model,
+            train,
+            val,
+            preprocessing=preprocessing,
+            recipe=phase,
+            param_groups=phase_groups,
+            device=device,
+            seed=cfg.seed + i,
+            progress=progress,
+            verbose=verbose,
+        )
         history = _concatenate(history, h)
     return model, history
 
@@ -210,10 +328,17 @@ def _concatenate(first: History, second: History) -> History:
     done = len(first.epochs)
     epochs = first.epochs + [replace(e, epoch=e.epoch + done) for e in second.epochs]
     # Both phases train on the same images: the rate over both is epochs over the time each epoch took.
-    train_time = sum(len(h.epochs) / h.images_per_second for h in (first, second) if h.images_per_second)
-    return History(epochs=epochs, best_epoch=None if second.best_epoch is None else second.best_epoch + done,
-                   seconds=first.seconds + second.seconds,
-                   images_per_second=len(epochs) / train_time if train_time else 0.0)
+    train_time = sum(
+        len(h.epochs) / h.images_per_second
+        for h in (first, second)
+        if h.images_per_second
+    )
+    return History(
+        epochs=epochs,
+        best_epoch=None if second.best_epoch is None else second.best_epoch + done,
+        seconds=first.seconds + second.seconds,
+        images_per_second=len(epochs) / train_time if train_time else 0.0,
+    )
 
 
 def run(
@@ -243,11 +368,28 @@ def run(
     train, val, test = data or load_data(cfg)
     device = torch.device(device) if device is not None else default_device()
     start = time.perf_counter()
-    model, history = train_strategy(cfg, strategy, train, val, recipe=recipe, preprocessing=preprocessing,
-                                    device=device, bn_eval=bn_eval, progress=progress, verbose=verbose)
+    model, history = train_strategy(
+        cfg,
+        strategy,
+        train,
+        val,
+        recipe=recipe,
+        preprocessing=preprocessing,
+        device=device,
+        bn_eval=bn_eval,
+        progress=progress,
+        verbose=verbose,
+    )
     result = evaluate(model, test, preprocessing=preprocessing, device=device)
     return RunResult(
-        config=cfg, strategy=strategy, recipe=recipe, preprocessing=preprocessing, history=history, test=result,
-        model=model, trainable_parameters=count_parameters(model, trainable_only=True),
-        parameters=count_parameters(model), seconds=time.perf_counter() - start,
+        config=cfg,
+        strategy=strategy,
+        recipe=recipe,
+        preprocessing=preprocessing,
+        history=history,
+        test=result,
+        model=model,
+        trainable_parameters=count_parameters(model, trainable_only=True),
+        parameters=count_parameters(model),
+        seconds=time.perf_counter() - start,
     )

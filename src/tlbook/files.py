@@ -38,9 +38,10 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import InputPathError, OutputError, SchemaError
 
@@ -115,15 +116,21 @@ def input_path(value: str | os.PathLike | None, *, kind: str, what: str) -> Path
                 os.stat(path)
             except OSError as again:
                 if getattr(again, "errno", None) == 40:  # ELOOP
-                    raise InputPathError(f"{what} {show(path)} is a loop of symbolic links") from None
+                    raise InputPathError(
+                        f"{what} {show(path)} is a loop of symbolic links"
+                    ) from None
             raise InputPathError(
                 f"{what} {show(path)} is a symbolic link to {show(os.readlink(path))}, which does not exist"
             ) from None
         if getattr(e, "errno", None) == 40:
-            raise InputPathError(f"{what} {show(path)} goes through a loop of symbolic links") from None
+            raise InputPathError(
+                f"{what} {show(path)} goes through a loop of symbolic links"
+            ) from None
         if isinstance(e, (FileNotFoundError, NotADirectoryError)):
             raise InputPathError(f"{what} {show(path)} does not exist") from None
-        raise InputPathError(f"{what} {show(path)} cannot be read ({e.strerror or e})") from None
+        raise InputPathError(
+            f"{what} {show(path)} cannot be read ({e.strerror or e})"
+        ) from None
     import stat as _stat
 
     is_dir = _stat.S_ISDIR(st.st_mode)
@@ -149,19 +156,27 @@ def check_writable(path: str | os.PathLike, *, folder: bool) -> Path:
     ('a', False)
     """
     if not os.fspath(path).strip():
-        raise OutputError(f"the output {'folder' if folder else 'file'} name is empty; give one")
+        raise OutputError(
+            f"the output {'folder' if folder else 'file'} name is empty; give one"
+        )
     path = Path(path).expanduser()
     where = path if folder else path.parent
     if os.path.lexists(path) and not os.path.exists(path):
-        raise OutputError(f"{show(path)} is a symbolic link that leads nowhere (or to a loop); remove it or "
-                          "choose another location")
+        raise OutputError(
+            f"{show(path)} is a symbolic link that leads nowhere (or to a loop); remove it or "
+            "choose another location"
+        )
     if folder and path.exists() and not path.is_dir():
-        raise OutputError(f"{show(path)} is a file, not a folder; choose another output folder")
+        raise OutputError(
+            f"{show(path)} is a file, not a folder; choose another output folder"
+        )
     if not folder and path.is_dir():
         raise OutputError(f"{show(path)} is a folder; give a file name")
     blocking = next((p for p in [where, *where.parents] if os.path.lexists(p)), None)
     if blocking is not None and not blocking.is_dir():
-        raise OutputError(f"cannot create {show(where)}: {show(blocking)} is a file, not a folder")
+        raise OutputError(
+            f"cannot create {show(where)}: {show(blocking)} is a file, not a folder"
+        )
     created = [p for p in [where, *where.parents] if not os.path.lexists(p)]
     try:
         where.mkdir(parents=True, exist_ok=True)
@@ -169,9 +184,13 @@ def check_writable(path: str | os.PathLike, *, folder: bool) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise OutputError(f"cannot write into {show(where)} ({e.strerror or e}); choose another location") from None
+        raise OutputError(
+            f"cannot write into {show(where)} ({e.strerror or e}); choose another location"
+        ) from None
     finally:
-        for p in created:  # leave nothing behind: the run creates them again when it writes
+        for (
+            p
+        ) in created:  # leave nothing behind: the run creates them again when it writes
             with contextlib.suppress(OSError):
                 p.rmdir()
     return path
@@ -230,7 +249,9 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent))
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    )
     os.chmod(staging, 0o777 & ~_umask())
     old = staging.with_suffix(".old")
     try:
@@ -288,8 +309,11 @@ class Whole:
     high: int | None = None
 
     def describe(self) -> str:
-        return f"a whole number of at least {self.low}" if self.high is None else \
-            f"a whole number from {self.low} to {self.high}"
+        return (
+            f"a whole number of at least {self.low}"
+            if self.high is None
+            else f"a whole number from {self.low} to {self.high}"
+        )
 
     def fits(self, v: Any) -> bool:
         ok = isinstance(v, int) and not isinstance(v, bool)
@@ -306,7 +330,11 @@ class Text:
     def describe(self) -> str:
         if self.choices:
             return f"one of {list(self.choices)}"
-        return "text" if self.alphabet is None else f"text of the characters {self.alphabet!r}"
+        return (
+            "text"
+            if self.alphabet is None
+            else f"text of the characters {self.alphabet!r}"
+        )
 
     def fits(self, v: Any) -> bool:
         if not isinstance(v, str) or (self.choices and v not in self.choices):
@@ -404,8 +432,14 @@ def validate(value: Any, schema: Any, *, what: str, path: str = "") -> Any:
         return SchemaError(f"{what}: {name} must be {expected}, got {shown}")
 
     if isinstance(schema, Maybe):
-        return None if value is None else validate(value, schema.inner, what=what, path=path)
-    if hasattr(schema, "fits"):  # a leaf: Number, Whole, Text, Flag, AnyValue, tlbook.config.Domain
+        return (
+            None
+            if value is None
+            else validate(value, schema.inner, what=what, path=path)
+        )
+    if hasattr(
+        schema, "fits"
+    ):  # a leaf: Number, Whole, Text, Flag, AnyValue, tlbook.config.Domain
         if not schema.fits(value):
             raise fail(path, schema.describe(), value)
         return value

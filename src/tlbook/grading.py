@@ -45,11 +45,18 @@ from .files import atomic_path, check_writable, show
 # The grader's defaults, written once (the command line shows them).
 DEFAULT_TIMEOUT = 300.0  # seconds per notebook
 DEFAULT_PRESET = "smoke"
-DEFAULT_MEMORY_GB = 4.0  # memory per submission (the grading process and its kernel, each)
+DEFAULT_MEMORY_GB = (
+    4.0  # memory per submission (the grading process and its kernel, each)
+)
 
-__all__ = ["Row", "GradingError", "grade_folder", "grade_notebook", "find_submissions", "summary"]
-
-
+__all__ = [
+    "Row",
+    "GradingError",
+    "grade_folder",
+    "grade_notebook",
+    "find_submissions",
+    "summary",
+]
 
 
 @dataclass
@@ -63,7 +70,12 @@ class Row:
 
     def as_csv(self) -> list[str]:
         """The row's cells, each writable as UTF-8 whatever it holds (a name that was not valid UTF-8)."""
-        cells = [self.student_file, self.exercise, "yes" if self.passed else "no", self.feedback]
+        cells = [
+            self.student_file,
+            self.exercise,
+            "yes" if self.passed else "no",
+            self.feedback,
+        ]
         return [c.encode("utf-8", "backslashreplace").decode("utf-8") for c in cells]
 
 
@@ -73,7 +85,9 @@ def _expected_exercises(nb: dict, chapter: int | None) -> list[str]:
     if chapter is None:
         chapter = nb.get("metadata", {}).get("tlbook", {}).get("chapter")
     if chapter is None:
-        raise ValueError("the notebook has no tlbook chapter in its metadata; pass --chapter N")
+        raise ValueError(
+            "the notebook has no tlbook chapter in its metadata; pass --chapter N"
+        )
     ids = [e.id for e in exercises_of(int(chapter))]
     if not ids:
         raise ValueError(f"chapter {chapter} has no exercises")
@@ -89,7 +103,14 @@ def _limit_memory(gigabytes: float) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
-def _run_isolated(path: Path, log: Path, *, timeout: float, preset: str, memory_gb: float = DEFAULT_MEMORY_GB) -> dict:
+def _run_isolated(
+    path: Path,
+    log: Path,
+    *,
+    timeout: float,
+    preset: str,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+) -> dict:
     """Execute ``path`` in a child process (and kernel) of its own; return its report.
 
     The child's output goes to a file, of which only the end is read (a notebook that prints hundreds of
@@ -99,14 +120,27 @@ def _run_isolated(path: Path, log: Path, *, timeout: float, preset: str, memory_
     """
     report = log.with_suffix(".report.json")
     token = secrets.token_hex(8)
-    env = {**os.environ, "TLBOOK_PRESET": preset, CHECK_LOG_ENV: str(log), "MPLBACKEND": "Agg", TOKEN_ENV: token}
+    env = {
+        **os.environ,
+        "TLBOOK_PRESET": preset,
+        CHECK_LOG_ENV: str(log),
+        "MPLBACKEND": "Agg",
+        TOKEN_ENV: token,
+    }
     cmd = [sys.executable, "-m", "tlbook.grading", str(path), str(report)]
     output = log.with_suffix(".output.txt")
     with open(output, "wb") as sink:
         # A session of its own (no terminal's Ctrl-C reaches it directly; the grader ends it instead).
-        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdin=subprocess.DEVNULL, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=lambda: _limit_memory(memory_gb))
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=log.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: _limit_memory(memory_gb),
+        )
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -119,7 +153,10 @@ def _run_isolated(path: Path, log: Path, *, timeout: float, preset: str, memory_
         except ValueError:
             pass  # the notebook overwrote the report: treat it as missing
     tail = _tail(output).strip().splitlines()[-3:]
-    return {"failed": " | ".join(tail) or f"the grading process exited with status {proc.returncode}"}
+    return {
+        "failed": " | ".join(tail)
+        or f"the grading process exited with status {proc.returncode}"
+    }
 
 
 def _tail(path: Path, size: int = 4096) -> str:
@@ -144,7 +181,9 @@ def _processes() -> dict[int, tuple[int, str]]:
                 stat = f.read().decode("ascii", "replace")
         except OSError:
             continue
-        rest = stat[stat.rfind(")") + 2:].split()  # the name in parentheses may hold spaces
+        rest = stat[
+            stat.rfind(")") + 2 :
+        ].split()  # the name in parentheses may hold spaces
         table[int(entry)] = (int(rest[1]), rest[0])
     return table
 
@@ -173,7 +212,9 @@ def end_processes(proc: subprocess.Popen, token: str) -> None:
         return
     marker = f"{TOKEN_ENV}={token}".encode()
     me = os.getpid()
-    killed: set[int] = set()  # followed until they are gone: a killed process is still running its exit
+    killed: set[int] = (
+        set()
+    )  # followed until they are gone: a killed process is still running its exit
     for _ in range(1000):
         table = _processes()
         children: dict[int, list[int]] = {}
@@ -185,8 +226,14 @@ def end_processes(proc: subprocess.Popen, token: str) -> None:
             if pid not in found:
                 found.add(pid)
                 todo += children.get(pid, [])
-        found |= {pid for pid in table if pid not in found and _carries(pid, marker)} | (killed & set(table))
-        alive = {pid for pid in found if pid != me and table.get(pid, (0, "Z"))[1] not in ("Z", "X")}
+        found |= {
+            pid for pid in table if pid not in found and _carries(pid, marker)
+        } | (killed & set(table))
+        alive = {
+            pid
+            for pid in found
+            if pid != me and table.get(pid, (0, "Z"))[1] not in ("Z", "X")
+        }
         if not alive:
             break
         for pid in alive:
@@ -198,9 +245,15 @@ def end_processes(proc: subprocess.Popen, token: str) -> None:
     proc.wait()
 
 
-def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeout: float = DEFAULT_TIMEOUT,
-                   preset: str = DEFAULT_PRESET, memory_gb: float = DEFAULT_MEMORY_GB,
-                   name: str | None = None) -> list[Row]:
+def grade_notebook(
+    path: str | os.PathLike,
+    *,
+    chapter: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    preset: str = DEFAULT_PRESET,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+    name: str | None = None,
+) -> list[Row]:
     """Rows for one submission: one per expected exercise, or one row saying why none could be graded.
 
     ``name`` is the student file as the grade sheet shows it (default: the file's name).
@@ -214,13 +267,22 @@ def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeo
         nbformat.validate(nb)
         expected = _expected_exercises(nb, chapter)
     except Exception as e:  # not JSON, not a notebook, no chapter: say which
-        return [Row(name, "-", False, f"malformed submission, not graded: {type(e).__name__}: {e}")]
+        return [
+            Row(
+                name,
+                "-",
+                False,
+                f"malformed submission, not graded: {type(e).__name__}: {e}",
+            )
+        ]
     with tempfile.TemporaryDirectory(prefix="tlbook-grade-") as tmp:
         copy = Path(tmp) / "submission.ipynb"
         nbformat.write(nb, copy)
         log = Path(tmp) / "checks.jsonl"
         log.touch()
-        report = _run_isolated(copy, log, timeout=timeout, preset=preset, memory_gb=memory_gb)
+        report = _run_isolated(
+            copy, log, timeout=timeout, preset=preset, memory_gb=memory_gb
+        )
         results = {}
         for line in log.read_text().splitlines():
             try:
@@ -236,20 +298,35 @@ def grade_notebook(path: str | os.PathLike, *, chapter: int | None = None, timeo
         why = f"not graded: the kernel died ({report['kernel_died']})"
     else:
         errors = report.get("errors", [])
-        why = ("not graded: its check(...) never ran"
-               + (f"; first error: {errors[0]}" if errors else "; was the check call deleted?"))
+        why = "not graded: its check(...) never ran" + (
+            f"; first error: {errors[0]}" if errors else "; was the check call deleted?"
+        )
     rows = []
     for ex in expected:
         if ex in results:
-            rows.append(Row(name, ex, bool(results[ex].get("passed")), str(results[ex].get("feedback", ""))))
+            rows.append(
+                Row(
+                    name,
+                    ex,
+                    bool(results[ex].get("passed")),
+                    str(results[ex].get("feedback", "")),
+                )
+            )
         else:
             rows.append(Row(name, ex, False, why))
     return rows
 
 
-def grade_folder(folder: str | os.PathLike, *, out: str | os.PathLike, chapter: int | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, preset: str = DEFAULT_PRESET,
-                 memory_gb: float = DEFAULT_MEMORY_GB, verbose: bool = True) -> list[Row]:
+def grade_folder(
+    folder: str | os.PathLike,
+    *,
+    out: str | os.PathLike,
+    chapter: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    preset: str = DEFAULT_PRESET,
+    memory_gb: float = DEFAULT_MEMORY_GB,
+    verbose: bool = True,
+) -> list[Row]:
     """Grade every ``*.ipynb`` in ``folder``; write the CSV ``out`` (atomically) and ``out`` + ``.summary.txt``."""
 
     folder = Path(folder)
@@ -261,13 +338,23 @@ def grade_folder(folder: str | os.PathLike, *, out: str | os.PathLike, chapter: 
     for path, why in skipped:
         print(f"skipped {show(path.relative_to(folder))}: {why}", file=sys.stderr)
     if not paths:
-        raise GradingError(f"{show(folder)} holds no .ipynb files to grade (searched its subfolders too)")
+        raise GradingError(
+            f"{show(folder)} holds no .ipynb files to grade (searched its subfolders too)"
+        )
     rows: list[Row] = []
     for path in paths:
         if verbose:
             print(f"grading {show(path.relative_to(folder))} ...", flush=True)
-        rows.extend(grade_notebook(path, chapter=chapter, timeout=timeout, preset=preset, memory_gb=memory_gb,
-                                   name=show(path.relative_to(folder))))
+        rows.extend(
+            grade_notebook(
+                path,
+                chapter=chapter,
+                timeout=timeout,
+                preset=preset,
+                memory_gb=memory_gb,
+                name=show(path.relative_to(folder)),
+            )
+        )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student_file", "exercise", "passed", "feedback"])
@@ -281,8 +368,10 @@ def grade_folder(folder: str | os.PathLike, *, out: str | os.PathLike, chapter: 
     if verbose:
         print(text, end="")
         print(f"wrote {show(out)} and {show(out.name)}.summary.txt")
-    print(f"{len(paths) + len(skipped)} submissions found, {len(paths)} graded, {len(skipped)} skipped",
-          file=sys.stderr if not verbose else sys.stdout)
+    print(
+        f"{len(paths) + len(skipped)} submissions found, {len(paths)} graded, {len(skipped)} skipped",
+        file=sys.stderr if not verbose else sys.stdout,
+    )
     return rows
 
 
@@ -298,7 +387,9 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     skipped: list[tuple[Path, str]] = []
 
     def unreadable(e: OSError) -> None:
-        skipped.append((Path(e.filename), f"a folder that cannot be read ({e.strerror})"))
+        skipped.append(
+            (Path(e.filename), f"a folder that cannot be read ({e.strerror})")
+        )
 
     entries: list[Path] = []
     for top, dirs, files in os.walk(folder, onerror=unreadable, followlinks=False):
@@ -308,9 +399,16 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
         parts = path.relative_to(folder).parts
         notebook = path.suffix.lower() == ".ipynb"
         if ".ipynb_checkpoints" in parts:
-            skipped.append((path, "a Jupyter autosave (.ipynb_checkpoints), not a submission"))
+            skipped.append(
+                (path, "a Jupyter autosave (.ipynb_checkpoints), not a submission")
+            )
         elif any(part.startswith(".") for part in parts):
-            skipped.append((path, "a hidden file (its name or folder starts with '.'), e.g. macOS metadata"))
+            skipped.append(
+                (
+                    path,
+                    "a hidden file (its name or folder starts with '.'), e.g. macOS metadata",
+                )
+            )
         elif path.is_symlink() and not path.exists():
             skipped.append((path, "a symbolic link that leads nowhere (or to a loop)"))
         elif path.is_dir():
@@ -339,10 +437,17 @@ def summary(rows: list[Row]) -> str:
         if len(mine) == 1 and mine[0].exercise == "-":
             lines.append(f"{s}: not graded ({mine[0].feedback})")
         else:
-            lines.append(f"{s}: {sum(r.passed for r in mine)} of {len(mine)} exercises passed")
-    for ex in sorted({r.exercise for r in rows if r.exercise != "-"}, key=lambda e: tuple(map(int, e.split(".")))):
+            lines.append(
+                f"{s}: {sum(r.passed for r in mine)} of {len(mine)} exercises passed"
+            )
+    for ex in sorted(
+        {r.exercise for r in rows if r.exercise != "-"},
+        key=lambda e: tuple(map(int, e.split("."))),
+    ):
         mine = [r for r in rows if r.exercise == ex]
-        lines.append(f"exercise {ex}: passed by {sum(r.passed for r in mine)} of {len(mine)} submissions")
+        lines.append(
+            f"exercise {ex}: passed by {sum(r.passed for r in mine)} of {len(mine)} submissions"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -356,7 +461,9 @@ def _become_subreaper() -> None:
         import ctypes
 
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+            ctypes.CDLL(None, use_errno=True).prctl(
+                36, 1, 0, 0, 0
+            )  # PR_SET_CHILD_SUBREAPER
 
 
 def _execute_one(path: Path, report: Path) -> None:
@@ -368,7 +475,9 @@ def _execute_one(path: Path, report: Path) -> None:
     _become_subreaper()
     nb = nbformat.read(path, as_version=4)
     result: dict = {"errors": []}
-    running: list[int] = []  # index of the cell sent to the kernel last, recorded as it starts
+    running: list[
+        int
+    ] = []  # index of the cell sent to the kernel last, recorded as it starts
     kept = [0]  # bytes of output kept so far
 
     def started(cell, cell_index: int, **kwargs) -> None:
@@ -385,24 +494,38 @@ def _execute_one(path: Path, report: Path) -> None:
                     return None
             return super().output(outs, msg, display_id, cell_index)
 
-    client = BoundedClient(nb, kernel_name="python3", allow_errors=True, timeout=None,
-                           resources={"metadata": {"path": str(path.parent)}}, on_cell_execute=started)
+    client = BoundedClient(
+        nb,
+        kernel_name="python3",
+        allow_errors=True,
+        timeout=None,
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_execute=started,
+    )
     try:
         client.execute()
     except DeadKernelError:
         # The cell that was running when the kernel died: recorded when it started, so it does not
         # depend on how far the outputs had arrived (which raced with the kernel's death under load).
-        result["kernel_died"] = f"while running cell {running[-1]}" if running else "before the first cell"
+        result["kernel_died"] = (
+            f"while running cell {running[-1]}" if running else "before the first cell"
+        )
     finally:
         _end_descendants()
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                result["errors"].append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
+                result["errors"].append(
+                    f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
+                )
     import resource
 
-    result["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    result["kernel_peak_memory_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    result["peak_memory_mb"] = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    )
+    result["kernel_peak_memory_mb"] = (
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    )
     report.write_text(json.dumps(result))
 
 
@@ -414,7 +537,10 @@ def _end_descendants() -> None:
     killed: set[int] = set()
     for _ in range(1000):
         table = _processes()
-        below, todo = set(), [pid for pid, (parent, _s) in table.items() if parent == me]
+        below, todo = (
+            set(),
+            [pid for pid, (parent, _s) in table.items() if parent == me],
+        )
         while todo:
             pid = todo.pop()
             if pid not in below:

@@ -50,7 +50,9 @@ MAX_PIXELS = 64_000_000
 # Panoramas are up to about 10:1; beyond 20:1 an "image" is a strip whose centre square is a sliver.
 MAX_ASPECT = 20
 
-ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a grey patch
+ImageFile.LOAD_TRUNCATED_IMAGES = (
+    False  # a truncated file is an error, never a grey patch
+)
 
 
 def _fail(name: str, why: str) -> ImageError:
@@ -63,20 +65,31 @@ def _open(source: Path | bytes) -> Image.Image:
     return Image.open(source)
 
 
-def image_size(source: str | os.PathLike | bytes, *, name: str | None = None) -> tuple[int, int]:
+def image_size(
+    source: str | os.PathLike | bytes, *, name: str | None = None
+) -> tuple[int, int]:
     """``(width, height)`` as the file's header declares it, after EXIF orientation; nothing is decoded.
 
     >>> buf = io.BytesIO(); Image.new("RGB", (30, 10)).save(buf, "PNG")
     >>> image_size(buf.getvalue())
     (30, 10)
     """
-    label = name or (show(source) if not isinstance(source, (bytes, bytearray, memoryview)) else "<bytes>")
+    label = name or (
+        show(source)
+        if not isinstance(source, (bytes, bytearray, memoryview))
+        else "<bytes>"
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with _open(_as_source(source)) as im:
                 w, h = im.size
-                if _orientation(im) in (5, 6, 7, 8):  # a quarter turn: width and height swap
+                if _orientation(im) in (
+                    5,
+                    6,
+                    7,
+                    8,
+                ):  # a quarter turn: width and height swap
                     w, h = h, w
                 return w, h
     except Exception as e:  # noqa: BLE001 - every decoder failure is the same for the user: this file
@@ -103,7 +116,11 @@ def _reason(e: BaseException) -> str:
     if isinstance(e, Image.DecompressionBombError):
         return f"it declares too many pixels ({e})"
     text = str(e).strip() or type(e).__name__
-    return f"{text[:200]} ({type(e).__name__})" if not isinstance(e, OSError) else text[:200]
+    return (
+        f"{text[:200]} ({type(e).__name__})"
+        if not isinstance(e, OSError)
+        else text[:200]
+    )
 
 
 def decode_image(
@@ -133,8 +150,13 @@ def decode_image(
             # Pillow warns of large images and odd metadata; the bounds below decide instead.
             warnings.simplefilter("ignore")
             with _open(_as_source(source)) as im:
-                return _decode_open(im, label, storage_size=storage_size, max_pixels=max_pixels,
-                                    max_aspect=max_aspect)
+                return _decode_open(
+                    im,
+                    label,
+                    storage_size=storage_size,
+                    max_pixels=max_pixels,
+                    max_aspect=max_aspect,
+                )
     except ImageError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -143,16 +165,27 @@ def decode_image(
         raise _fail(label, _reason(e)) from None
 
 
-def _decode_open(im: Image.Image, label: str, *, storage_size: int | None, max_pixels: int,
-                 max_aspect: float) -> np.ndarray:
+def _decode_open(
+    im: Image.Image,
+    label: str,
+    *,
+    storage_size: int | None,
+    max_pixels: int,
+    max_aspect: float,
+) -> np.ndarray:
     w, h = im.size  # from the header: nothing decoded yet
     if w < 1 or h < 1:
         raise _fail(label, f"it declares a size of {w}x{h} pixels")
     if w * h > max_pixels:
-        raise _fail(label, f"it is {w}x{h} pixels ({w * h / 1e6:.0f} M), more than the "
-                           f"{max_pixels / 1e6:.0f} M tlbook decodes")
+        raise _fail(
+            label,
+            f"it is {w}x{h} pixels ({w * h / 1e6:.0f} M), more than the "
+            f"{max_pixels / 1e6:.0f} M tlbook decodes",
+        )
     if max(w, h) > max_aspect * min(w, h):
-        raise _fail(label, f"it is {w}x{h} pixels, longer than {max_aspect:g} times its width")
+        raise _fail(
+            label, f"it is {w}x{h} pixels, longer than {max_aspect:g} times its width"
+        )
     orientation = _orientation(im)
     if storage_size is not None and im.format == "JPEG":
         # Decode at 1/2, 1/4 or 1/8 scale when that still leaves the shorter side >= storage_size.
@@ -169,13 +202,19 @@ def _decode_open(im: Image.Image, label: str, *, storage_size: int | None, max_p
     im = im.convert("RGB")
     if orientation != 1:
         im = _upright(im, orientation)
-    if storage_size is not None and (min(im.size) != storage_size or im.size[0] != im.size[1]):
+    if storage_size is not None and (
+        min(im.size) != storage_size or im.size[0] != im.size[1]
+    ):
         w, h = im.size
         side = min(w, h)
         left, top = (w - side) // 2, (h - side) // 2
         # Only the centre square is resampled: memory is storage_size**2, whatever the aspect ratio.
-        im = im.resize((storage_size, storage_size), Image.Resampling.BICUBIC,
-                       box=(left, top, left + side, top + side), reducing_gap=3.0)
+        im = im.resize(
+            (storage_size, storage_size),
+            Image.Resampling.BICUBIC,
+            box=(left, top, left + side, top + side),
+            reducing_gap=3.0,
+        )
     array = np.asarray(im, dtype=np.uint8)
     if array.ndim != 3 or array.shape[2] != 3:
         raise _fail(label, f"it decoded to an array of shape {array.shape}, not RGB")
@@ -211,4 +250,3 @@ def _to_8_bit(im: Image.Image) -> Image.Image:
     else:
         scale = 255.0 / 65535.0
     return Image.fromarray(np.clip(np.rint(a * scale), 0, 255).astype(np.uint8), "L")
-

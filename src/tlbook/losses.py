@@ -21,7 +21,13 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["softmax", "cross_entropy", "cross_entropy_grad", "smoothed_targets", "one_vs_rest_bce"]
+__all__ = [
+    "softmax",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "smoothed_targets",
+    "one_vs_rest_bce",
+]
 
 
 def softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -38,7 +44,9 @@ def softmax(logits: torch.Tensor) -> torch.Tensor:
     return e / e.sum(dim=1, keepdim=True)
 
 
-def smoothed_targets(labels: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:
+def smoothed_targets(
+    labels: torch.Tensor, num_classes: int, smoothing: float = 0.0
+) -> torch.Tensor:
     """Target distributions ``(N, K)``: ``(1 - eps) * onehot(y) + eps / K``.
 
     >>> smoothed_targets(torch.tensor([1]), 4, 0.2)
@@ -48,7 +56,9 @@ def smoothed_targets(labels: torch.Tensor, num_classes: int, smoothing: float = 
     return (1.0 - smoothing) * onehot + smoothing / num_classes
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float = 0.0) -> torch.Tensor:
+def cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float = 0.0
+) -> torch.Tensor:
     """Mean categorical cross-entropy ``-(1/N) sum_i sum_k t_ik log p_ik`` (a scalar).
 
     With ``smoothing=0`` the target ``t`` is one-hot and this is
@@ -59,7 +69,9 @@ def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, *, smoothing: floa
     return -(t * log_p).sum(dim=1).mean()
 
 
-def cross_entropy_grad(logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float = 0.0) -> torch.Tensor:
+def cross_entropy_grad(
+    logits: torch.Tensor, labels: torch.Tensor, *, smoothing: float = 0.0
+) -> torch.Tensor:
     """Gradient of :func:`cross_entropy` with respect to the logits: ``(p - t) / N``.
 
     >>> z = torch.zeros(1, 2); cross_entropy_grad(z, torch.tensor([0]))
@@ -79,5 +91,7 @@ def one_vs_rest_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """
     y = torch.nn.functional.one_hot(labels, logits.shape[1]).float()  # (N, K)
     # log(sigmoid(z)) = -softplus(-z);  log(1 - sigmoid(z)) = -softplus(z)
-    per_class = y * torch.nn.functional.softplus(-logits) + (1 - y) * torch.nn.functional.softplus(logits)
+    per_class = y * torch.nn.functional.softplus(-logits) + (
+        1 - y
+    ) * torch.nn.functional.softplus(logits)
     return per_class.sum(dim=1).mean()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -25,8 +25,20 @@ from matplotlib.figure import Figure
 from .train import History, LRFinder, Recipe, lr_factor
 
 __all__ = [
-    "glue", "BookFigure", "to_display", "show_images", "accuracy_bars", "plot_history", "sampling_grid",
-    "plot_confusion", "plot_reliability", "plot_accuracy_cost", "plot_data_curve", "plot_robustness", "plot_lr_finder", "plot_schedule",
+    "glue",
+    "BookFigure",
+    "to_display",
+    "show_images",
+    "accuracy_bars",
+    "plot_history",
+    "sampling_grid",
+    "plot_confusion",
+    "plot_reliability",
+    "plot_accuracy_cost",
+    "plot_data_curve",
+    "plot_robustness",
+    "plot_lr_finder",
+    "plot_schedule",
 ]
 
 TAB10 = colormaps["tab10"].colors  # one colour per run or class
@@ -59,8 +71,12 @@ def glue(name: str, value: float | int | str) -> float | int | str:
     except ImportError:
         return value
     try:
-        record(name, _Sentence(value) if isinstance(value, str) else value, display=False)
-    except Exception:  # no IPython kernel (a plain interpreter, a doctest): nothing to record into
+        record(
+            name, _Sentence(value) if isinstance(value, str) else value, display=False
+        )
+    except (
+        Exception
+    ):  # no IPython kernel (a plain interpreter, a doctest): nothing to record into
         pass
     return value
 
@@ -117,8 +133,14 @@ def show_images(
     return fig
 
 
-def accuracy_bars(results: dict[str, float], *, title: str = "", chance: float | None = None,
-                  errors: dict[str, float] | None = None, show_gains: bool = False) -> Figure:
+def accuracy_bars(
+    results: dict[str, float],
+    *,
+    title: str = "",
+    chance: float | None = None,
+    errors: dict[str, float] | None = None,
+    show_gains: bool = False,
+) -> Figure:
     """Horizontal bars of accuracies (fractions), labelled in percent.
 
     ``errors`` (fractions, e.g. the standard deviation over seeds) draws error
@@ -134,14 +156,26 @@ def accuracy_bars(results: dict[str, float], *, title: str = "", chance: float |
     names = list(results)
     values = [100 * results[k] for k in names]
     xerr = [100 * errors[k] for k in names] if errors else None
-    bars = ax.barh(names, values, xerr=xerr, capsize=3 if xerr else 0, color=TAB10[: len(names)] if len(names) <= 10
-                   else [TAB10[i % 10] for i in range(len(names))])
+    bars = ax.barh(
+        names,
+        values,
+        xerr=xerr,
+        capsize=3 if xerr else 0,
+        color=TAB10[: len(names)]
+        if len(names) <= 10
+        else [TAB10[i % 10] for i in range(len(names))],
+    )
     labels = [f"{v:.1f} %" for v in values]
     if show_gains:
-        labels = [labels[0]] + [f"{lab} ({v - prev:+.1f})" for lab, v, prev in zip(labels[1:], values[1:], values)]
+        labels = [labels[0]] + [
+            f"{lab} ({v - prev:+.1f})"
+            for lab, v, prev in zip(labels[1:], values[1:], values)
+        ]
     ax.bar_label(bars, labels=labels, padding=3 + (12 if xerr else 0))
     if chance is not None:
-        ax.axvline(100 * chance, color="grey", linestyle="--", linewidth=1, label="chance")
+        ax.axvline(
+            100 * chance, color="grey", linestyle="--", linewidth=1, label="chance"
+        )
         ax.legend(loc="lower right")
     ax.set_xlim(0, 115 if show_gains else 105)
     ax.set_xlabel("test accuracy (%)")
@@ -159,11 +193,31 @@ def plot_history(histories: dict[str, History], *, title: str = "") -> Figure:
         colour = TAB10[i % 10]
         epochs = [e.epoch for e in h.epochs]
         ax_loss.plot(epochs, [e.train_loss for e in h.epochs], "--", color=colour)
-        ax_acc.plot(epochs, [100 * e.train_accuracy for e in h.epochs], "--", color=colour)
+        ax_acc.plot(
+            epochs, [100 * e.train_accuracy for e in h.epochs], "--", color=colour
+        )
         if h.epochs and h.epochs[0].val_loss is not None:
-            ax_loss.plot(epochs, [e.val_loss for e in h.epochs], "-o", color=colour, label=name, markersize=3)
-            ax_acc.plot(epochs, [100 * e.val_accuracy for e in h.epochs], "-o", color=colour, label=name, markersize=3)
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss (dashed: train, solid: validation)")
+            ax_loss.plot(
+                epochs,
+                [e.val_loss for e in h.epochs],
+                "-o",
+                color=colour,
+                label=name,
+                markersize=3,
+            )
+            ax_acc.plot(
+                epochs,
+                [100 * e.val_accuracy for e in h.epochs],
+                "-o",
+                color=colour,
+                label=name,
+                markersize=3,
+            )
+    ax_loss.set(
+        xlabel="epoch",
+        ylabel="cross-entropy",
+        title="loss (dashed: train, solid: validation)",
+    )
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     ax_acc.legend()
     if title:
@@ -172,7 +226,15 @@ def plot_history(histories: dict[str, History], *, title: str = "") -> Figure:
     return fig
 
 
-def sampling_grid(ax, matrix: torch.Tensor, *, height: int, width: int, step: int = 4, colour: str = "yellow") -> None:
+def sampling_grid(
+    ax,
+    matrix: torch.Tensor,
+    *,
+    height: int,
+    width: int,
+    step: int = 4,
+    colour: str = "yellow",
+) -> None:
     """Draw on ``ax`` where the output pixels sample the input (the inverse map), as a grid.
 
     ``matrix`` is a forward matrix in centred pixel coordinates; the lines
@@ -186,7 +248,9 @@ def sampling_grid(ax, matrix: torch.Tensor, *, height: int, width: int, step: in
 
     def back(px: torch.Tensor, py: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # image edge coordinates (0..W) -> centred -> inverse map -> image coordinates for imshow (-0.5 offset)
-        pts = torch.stack([px - width / 2, py - height / 2, torch.ones_like(px)])  # (3, M)
+        pts = torch.stack(
+            [px - width / 2, py - height / 2, torch.ones_like(px)]
+        )  # (3, M)
         src = inverse @ pts
         return src[0] + width / 2 - 0.5, src[1] + height / 2 - 0.5
 
@@ -200,10 +264,14 @@ def sampling_grid(ax, matrix: torch.Tensor, *, height: int, width: int, step: in
     ax.set_ylim(height * 1.25 - 0.5, -0.5 - height * 0.25)
 
 
-def plot_confusion(confusion: torch.Tensor, classes: Sequence[str], *, title: str = "") -> Figure:
+def plot_confusion(
+    confusion: torch.Tensor, classes: Sequence[str], *, title: str = ""
+) -> Figure:
     """The confusion matrix ``(K, K)`` (rows: true class, columns: prediction) as row percentages."""
     counts = confusion.double()
-    rows = 100 * counts / counts.sum(dim=1, keepdim=True).clamp(min=1)  # (K, K) percent of each true class
+    rows = (
+        100 * counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    )  # (K, K) percent of each true class
     fig = BookFigure(figsize=(6.5, 5.5))
     ax = fig.subplots()
     im = ax.imshow(rows.numpy(), cmap="Blues", vmin=0, vmax=100)
@@ -211,17 +279,30 @@ def plot_confusion(confusion: torch.Tensor, classes: Sequence[str], *, title: st
     for i in range(k):
         for j in range(k):
             if counts[i, j] > 0:
-                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=7,
-                        color="white" if rows[i, j] > 50 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{int(counts[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if rows[i, j] > 50 else "black",
+                )
     ax.set_xticks(range(k), classes, rotation=45, ha="right")
     ax.set_yticks(range(k), classes)
-    ax.set(xlabel="predicted class", ylabel="true class", title=title or "confusion matrix (counts; colour: % of row)")
+    ax.set(
+        xlabel="predicted class",
+        ylabel="true class",
+        title=title or "confusion matrix (counts; colour: % of row)",
+    )
     fig.colorbar(im, ax=ax, label="% of the true class")
     fig.tight_layout()
     return fig
 
 
-def plot_reliability(curves: dict[str, dict[str, torch.Tensor]], *, title: str = "") -> Figure:
+def plot_reliability(
+    curves: dict[str, dict[str, torch.Tensor]], *, title: str = ""
+) -> Figure:
     """Reliability diagrams side by side: accuracy against confidence per bin.
 
     ``curves`` maps a name to :func:`tlbook.evaluation.reliability`'s output;
@@ -233,12 +314,33 @@ def plot_reliability(curves: dict[str, dict[str, torch.Tensor]], *, title: str =
         bins = len(r["count"])
         centres = (np.arange(bins) + 0.5) / bins
         used = r["count"].numpy() > 0
-        ax.bar(centres[used], 100 * r["accuracy"].numpy()[used], width=1 / bins, edgecolor="black",
-               color=TAB10[0], alpha=0.8, label="accuracy in bin")
-        ax.plot([0, 1], [0, 100], "--", color="grey", linewidth=1)  # perfect calibration
-        ax.plot(centres[used], 100 * r["confidence"].numpy()[used], "o", color=TAB10[3], markersize=4,
-                label="mean confidence in bin")
-        ax.set(xlim=(0, 1), ylim=(0, 100), xlabel="confidence (max probability)", ylabel="accuracy (%)", title=name)
+        ax.bar(
+            centres[used],
+            100 * r["accuracy"].numpy()[used],
+            width=1 / bins,
+            edgecolor="black",
+            color=TAB10[0],
+            alpha=0.8,
+            label="accuracy in bin",
+        )
+        ax.plot(
+            [0, 1], [0, 100], "--", color="grey", linewidth=1
+        )  # perfect calibration
+        ax.plot(
+            centres[used],
+            100 * r["confidence"].numpy()[used],
+            "o",
+            color=TAB10[3],
+            markersize=4,
+            label="mean confidence in bin",
+        )
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 100),
+            xlabel="confidence (max probability)",
+            ylabel="accuracy (%)",
+            title=name,
+        )
         ax.legend(loc="upper left", fontsize=8)
     if title:
         fig.suptitle(title)
@@ -246,7 +348,9 @@ def plot_reliability(curves: dict[str, dict[str, torch.Tensor]], *, title: str =
     return fig
 
 
-def plot_accuracy_cost(points: dict[str, tuple[float, float, float]], *, xlabel: str, title: str = "") -> Figure:
+def plot_accuracy_cost(
+    points: dict[str, tuple[float, float, float]], *, xlabel: str, title: str = ""
+) -> Figure:
     """Accuracy against a cost, one labelled point per strategy: ``points[name] = (cost, mean, sd)``.
 
     The cost axis is logarithmic (trainable parameters span five orders of
@@ -260,8 +364,21 @@ def plot_accuracy_cost(points: dict[str, tuple[float, float, float]], *, xlabel:
     fig = BookFigure(figsize=(6.5, 4))
     ax = fig.subplots()
     for i, (name, (cost, mean, sd)) in enumerate(points.items()):
-        ax.errorbar([cost], [100 * mean], yerr=[100 * sd], marker="o", capsize=3, color=TAB10[i % 10])
-        ax.annotate(name, (cost, 100 * mean), textcoords="offset points", xytext=(6, 4), fontsize=9)
+        ax.errorbar(
+            [cost],
+            [100 * mean],
+            yerr=[100 * sd],
+            marker="o",
+            capsize=3,
+            color=TAB10[i % 10],
+        )
+        ax.annotate(
+            name,
+            (cost, 100 * mean),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=9,
+        )
     ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
@@ -269,7 +386,9 @@ def plot_accuracy_cost(points: dict[str, tuple[float, float, float]], *, xlabel:
     return fig
 
 
-def plot_data_curve(rows: Sequence[dict], *, title: str = "", reference: tuple[float, str] | None = None) -> Figure:
+def plot_data_curve(
+    rows: Sequence[dict], *, title: str = "", reference: tuple[float, str] | None = None
+) -> Figure:
     """Test accuracy against labelled images per class, one line per strategy, mean ± sd over seeds.
 
     ``rows`` are :func:`tlbook.studies.data_curve`'s rows (``strategy``,
@@ -282,30 +401,65 @@ def plot_data_curve(rows: Sequence[dict], *, title: str = "", reference: tuple[f
     ax = fig.subplots()
     for i, name in enumerate(dict.fromkeys(r["strategy"] for r in rows)):
         ks = sorted({r["per_class"] for r in rows if r["strategy"] == name})
-        accs = [np.array([100 * r["test_accuracy"] for r in rows if r["strategy"] == name and r["per_class"] == k])
-                for k in ks]
+        accs = [
+            np.array(
+                [
+                    100 * r["test_accuracy"]
+                    for r in rows
+                    if r["strategy"] == name and r["per_class"] == k
+                ]
+            )
+            for k in ks
+        ]
         means = [a.mean() for a in accs]
         sds = [a.std(ddof=1) if len(a) > 1 else 0.0 for a in accs]
         seeds = max(len(a) for a in accs)
-        label = f"{name} (mean ± sd, {seeds} seeds)" if seeds > 1 else f"{name} (one seed)"
-        ax.errorbar(ks, means, yerr=sds, marker="o", capsize=3, color=TAB10[i], label=label,
-                    linestyle="-" if seeds > 1 else "--")
+        label = (
+            f"{name} (mean ± sd, {seeds} seeds)" if seeds > 1 else f"{name} (one seed)"
+        )
+        ax.errorbar(
+            ks,
+            means,
+            yerr=sds,
+            marker="o",
+            capsize=3,
+            color=TAB10[i],
+            label=label,
+            linestyle="-" if seeds > 1 else "--",
+        )
         for k, a in zip(ks, accs):
             ax.plot([k] * len(a), a, ".", color=TAB10[i], alpha=0.4)
     if reference is not None:
-        ax.axhline(100 * reference[0], color="grey", linestyle=":", linewidth=1.5, label=reference[1])
+        ax.axhline(
+            100 * reference[0],
+            color="grey",
+            linestyle=":",
+            linewidth=1.5,
+            label=reference[1],
+        )
     ax.set_xscale("log")
-    ax.set_xticks(sorted({r["per_class"] for r in rows}), [str(k) for k in sorted({r["per_class"] for r in rows})])
-    ax.set(xlabel="labelled training images per class (log scale)", ylabel="test accuracy (%)",
-           title=title or "accuracy against labelled data")
+    ax.set_xticks(
+        sorted({r["per_class"] for r in rows}),
+        [str(k) for k in sorted({r["per_class"] for r in rows})],
+    )
+    ax.set(
+        xlabel="labelled training images per class (log scale)",
+        ylabel="test accuracy (%)",
+        title=title or "accuracy against labelled data",
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     return fig
 
 
-def plot_robustness(results: dict[str, dict[str, Sequence[float]]], *, severities: Sequence[int], clean: dict[str, float],
-                    title: str = "") -> Figure:
+def plot_robustness(
+    results: dict[str, dict[str, Sequence[float]]],
+    *,
+    severities: Sequence[int],
+    clean: dict[str, float],
+    title: str = "",
+) -> Figure:
     """Accuracy under each corruption against severity; one panel per corruption, one line per model.
 
     ``results[model][corruption]`` holds one accuracy (fraction) per severity;
@@ -317,8 +471,14 @@ def plot_robustness(results: dict[str, dict[str, Sequence[float]]], *, severitie
     xs = [0, *severities]
     for ax, kind in zip(axes, corruptions):
         for i, (model, per_kind) in enumerate(results.items()):
-            ax.plot(xs, [100 * clean[model], *(100 * a for a in per_kind[kind])], "-o", color=TAB10[i],
-                    markersize=4, label=model)
+            ax.plot(
+                xs,
+                [100 * clean[model], *(100 * a for a in per_kind[kind])],
+                "-o",
+                color=TAB10[i],
+                markersize=4,
+                label=model,
+            )
         ax.set(title=kind.replace("_", " "), xlabel="severity (0: clean)", xticks=xs)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")
@@ -329,7 +489,9 @@ def plot_robustness(results: dict[str, dict[str, Sequence[float]]], *, severitie
     return fig
 
 
-def plot_lr_finder(result: LRFinder, *, chosen: float | None = None, title: str = "") -> Figure:
+def plot_lr_finder(
+    result: LRFinder, *, chosen: float | None = None, title: str = ""
+) -> Figure:
     """The learning-rate range test: smoothed loss against the rate (log scale), its suggestion and ``chosen``.
 
     >>> fig = plot_lr_finder(LRFinder([1e-4, 1e-3, 1e-2], [2.3, 1.9, 3.0], 1e-3), chosen=2e-3)
@@ -339,10 +501,25 @@ def plot_lr_finder(result: LRFinder, *, chosen: float | None = None, title: str 
     fig = BookFigure(figsize=(6, 3.5))
     ax = fig.subplots()
     ax.plot(result.lrs, result.losses, color=TAB10[0])
-    ax.axvline(result.suggestion, color=TAB10[1], linestyle="--", label=f"finder's suggestion {result.suggestion:.1g}")
+    ax.axvline(
+        result.suggestion,
+        color=TAB10[1],
+        linestyle="--",
+        label=f"finder's suggestion {result.suggestion:.1g}",
+    )
     if chosen is not None:
-        ax.axvline(chosen, color=TAB10[2], linestyle=":", label=f"chosen on validation {chosen:g}")
-    ax.set(xscale="log", xlabel="learning rate (head)", ylabel="training loss (smoothed)", title=title)
+        ax.axvline(
+            chosen,
+            color=TAB10[2],
+            linestyle=":",
+            label=f"chosen on validation {chosen:g}",
+        )
+    ax.set(
+        xscale="log",
+        xlabel="learning rate (head)",
+        ylabel="training loss (smoothed)",
+        title=title,
+    )
     ax.legend()
     fig.tight_layout()
     return fig
@@ -363,12 +540,19 @@ def plot_schedule(recipe: Recipe, *, steps_per_epoch: int, title: str = "") -> F
     ax.plot(steps, lrs, color=TAB10[0])
     warm = max(1, round(recipe.warmup * total)) if recipe.schedule != "constant" else 0
     if warm:
-        ax.axvspan(0, warm, color=TAB10[1], alpha=0.15, label=f"linear warm-up ({warm} steps)")
-        ax.annotate("cosine decay", xy=(warm + (total - warm) / 2, recipe.lr / 2), ha="left")
+        ax.axvspan(
+            0, warm, color=TAB10[1], alpha=0.15, label=f"linear warm-up ({warm} steps)"
+        )
+        ax.annotate(
+            "cosine decay", xy=(warm + (total - warm) / 2, recipe.lr / 2), ha="left"
+        )
     for e in range(1, recipe.epochs):
         ax.axvline(e * steps_per_epoch, color="grey", linewidth=0.5)
-    ax.set(xlabel=f"optimiser step (grey lines: epochs of {steps_per_epoch} steps)", ylabel="learning rate",
-           title=title or f"{recipe.schedule}: peak {recipe.lr:g}")
+    ax.set(
+        xlabel=f"optimiser step (grey lines: epochs of {steps_per_epoch} steps)",
+        ylabel="learning rate",
+        title=title or f"{recipe.schedule}: peak {recipe.lr:g}",
+    )
     if warm:
         ax.legend(loc="upper right")
     fig.tight_layout()

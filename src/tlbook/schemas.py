@@ -19,7 +19,18 @@ from __future__ import annotations
 from typing import Any
 
 from .config import DOMAINS, PRESETS, Config
-from .files import AnyValue, Fields, Flag, ListOf, MapOf, Maybe, Number, Text, Whole, validate
+from .files import (
+    AnyValue,
+    Fields,
+    Flag,
+    ListOf,
+    MapOf,
+    Maybe,
+    Number,
+    Text,
+    Whole,
+    validate,
+)
 
 __all__ = [
     "CONFIG",
@@ -41,55 +52,109 @@ CONFIG = Fields(
         "backbone": Text(),
         "data": Maybe(Text()),
         "cache": Text(),
-        **{name: DOMAINS[name] for name in Config.__dataclass_fields__ if name in DOMAINS},
+        **{
+            name: DOMAINS[name]
+            for name in Config.__dataclass_fields__
+            if name in DOMAINS
+        },
     }
 )
 
-PREPROCESSING = Fields({"size": Whole(1), "mean": ListOf(Number(), 3), "std": ListOf(Number(1e-12), 3)})
+PREPROCESSING = Fields(
+    {"size": Whole(1), "mean": ListOf(Number(), 3), "std": ListOf(Number(1e-12), 3)}
+)
 
 # metrics.json of `python -m tlbook train` (tlbook.experiment.RunResult.metrics).
 METRICS = Fields(
     required={
         "config": CONFIG,
         "strategy": Text(),
-        "test": Fields({"accuracy": ACCURACY, "n": Whole(1), "loss": Number()},
-                       optional={"per_class_accuracy": MapOf(ACCURACY), "confusion": ListOf(ListOf(Whole()))}),
+        "test": Fields(
+            {"accuracy": ACCURACY, "n": Whole(1), "loss": Number()},
+            optional={
+                "per_class_accuracy": MapOf(ACCURACY),
+                "confusion": ListOf(ListOf(Whole())),
+            },
+        ),
         "trainable_parameters": Whole(),
         "seconds": SECONDS,
     },
-    optional={"preprocessing": PREPROCESSING, "recipe": MapOf(AnyValue()), "history": MapOf(AnyValue()),
-              "parameters": Whole(), "processes": Whole(1)},
+    optional={
+        "preprocessing": PREPROCESSING,
+        "recipe": MapOf(AnyValue()),
+        "history": MapOf(AnyValue()),
+        "parameters": Whole(),
+        "processes": Whole(1),
+    },
 )
 
 # What every study file holds around its rows (tlbook.cli.cmd_study writes it).
 STUDY_HEADER = Fields(
     required={"study": Text(), "config": CONFIG, "rows": ListOf(MapOf(AnyValue()))},
-    optional={"architecture": Maybe(Text()), "preprocessing": PREPROCESSING, "choices": MapOf(AnyValue()),
-              "complete": Flag()},
+    optional={
+        "architecture": Maybe(Text()),
+        "preprocessing": PREPROCESSING,
+        "choices": MapOf(AnyValue()),
+        "complete": Flag(),
+    },
 )
 
 # The fields of one row that the chapters, plots and tools/claims.py read, per study.
 STUDY_ROWS: dict[str, Any] = {
     "strategies": Fields(
-        required={"strategy": Text(), "seed": Whole(), "test_accuracy": ACCURACY, "epochs": Whole(1),
-                  "trainable_parameters": Whole(), "lr": Number(0), "seconds": SECONDS,
-                  "correct": Text(alphabet="01")},
-        optional={"best_val_accuracy": Maybe(ACCURACY), "best_epoch": Maybe(Whole(1)),
-                  "history": MapOf(AnyValue())},
+        required={
+            "strategy": Text(),
+            "seed": Whole(),
+            "test_accuracy": ACCURACY,
+            "epochs": Whole(1),
+            "trainable_parameters": Whole(),
+            "lr": Number(0),
+            "seconds": SECONDS,
+            "correct": Text(alphabet="01"),
+        },
+        optional={
+            "best_val_accuracy": Maybe(ACCURACY),
+            "best_epoch": Maybe(Whole(1)),
+            "history": MapOf(AnyValue()),
+        },
     ),
     "sweep": Fields(
-        required={"strategy": Text(), "lr": Number(0), "seed": Whole(), "val_accuracy": ACCURACY,
-                  "val_accuracy_by_epoch": ListOf(ACCURACY, 1), "seconds": SECONDS},
+        required={
+            "strategy": Text(),
+            "lr": Number(0),
+            "seed": Whole(),
+            "val_accuracy": ACCURACY,
+            "val_accuracy_by_epoch": ListOf(ACCURACY, 1),
+            "seconds": SECONDS,
+        },
         optional={"best_epoch": Maybe(Whole(1))},
     ),
     "curve": Fields(
-        required={"strategy": Text(), "per_class": Whole(1), "seed": Whole(), "test_accuracy": ACCURACY,
-                  "epochs": Whole(1), "seconds": SECONDS},
-        optional={"batch_size": Whole(1), "best_epoch": Maybe(Whole(1)), "recovered_from_log": Flag()},
+        required={
+            "strategy": Text(),
+            "per_class": Whole(1),
+            "seed": Whole(),
+            "test_accuracy": ACCURACY,
+            "epochs": Whole(1),
+            "seconds": SECONDS,
+        },
+        optional={
+            "batch_size": Whole(1),
+            "best_epoch": Maybe(Whole(1)),
+            "recovered_from_log": Flag(),
+        },
     ),
     "ladder": Fields(
-        required={"step": Text(), "test_accuracy": ACCURACY, "size": Whole(1), "optimizer": Text(),
-                  "lr": Number(0), "batch_size": Whole(1), "steps": Whole(1), "seconds": SECONDS},
+        required={
+            "step": Text(),
+            "test_accuracy": ACCURACY,
+            "size": Whole(1),
+            "optimizer": Text(),
+            "lr": Number(0),
+            "batch_size": Whole(1),
+            "steps": Whole(1),
+            "seconds": SECONDS,
+        },
         optional={"retrained": Flag()},
     ),
 }
@@ -97,12 +162,19 @@ STUDY_ROWS: dict[str, Any] = {
 # A checkpoint's payload besides its tensors (tlbook.train.save_checkpoint); the state dict is checked
 # by torch when it is loaded into the network.
 CHECKPOINT = Fields(
-    required={"format": Text(), "backbone": Text(), "classes": ListOf(Text(), 2), "state_dict": AnyValue()},
+    required={
+        "format": Text(),
+        "backbone": Text(),
+        "classes": ListOf(Text(), 2),
+        "state_dict": AnyValue(),
+    },
     optional={"architecture": Maybe(Text()), "meta": MapOf(AnyValue())},
 )
 
 
-def validate_study(value: Any, *, what: str, study: str | None = None) -> dict[str, Any]:
+def validate_study(
+    value: Any, *, what: str, study: str | None = None
+) -> dict[str, Any]:
     """A study file's content, checked: its header, then each row against its study's row schema.
 
     ``study`` (when given) is the study the caller expects; another is named as such.
@@ -119,6 +191,8 @@ def validate_study(value: Any, *, what: str, study: str | None = None) -> dict[s
     if study is not None and name != study:
         raise SchemaError(f"{what} holds the {name!r} study, not {study!r}")
     if name not in STUDY_ROWS:
-        raise SchemaError(f"{what}: field 'study' must be one of {sorted(STUDY_ROWS)}, got {name!r}")
+        raise SchemaError(
+            f"{what}: field 'study' must be one of {sorted(STUDY_ROWS)}, got {name!r}"
+        )
     validate(value["rows"], ListOf(STUDY_ROWS[name]), what=what, path="rows")
     return value

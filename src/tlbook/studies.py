@@ -23,21 +23,57 @@ import dataclasses
 import importlib.resources
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .augment import DEFAULT_AUGMENT, SOURCE_AUGMENT
-from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, get_spec, preprocessing_for
-from .config import CONFIG_FLAGS, Config, default_device, get_config, seed_everything
+from .augment import SOURCE_AUGMENT
+from .backbones import (
+    ARCHITECTURE_BEFORE_IT_WAS_RECORDED,
+    Preprocessing,
+    get_spec,
+    preprocessing_for,
+)
+from .config import CONFIG_FLAGS, Config, default_device, seed_everything
 from .errors import SchemaError
 from .evaluation import PairedTest, mcnemar
+from .experiment import (
+    STRATEGIES,
+    load_data,
+    prepare_model,
+    recipe_for,
+    run,
+    train_strategy,
+)
 from .files import AnyValue, read_json, show
 from .schemas import validate_study
-from .experiment import STRATEGIES, load_data, prepare_model, recipe_for, run, train_strategy
 from .train import Evaluation, evaluate, fit, steps_per_epoch
 
-__all__ = ["LadderStep", "LADDER", "SOURCE_STEPS", "ladder", "STUDY_SEEDS", "CONVERGED_SCRATCH_EPOCHS_SCALE", "CONVERGED_SCRATCH", "CONVERGED_CURVE_MAX_PER_CLASS", "strategies", "strategy_summary", "paired_comparison", "SWEEP_LRS", "sweep", "chosen_by_validation", "curve_batch_size", "CURVE_POINTS", "data_curve", "curve_means", "images_needed", "STUDIES", "RESULTS", "load_or_run"]
+__all__ = [
+    "LadderStep",
+    "LADDER",
+    "SOURCE_STEPS",
+    "ladder",
+    "STUDY_SEEDS",
+    "CONVERGED_SCRATCH_EPOCHS_SCALE",
+    "CONVERGED_SCRATCH",
+    "CONVERGED_CURVE_MAX_PER_CLASS",
+    "strategies",
+    "strategy_summary",
+    "paired_comparison",
+    "SWEEP_LRS",
+    "sweep",
+    "chosen_by_validation",
+    "curve_batch_size",
+    "CURVE_POINTS",
+    "data_curve",
+    "curve_means",
+    "images_needed",
+    "STUDIES",
+    "RESULTS",
+    "load_or_run",
+]
 
 
 @dataclass(frozen=True)
@@ -45,9 +81,13 @@ class LadderStep:
     """One rung: the one thing that changes relative to the rung before."""
 
     name: str
-    recipe: dict[str, Any] = field(default_factory=dict)  # Recipe fields; None = the book's value
+    recipe: dict[str, Any] = field(
+        default_factory=dict
+    )  # Recipe fields; None = the book's value
     size: int | None = None  # input size in px (-1: the preset's; None: unchanged)
-    weights_preprocessing: bool | None = None  # the weights' own mean/std (False: the source's 0.5/0.5)
+    weights_preprocessing: bool | None = (
+        None  # the weights' own mean/std (False: the source's 0.5/0.5)
+    )
     deterministic_eval: bool | None = None  # model.eval() and no test augmentation
 
 
@@ -57,9 +97,19 @@ class LadderStep:
 LADDER: tuple[LadderStep, ...] = (
     LadderStep(
         "source recipe",
-        recipe=dict(optimizer="sgd", lr=1e-3, momentum=0.9, weight_decay=0.0, schedule="constant",
-                    label_smoothing=0.0, augment=SOURCE_AUGMENT, batch_size=100),
-        size=32, weights_preprocessing=False, deterministic_eval=False,
+        recipe=dict(
+            optimizer="sgd",
+            lr=1e-3,
+            momentum=0.9,
+            weight_decay=0.0,
+            schedule="constant",
+            label_smoothing=0.0,
+            augment=SOURCE_AUGMENT,
+            batch_size=100,
+        ),
+        size=32,
+        weights_preprocessing=False,
+        deterministic_eval=False,
     ),
     LadderStep("+ deterministic evaluation", deterministic_eval=True),
     LadderStep("+ the weights' own mean/std", weights_preprocessing=True),
@@ -95,11 +145,17 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
     size, own, deterministic = cfg.image_size, True, True
     rows, model, trained_key = [], None, None
     for step in LADDER:
-        changes = {k: (getattr(book, k) if v is None else v) for k, v in step.recipe.items()}
+        changes = {
+            k: (getattr(book, k) if v is None else v) for k, v in step.recipe.items()
+        }
         recipe = replace(recipe, **changes)
         size = cfg.image_size if step.size == -1 else (step.size or size)
         own = own if step.weights_preprocessing is None else step.weights_preprocessing
-        deterministic = deterministic if step.deterministic_eval is None else step.deterministic_eval
+        deterministic = (
+            deterministic
+            if step.deterministic_eval is None
+            else step.deterministic_eval
+        )
         weights = preprocessing_for(cfg.backbone, size)
         pre = weights if own else Preprocessing(size, (0.5,) * 3, (0.5,) * 3)
         key = (recipe, pre)
@@ -107,19 +163,44 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
         retrained = key != trained_key
         if retrained:
             seed_everything(cfg.seed)
-            model, groups = prepare_model(cfg.backbone, "finetune", num_classes=len(train.classes), recipe=recipe)
+            model, groups = prepare_model(
+                cfg.backbone, "finetune", num_classes=len(train.classes), recipe=recipe
+            )
             # No checkpoint selection on any rung (the source has none): each rung changes one thing.
-            fit(model, train, None, preprocessing=pre, recipe=recipe, param_groups=groups,
-                device=default_device(), seed=cfg.seed, verbose=verbose)
+            fit(
+                model,
+                train,
+                None,
+                preprocessing=pre,
+                recipe=recipe,
+                param_groups=groups,
+                device=default_device(),
+                seed=cfg.seed,
+                verbose=verbose,
+            )
             trained_key = key
         # The source's evaluation (train mode) updates BatchNorm statistics: evaluate a copy.
-        result = evaluate(model if deterministic else copy.deepcopy(model), test, preprocessing=pre,
-                          augment=None if deterministic else SOURCE_AUGMENT,
-                          train_mode=not deterministic, seed=cfg.seed)
-        rows.append({"step": step.name, "test_accuracy": result.accuracy, "size": size,
-                     "optimizer": recipe.optimizer, "lr": recipe.lr, "batch_size": recipe.batch_size,
-                     "steps": steps_per_epoch(len(train), recipe.batch_size) * recipe.epochs,
-                     "retrained": retrained, "seconds": time.perf_counter() - start})
+        result = evaluate(
+            model if deterministic else copy.deepcopy(model),
+            test,
+            preprocessing=pre,
+            augment=None if deterministic else SOURCE_AUGMENT,
+            train_mode=not deterministic,
+            seed=cfg.seed,
+        )
+        rows.append(
+            {
+                "step": step.name,
+                "test_accuracy": result.accuracy,
+                "size": size,
+                "optimizer": recipe.optimizer,
+                "lr": recipe.lr,
+                "batch_size": recipe.batch_size,
+                "steps": steps_per_epoch(len(train), recipe.batch_size) * recipe.epochs,
+                "retrained": retrained,
+                "seconds": time.perf_counter() - start,
+            }
+        )
         if verbose:
             print(f"{step.name:<46} {result.accuracy:6.1%}", flush=True)
     return rows
@@ -129,7 +210,9 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
 OnRow = Callable[[list[dict[str, Any]]], None]
 
 
-def _done(previous: list[dict[str, Any]] | None, *fields: str) -> dict[tuple, dict[str, Any]]:
+def _done(
+    previous: list[dict[str, Any]] | None, *fields: str
+) -> dict[tuple, dict[str, Any]]:
     """Rows of an earlier, interrupted or smaller run of the same study, by the fields that identify a run.
 
     >>> _done([{"strategy": "a", "seed": 0, "test_accuracy": 0.5}], "strategy", "seed")
@@ -139,12 +222,18 @@ def _done(previous: list[dict[str, Any]] | None, *fields: str) -> dict[tuple, di
 
 
 # Seeds of the multi-seed studies, per preset (smoke: every code path, in seconds).
-STUDY_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "cpu": (0, 1, 2), "full": (0, 1, 2)}
+STUDY_SEEDS: dict[str, tuple[int, ...]] = {
+    "smoke": (0,),
+    "cpu": (0, 1, 2),
+    "full": (0, 1, 2),
+}
 
 
 def _correct_string(result: Evaluation) -> str:
     """Per-test-image correctness as a string of 0s and 1s, for paired tests (:func:`tlbook.evaluation.mcnemar`)."""
-    return "".join("1" if c else "0" for c in (result.predictions == result.labels).tolist())
+    return "".join(
+        "1" if c else "0" for c in (result.predictions == result.labels).tolist()
+    )
 
 
 # The from-scratch baseline trained to convergence: this many times the preset's epochs, first seed only
@@ -156,10 +245,17 @@ CONVERGED_SCRATCH = f"scratch, {CONVERGED_SCRATCH_EPOCHS_SCALE}x epochs"
 CONVERGED_CURVE_MAX_PER_CLASS = 25
 
 
-def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_trap: bool = True,
-               converged_scratch: bool = True, seeds: tuple[int, ...] | None = None,
-               previous: list[dict[str, Any]] | None = None, on_row: OnRow | None = None,
-               verbose: bool = False) -> list[dict[str, Any]]:
+def strategies(
+    cfg: Config,
+    *,
+    names: tuple[str, ...] = tuple(STRATEGIES),
+    bn_trap: bool = True,
+    converged_scratch: bool = True,
+    seeds: tuple[int, ...] | None = None,
+    previous: list[dict[str, Any]] | None = None,
+    on_row: OnRow | None = None,
+    verbose: bool = False,
+) -> list[dict[str, Any]]:
     """Every strategy on the same data and budget, plus the BatchNorm trap, for each seed.
 
     ``seeds`` defaults to :data:`STUDY_SEEDS` of ``cfg.preset``. Within one seed
@@ -176,28 +272,53 @@ def strategies(cfg: Config, *, names: tuple[str, ...] = tuple(STRATEGIES), bn_tr
     done = _done(previous, "strategy", "seed")
     runs = [(name, dict(strategy=name), 1) for name in names]
     if bn_trap:
-        runs.append(("linear, BatchNorm not frozen (the trap)", dict(strategy="linear", bn_eval=False), 1))
+        runs.append(
+            (
+                "linear, BatchNorm not frozen (the trap)",
+                dict(strategy="linear", bn_eval=False),
+                1,
+            )
+        )
     rows = []
     for seed in seeds:
         extra = []
         if converged_scratch and seed == seeds[0]:
             epochs = CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs
-            extra = [(f"scratch, {epochs} epochs (to convergence)", dict(strategy="scratch"),
-                      CONVERGED_SCRATCH_EPOCHS_SCALE)]
+            extra = [
+                (
+                    f"scratch, {epochs} epochs (to convergence)",
+                    dict(strategy="scratch"),
+                    CONVERGED_SCRATCH_EPOCHS_SCALE,
+                )
+            ]
         for label, kwargs, scale in runs + extra:
             if (label, seed) in done:
                 rows.append(done[(label, seed)])
                 continue
             scfg = cfg.replace(seed=seed, epochs=scale * cfg.epochs)
             r = run(scfg, **kwargs)
-            rows.append({"strategy": label, "seed": seed, "test_accuracy": r.test.accuracy,
-                         "best_val_accuracy": r.history.best_val_accuracy, "best_epoch": r.history.best_epoch,
-                         "epochs": scfg.epochs, "trainable_parameters": r.trainable_parameters, "lr": r.recipe.lr,
-                         "seconds": r.seconds, "history": r.history.to_dict(), "correct": _correct_string(r.test)})
+            rows.append(
+                {
+                    "strategy": label,
+                    "seed": seed,
+                    "test_accuracy": r.test.accuracy,
+                    "best_val_accuracy": r.history.best_val_accuracy,
+                    "best_epoch": r.history.best_epoch,
+                    "epochs": scfg.epochs,
+                    "trainable_parameters": r.trainable_parameters,
+                    "lr": r.recipe.lr,
+                    "seconds": r.seconds,
+                    "history": r.history.to_dict(),
+                    "correct": _correct_string(r.test),
+                }
+            )
             if on_row:
                 on_row(rows)
             if verbose:
-                print(f"seed {seed}  {label:<40} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s", flush=True)
+                print(
+                    f"seed {seed}  {label:<40} {r.test.accuracy:6.1%}  {r.seconds:5.0f} s",
+                    flush=True,
+                )
     return rows
 
 
@@ -214,7 +335,11 @@ def strategy_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out = {}
     for name, accs in by.items():
         mean = sum(accs) / len(accs)
-        std = (sum((a - mean) ** 2 for a in accs) / (len(accs) - 1)) ** 0.5 if len(accs) > 1 else 0.0
+        std = (
+            (sum((a - mean) ** 2 for a in accs) / (len(accs) - 1)) ** 0.5
+            if len(accs) > 1
+            else 0.0
+        )
         out[name] = {"mean": mean, "std": std, "seeds": len(accs)}
     return out
 
@@ -256,15 +381,35 @@ SWEEP_LRS: dict[str, tuple[float, ...]] = {
     "finetune": (0.0005, 0.001, 0.002, 0.004),
     "scratch": (0.0015, 0.003, 0.006),
     "linear": (0.0025, 0.005, 0.01, 0.02),
-    "discriminative": (0.003, 0.006, 0.012, 0.024),  # the backbone learns at a tenth of the head's rate
-    "layerwise": (0.002, 0.004, 0.008),  # the head's rate; each stage below at 0.75x the one above
-    "head_first": (0.0005, 0.001, 0.002, 0.004),  # the second phase's (the first's is the probe's chosen rate)
+    "discriminative": (
+        0.003,
+        0.006,
+        0.012,
+        0.024,
+    ),  # the backbone learns at a tenth of the head's rate
+    "layerwise": (
+        0.002,
+        0.004,
+        0.008,
+    ),  # the head's rate; each stage below at 0.75x the one above
+    "head_first": (
+        0.0005,
+        0.001,
+        0.002,
+        0.004,
+    ),  # the second phase's (the first's is the probe's chosen rate)
 }
 
 
-def sweep(cfg: Config, *, lrs: dict[str, tuple[float, ...]] | None = None, seeds: tuple[int, ...] | None = None,
-          previous: list[dict[str, Any]] | None = None, on_row: OnRow | None = None,
-          verbose: bool = False) -> list[dict[str, Any]]:
+def sweep(
+    cfg: Config,
+    *,
+    lrs: dict[str, tuple[float, ...]] | None = None,
+    seeds: tuple[int, ...] | None = None,
+    previous: list[dict[str, Any]] | None = None,
+    on_row: OnRow | None = None,
+    verbose: bool = False,
+) -> list[dict[str, Any]]:
     """Validation accuracy of each strategy at each candidate learning rate; the test set is never read.
 
     ``lrs`` maps strategy -> candidate peak learning rates (default
@@ -286,18 +431,36 @@ def sweep(cfg: Config, *, lrs: dict[str, tuple[float, ...]] | None = None, seeds
                 scfg = cfg.replace(seed=seed)
                 train, val, _ = load_data(scfg)
                 start = time.perf_counter()
-                _, history = train_strategy(scfg, name, train, val, recipe=replace(recipe_for(scfg, name), lr=lr),
-                                            preprocessing=preprocessing_for(cfg.backbone, cfg.image_size),
-                                            device=default_device())
-                rows.append({"strategy": name, "lr": lr, "seed": seed, "val_accuracy": history.best_val_accuracy,
-                             "best_epoch": history.best_epoch,
-                             "val_accuracy_by_epoch": [e.val_accuracy for e in history.epochs],
-                             "seconds": time.perf_counter() - start})
+                _, history = train_strategy(
+                    scfg,
+                    name,
+                    train,
+                    val,
+                    recipe=replace(recipe_for(scfg, name), lr=lr),
+                    preprocessing=preprocessing_for(cfg.backbone, cfg.image_size),
+                    device=default_device(),
+                )
+                rows.append(
+                    {
+                        "strategy": name,
+                        "lr": lr,
+                        "seed": seed,
+                        "val_accuracy": history.best_val_accuracy,
+                        "best_epoch": history.best_epoch,
+                        "val_accuracy_by_epoch": [
+                            e.val_accuracy for e in history.epochs
+                        ],
+                        "seconds": time.perf_counter() - start,
+                    }
+                )
                 if on_row:
                     on_row(rows)
                 if verbose:
-                    print(f"{name:<16} lr {lr:<8g} seed {seed}: best validation accuracy "
-                          f"{history.best_val_accuracy:6.1%}", flush=True)
+                    print(
+                        f"{name:<16} lr {lr:<8g} seed {seed}: best validation accuracy "
+                        f"{history.best_val_accuracy:6.1%}",
+                        flush=True,
+                    )
     return rows
 
 
@@ -317,11 +480,20 @@ def chosen_by_validation(rows: list[dict[str, Any]], strategy: str) -> dict[str,
     if not by_lr:
         raise ValueError(f"the sweep has no rows for strategy {strategy!r}")
     mean = {lr: sum(v) / len(v) for lr, v in by_lr.items()}
-    best = max(sorted(mean), key=lambda lr: mean[lr])  # max keeps the first, i.e. the smallest, of equals
-    return {"strategy": strategy, "lr": best, "val_accuracy": mean[best], "chosen_on": "validation"}
+    best = max(
+        sorted(mean), key=lambda lr: mean[lr]
+    )  # max keeps the first, i.e. the smallest, of equals
+    return {
+        "strategy": strategy,
+        "lr": best,
+        "val_accuracy": mean[best],
+        "chosen_on": "validation",
+    }
 
 
-def curve_batch_size(n_images: int, *, batch_size: int = 50, steps_per_epoch: int = 5) -> int:
+def curve_batch_size(
+    n_images: int, *, batch_size: int = 50, steps_per_epoch: int = 5
+) -> int:
     """Batch size for a training set of ``n_images``: at least ``steps_per_epoch`` steps, at least 10 images.
 
     With 5 images per class (50 images) the preset's batch of 50 would give one
@@ -342,10 +514,17 @@ CURVE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 }
 
 
-def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: tuple[int, ...] | None = None,
-               names: tuple[str, ...] = ("finetune", "scratch"), converged_scratch: bool = True,
-               previous: list[dict[str, Any]] | None = None, on_row: OnRow | None = None,
-               verbose: bool = False) -> list[dict[str, Any]]:
+def data_curve(
+    cfg: Config,
+    *,
+    per_class: tuple[int, ...] | None = None,
+    seeds: tuple[int, ...] | None = None,
+    names: tuple[str, ...] = ("finetune", "scratch"),
+    converged_scratch: bool = True,
+    previous: list[dict[str, Any]] | None = None,
+    on_row: OnRow | None = None,
+    verbose: bool = False,
+) -> list[dict[str, Any]]:
     """Test accuracy for each (strategy, images per class, seed): the data-efficiency curve.
 
     ``per_class`` and ``seeds`` default to :data:`CURVE_POINTS` of ``cfg.preset``.
@@ -369,22 +548,46 @@ def data_curve(cfg: Config, *, per_class: tuple[int, ...] | None = None, seeds: 
             train = load_data(kcfg)[0]
             batch = curve_batch_size(len(train), batch_size=cfg.batch_size)
             runs = [(name, name, kcfg) for name in names]
-            if converged_scratch and seed == seeds[0] and k <= CONVERGED_CURVE_MAX_PER_CLASS:
-                runs.append((CONVERGED_SCRATCH, "scratch",
-                             kcfg.replace(epochs=CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs)))
+            if (
+                converged_scratch
+                and seed == seeds[0]
+                and k <= CONVERGED_CURVE_MAX_PER_CLASS
+            ):
+                runs.append(
+                    (
+                        CONVERGED_SCRATCH,
+                        "scratch",
+                        kcfg.replace(
+                            epochs=CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs
+                        ),
+                    )
+                )
             for label, name, rcfg in runs:
                 if (label, k, seed) in done:
                     rows.append(done[(label, k, seed)])
                     continue
-                r = run(rcfg, strategy=name, recipe=recipe_for(rcfg, name, batch_size=batch))
-                rows.append({"strategy": label, "per_class": k, "seed": seed, "test_accuracy": r.test.accuracy,
-                             "batch_size": batch, "epochs": rcfg.epochs, "best_epoch": r.history.best_epoch,
-                             "seconds": r.seconds})
+                r = run(
+                    rcfg, strategy=name, recipe=recipe_for(rcfg, name, batch_size=batch)
+                )
+                rows.append(
+                    {
+                        "strategy": label,
+                        "per_class": k,
+                        "seed": seed,
+                        "test_accuracy": r.test.accuracy,
+                        "batch_size": batch,
+                        "epochs": rcfg.epochs,
+                        "best_epoch": r.history.best_epoch,
+                        "seconds": r.seconds,
+                    }
+                )
                 if on_row:
                     on_row(rows)
                 if verbose:
-                    print(f"{label:<18} {k:>4} per class, seed {seed}: {r.test.accuracy:6.1%}  {r.seconds:4.0f} s",
-                          flush=True)
+                    print(
+                        f"{label:<18} {k:>4} per class, seed {seed}: {r.test.accuracy:6.1%}  {r.seconds:4.0f} s",
+                        flush=True,
+                    )
     return rows
 
 
@@ -401,14 +604,18 @@ def curve_means(rows: list[dict[str, Any]], strategy: str) -> dict[int, float]:
     return {k: sum(v) / len(v) for k, v in sorted(points.items())}
 
 
-def images_needed(rows: list[dict[str, Any]], strategy: str, target: float) -> int | None:
+def images_needed(
+    rows: list[dict[str, Any]], strategy: str, target: float
+) -> int | None:
     """The fewest images per class at which ``strategy``'s mean accuracy reaches ``target`` (None: never).
 
     >>> rows = [{"strategy": "a", "per_class": k, "test_accuracy": acc} for k, acc in ((5, 0.3), (10, 0.5))]
     >>> images_needed(rows, "a", 0.4), images_needed(rows, "a", 0.9)
     (10, None)
     """
-    return next((k for k, m in curve_means(rows, strategy).items() if m >= target), None)
+    return next(
+        (k for k, m in curve_means(rows, strategy).items() if m >= target), None
+    )
 
 
 def _differing_flags(saved: dict[str, Any], cfg: Config) -> str:
@@ -418,8 +625,13 @@ def _differing_flags(saved: dict[str, Any], cfg: Config) -> str:
     ' --image-size 96 --lr 0.001'
     """
     current = dataclasses.asdict(cfg)
-    return "".join(f" {flag} {saved[field]}" for field, flag in CONFIG_FLAGS.items()
-                   if field in saved and saved[field] is not None and saved[field] != current[field])
+    return "".join(
+        f" {flag} {saved[field]}"
+        for field, flag in CONFIG_FLAGS.items()
+        if field in saved
+        and saved[field] is not None
+        and saved[field] != current[field]
+    )
 
 
 def _stale_because(saved: dict[str, Any], cfg: Config) -> str | None:
@@ -429,27 +641,43 @@ def _stale_because(saved: dict[str, Any], cfg: Config) -> str | None:
     'this study was measured with timm efficientnet_lite0; tlbook now builds efficientnet_lite0 as timm tf_efficientnet_lite0'
     """
     backbone = saved["config"].get("backbone", cfg.backbone)
-    measured = saved.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(backbone)
+    measured = saved.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(
+        backbone
+    )
     current = get_spec(backbone).architecture
     if measured != current:
         return f"this study was measured with {measured}; tlbook now builds {backbone} as {current}"
     # As JSON has it (tuples become lists), to compare like with like.
-    expected = json.loads(json.dumps(dataclasses.asdict(preprocessing_for(backbone, saved["config"].get(
-        "image_size", cfg.image_size)))))
+    expected = json.loads(
+        json.dumps(
+            dataclasses.asdict(
+                preprocessing_for(
+                    backbone, saved["config"].get("image_size", cfg.image_size)
+                )
+            )
+        )
+    )
     if "preprocessing" in saved and saved["preprocessing"] != expected:
         return f"this study was measured with preprocessing {saved['preprocessing']}, not {expected}"
     return None
 
 
 # The studies, by the name the command line and the results files use.
-STUDIES = {"sweep": sweep, "ladder": ladder, "strategies": strategies, "curve": data_curve}
+STUDIES = {
+    "sweep": sweep,
+    "ladder": ladder,
+    "strategies": strategies,
+    "curve": data_curve,
+}
 
 # The committed results ship inside the package (package data), so an installed tlbook, Colab's included,
 # finds them without the repository: importlib.resources, never a path relative to a checkout.
 RESULTS = importlib.resources.files("tlbook") / "results"
 
 
-def load_or_run(name: str, cfg: Config, *, folder: str | Path | None = None) -> list[dict[str, Any]]:
+def load_or_run(
+    name: str, cfg: Config, *, folder: str | Path | None = None
+) -> list[dict[str, Any]]:
     """Rows of study ``name`` for ``cfg.preset``: from ``folder/NAME-PRESET.json`` if it exists, else run now.
 
     The chapters call this: in the ``cpu`` preset they show the committed
@@ -459,6 +687,7 @@ def load_or_run(name: str, cfg: Config, *, folder: str | Path | None = None) -> 
     package. A saved file is checked against its schema
     (:func:`tlbook.schemas.validate_study`) before it is used.
 
+    >>> from tlbook.config import get_config
     >>> rows = load_or_run("sweep", get_config("cpu"))  # doctest: +ELLIPSIS
     loaded tlbook/results/sweep-cpu.json, written by: python -m tlbook study sweep --preset cpu ...
     >>> sorted({r["strategy"] for r in rows})[:2]
@@ -471,18 +700,28 @@ def load_or_run(name: str, cfg: Config, *, folder: str | Path | None = None) -> 
     shown = show(path) if folder is not None else f"tlbook/results/{file_name}"
     if path.is_file():
         with importlib.resources.as_file(path) as real:
-            saved = validate_study(read_json(real, AnyValue(), what=shown), what=shown, study=name)
+            saved = validate_study(
+                read_json(real, AnyValue(), what=shown), what=shown, study=name
+            )
         if saved["config"]["preset"] != cfg.preset:
-            raise SchemaError(f"{shown} does not hold the {name} study of the {cfg.preset} preset; delete or "
-                              "regenerate it")
+            raise SchemaError(
+                f"{shown} does not hold the {name} study of the {cfg.preset} preset; delete or "
+                "regenerate it"
+            )
         flags = _differing_flags(saved["config"], cfg)
-        print(f"loaded {shown}, written by: python -m tlbook study {name} --preset {cfg.preset}{flags} "
-              f"--out src/tlbook/results/{file_name}")
+        print(
+            f"loaded {shown}, written by: python -m tlbook study {name} --preset {cfg.preset}{flags} "
+            f"--out src/tlbook/results/{file_name}"
+        )
         stale = _stale_because(saved, cfg)
         if saved.get("complete") is False:
-            print(f"NOTE: {shown} holds an interrupted study ({len(saved['rows'])} runs); "
-                  f"finish it with --resume")
+            print(
+                f"NOTE: {shown} holds an interrupted study ({len(saved['rows'])} runs); "
+                f"finish it with --resume"
+            )
         if stale:
-            print(f"NOTE: {stale}; its numbers are not those of the current code until it is re-run")
+            print(
+                f"NOTE: {stale}; its numbers are not those of the current code until it is re-run"
+            )
         return saved["rows"]
     return STUDIES[name](cfg)

@@ -29,22 +29,33 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices, to_device
-from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, Preprocessing, create_model, get_spec
+from .augment import (
+    DEFAULT_AUGMENT,
+    AugmentConfig,
+    preprocess,
+    sample_matrices,
+    to_device,
+)
+from .backbones import (
+    ARCHITECTURE_BEFORE_IT_WAS_RECORDED,
+    Preprocessing,
+    create_model,
+    get_spec,
+)
 from .config import DOMAINS, Config
-from .errors import CheckpointMismatch, CheckpointMissing, ConfigError, TrainingDiverged
 from .data import ImageSet
 from .distributed import gather_rows, shard, world, wrap
+from .errors import CheckpointMismatch, CheckpointMissing, ConfigError, TrainingDiverged
 from .files import atomic_path, show, validate
 from .schemas import CHECKPOINT
 
@@ -88,24 +99,43 @@ class Recipe:
     optimizer: str = "adamw"  # adamw | sgd
     lr: float = Config.lr  # peak learning rate of the head
     momentum: float = 0.9  # SGD only
-    weight_decay: float = Config.weight_decay  # not applied to biases and normalisation weights
+    weight_decay: float = (
+        Config.weight_decay
+    )  # not applied to biases and normalisation weights
     # warmup_cosine: linear warm-up from peak/25, then cosine decay to peak/10,000 (the shape of
     # PyTorch's OneCycleLR, without its momentum cycling); cosine: warm-up from 0, decay to 0; constant.
     schedule: str = "warmup_cosine"
-    warmup: float = 0.1  # fraction of all steps spent warming up (warmup_cosine and cosine)
+    warmup: float = (
+        0.1  # fraction of all steps spent warming up (warmup_cosine and cosine)
+    )
     label_smoothing: float = Config.label_smoothing
     augment: AugmentConfig = DEFAULT_AUGMENT
-    backbone_lr_scale: float = 1.0  # backbone learning rate = lr * this (0.1: discriminative)
+    backbone_lr_scale: float = (
+        1.0  # backbone learning rate = lr * this (0.1: discriminative)
+    )
     layer_decay: float = 1.0  # layer-wise rates: each stage below the head learns at this times the one above
 
     def __post_init__(self) -> None:
         # A misspelt name or an impossible number fails here, not after the data has loaded.
         if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+            raise ConfigError(
+                f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}"
+            )
         if self.schedule not in SCHEDULES:
-            raise ConfigError(f"unknown schedule {self.schedule!r}; use one of {SCHEDULES}")
-        for name in ("epochs", "batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "warmup",
-                     "backbone_lr_scale", "layer_decay"):
+            raise ConfigError(
+                f"unknown schedule {self.schedule!r}; use one of {SCHEDULES}"
+            )
+        for name in (
+            "epochs",
+            "batch_size",
+            "lr",
+            "momentum",
+            "weight_decay",
+            "label_smoothing",
+            "warmup",
+            "backbone_lr_scale",
+            "layer_decay",
+        ):
             DOMAINS[name].check(name, getattr(self, name))
 
 
@@ -127,20 +157,28 @@ class History:
     """Per-epoch statistics of a :func:`fit` call."""
 
     epochs: list[EpochStats] = field(default_factory=list)
-    best_epoch: int | None = None  # epoch whose weights were kept (validation accuracy), 1-based
+    best_epoch: int | None = (
+        None  # epoch whose weights were kept (validation accuracy), 1-based
+    )
     seconds: float = 0.0
-    images_per_second: float = 0.0  # training images per second, validation passes not counted
+    images_per_second: float = (
+        0.0  # training images per second, validation passes not counted
+    )
 
     @property
     def best_val_accuracy(self) -> float | None:
         """Validation accuracy of the epoch whose weights were kept (None without validation)."""
-        return None if self.best_epoch is None else self.epochs[self.best_epoch - 1].val_accuracy
+        return (
+            None
+            if self.best_epoch is None
+            else self.epochs[self.best_epoch - 1].val_accuracy
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
+    def from_dict(cls, d: dict[str, Any]) -> History:
         """Inverse of :meth:`to_dict` (for histories saved in JSON).
 
         >>> h = History(epochs=[EpochStats(1, 2.0, 0.1, None, None, 1e-3, 1.0)])
@@ -188,7 +226,9 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return full + (rest > 1 or n == 1)
 
 
-def _batches(n: int, batch_size: int, *, generator: torch.Generator | None) -> Iterator[torch.Tensor]:
+def _batches(
+    n: int, batch_size: int, *, generator: torch.Generator | None
+) -> Iterator[torch.Tensor]:
     """Index batches over ``n`` items; shuffled with ``generator``, else in order.
 
     When shuffling (training), there are :func:`steps_per_epoch` batches: a
@@ -196,8 +236,16 @@ def _batches(n: int, batch_size: int, *, generator: torch.Generator | None) -> I
     image whose feature map is 1x1 (ResNet-18 at 32 px). In order (evaluation),
     every item is in a batch.
     """
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    count = steps_per_epoch(n, batch_size) if generator is not None else math.ceil(n / batch_size)
+    order = (
+        torch.randperm(n, generator=generator)
+        if generator is not None
+        else torch.arange(n)
+    )
+    count = (
+        steps_per_epoch(n, batch_size)
+        if generator is not None
+        else math.ceil(n / batch_size)
+    )
     for k in range(count):
         yield order[k * batch_size : (k + 1) * batch_size]
 
@@ -231,7 +279,11 @@ def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
     torch.float32
     """
     dtype = autocast_dtype(device)
-    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+    return (
+        contextlib.nullcontext()
+        if dtype is None
+        else torch.autocast(device.type, dtype=dtype)
+    )
 
 
 def _make_optimizer(groups: list[dict], recipe: Recipe) -> torch.optim.Optimizer:
@@ -255,32 +307,54 @@ def lr_factor(step: int, total: int, recipe: Recipe) -> float:
         start = 0.04 if recipe.schedule == "warmup_cosine" else 0.0  # starts at peak/25
         return start + (1.0 - start) * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
-    end = 1e-4 if recipe.schedule == "warmup_cosine" else 0.0  # warmup_cosine or cosine (Recipe checked it)
+    end = (
+        1e-4 if recipe.schedule == "warmup_cosine" else 0.0
+    )  # warmup_cosine or cosine (Recipe checked it)
     return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _inputs(
-    images: torch.Tensor, idx: torch.Tensor, matrices: torch.Tensor, *, preprocessing: Preprocessing,
-    recipe: Recipe, device: torch.device,
+    images: torch.Tensor,
+    idx: torch.Tensor,
+    matrices: torch.Tensor,
+    *,
+    preprocessing: Preprocessing,
+    recipe: Recipe,
+    device: torch.device,
 ) -> torch.Tensor:
     """The network's input for the images ``idx`` of ``images`` (N, 3, H, W) uint8, augmented by ``matrices``."""
     return preprocess(
-        images[to_device(idx, images.device)], size=preprocessing.size, mean=preprocessing.mean,
-        std=preprocessing.std, matrices=matrices, padding_mode=recipe.augment.padding_mode, device=device,
+        images[to_device(idx, images.device)],
+        size=preprocessing.size,
+        mean=preprocessing.mean,
+        std=preprocessing.std,
+        matrices=matrices,
+        padding_mode=recipe.augment.padding_mode,
+        device=device,
     ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
 
 
 def _train_step(
-    net: nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, x: torch.Tensor,
-    y: torch.Tensor, *, label_smoothing: float, device: torch.device,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    label_smoothing: float,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimiser step on the batch ``x`` (B, 3, S, S), ``y`` (B,); returns the loss and the logits (B, K)."""
     with mixed_precision(device):
         logits = net(x)  # (B, K)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
     optimizer.zero_grad(set_to_none=True)
-    scaler.scale(loss).backward()  # under DDP: gradients averaged over the processes here
-    scaler.step(optimizer)  # a disabled scaler (CPU, bfloat16) is a plain optimizer.step()
+    scaler.scale(
+        loss
+    ).backward()  # under DDP: gradients averaged over the processes here
+    scaler.step(
+        optimizer
+    )  # a disabled scaler (CPU, bfloat16) is a plain optimizer.step()
     scaler.update()
     return loss, logits
 
@@ -317,13 +391,31 @@ def train_one_epoch(
         for g, peak in zip(optimizer.param_groups, peaks):
             g["lr"] = peak * lr_factor(step, total, recipe)
         # Every process draws the whole batch's matrices (same generator, same stream), then keeps its share.
-        matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
+        matrices = sample_matrices(
+            len(idx), recipe.augment, height=h, width=w, generator=generator
+        )
         if processes > 1:
             idx, matrices = shard(idx), shard(matrices)
-        x = _inputs(images, idx, matrices, preprocessing=preprocessing, recipe=recipe, device=device)
-        y = to_device(labels[idx], device)  # (B,); B is this process's share of the batch
-        loss, logits = _train_step(net, optimizer, scaler, x, y, label_smoothing=recipe.label_smoothing,
-                                   device=device)
+        x = _inputs(
+            images,
+            idx,
+            matrices,
+            preprocessing=preprocessing,
+            recipe=recipe,
+            device=device,
+        )
+        y = to_device(
+            labels[idx], device
+        )  # (B,); B is this process's share of the batch
+        loss, logits = _train_step(
+            net,
+            optimizer,
+            scaler,
+            x,
+            y,
+            label_smoothing=recipe.label_smoothing,
+            device=device,
+        )
         step += 1
         loss_sum += loss.detach().double() * len(idx)
         correct += (logits.argmax(1) == y).sum()
@@ -360,10 +452,14 @@ def fit(
     the processes, and gradients are averaged, so the optimiser steps are those
     of one process with that batch size.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = (
+        torch.device(device) if device is not None else next(model.parameters()).device
+    )
     processes, _ = world()
     if recipe.batch_size % processes:
-        raise ConfigError(f"the batch size {recipe.batch_size} must divide evenly between {processes} processes")
+        raise ConfigError(
+            f"the batch size {recipe.batch_size} must divide evenly between {processes} processes"
+        )
     # channels_last is faster on CUDA and, with oneDNN, about 1.5x faster on the CPU too.
     model.to(device=device, memory_format=torch.channels_last)
     if param_groups is None:
@@ -378,13 +474,19 @@ def fit(
         raise ValueError("the model has no trainable parameters")
     optimizer = _make_optimizer(param_groups, recipe)
     # float16 needs its gradients scaled up so small ones do not underflow; a disabled scaler is a no-op.
-    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device) == torch.float16)
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=autocast_dtype(device) == torch.float16
+    )
     peaks = [g["lr"] for g in optimizer.param_groups]
     generator = torch.Generator().manual_seed(seed)
-    total = recipe.epochs * steps_per_epoch(len(train), recipe.batch_size)  # optimizer steps
+    total = recipe.epochs * steps_per_epoch(
+        len(train), recipe.batch_size
+    )  # optimizer steps
     # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus (several processes: each copies its batches)
     images = train.images.to(device) if processes == 1 else train.images
-    net = wrap(model, device)  # DistributedDataParallel under torchrun, else the model itself
+    net = wrap(
+        model, device
+    )  # DistributedDataParallel under torchrun, else the model itself
     history = History()
     best_acc, best_state = -1.0, None
     start = time.perf_counter()
@@ -395,13 +497,31 @@ def fit(
         t0 = time.perf_counter()
         model.train()
         loss_sum, correct, seen, step = train_one_epoch(
-            net, optimizer, scaler, images, train.labels, recipe=recipe, preprocessing=preprocessing,
-            peaks=peaks, step=step, total=total, generator=generator, device=device, bar=bar,
+            net,
+            optimizer,
+            scaler,
+            images,
+            train.labels,
+            recipe=recipe,
+            preprocessing=preprocessing,
+            peaks=peaks,
+            step=step,
+            total=total,
+            generator=generator,
+            device=device,
+            bar=bar,
         )
         train_seconds += time.perf_counter() - t0
-        if processes > 1:  # the training statistics of the global batch, not of this process's share
-            totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(seen), dtype=torch.float64,
-                                                                           device=device)])
+        if (
+            processes > 1
+        ):  # the training statistics of the global batch, not of this process's share
+            totals = torch.stack(
+                [
+                    loss_sum,
+                    correct.double(),
+                    torch.tensor(float(seen), dtype=torch.float64, device=device),
+                ]
+            )
             torch.distributed.all_reduce(totals)
             loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
         stats = EpochStats(
@@ -422,7 +542,13 @@ def fit(
                 f"rate of {max(peaks):g}; lower the learning rate (--lr)"
             )
         if val is not None and len(val):
-            ev = evaluate(model, val, preprocessing=preprocessing, device=device, batch_size=max(recipe.batch_size, 100))
+            ev = evaluate(
+                model,
+                val,
+                preprocessing=preprocessing,
+                device=device,
+                batch_size=max(recipe.batch_size, 100),
+            )
             stats.val_loss, stats.val_accuracy = ev.loss, ev.accuracy
             if ev.accuracy > best_acc:
                 best_acc, history.best_epoch = ev.accuracy, epoch
@@ -445,7 +571,9 @@ class LRFinder:
 
     lrs: list[float]  # the rate of each step
     losses: list[float]  # the smoothed training loss after each step
-    suggestion: float  # the rate where the smoothed loss falls fastest (steepest descent)
+    suggestion: (
+        float  # the rate where the smoothed loss falls fastest (steepest descent)
+    )
 
 
 def find_lr(
@@ -477,35 +605,76 @@ def find_lr(
     >>> len(r.lrs) == len(r.losses) <= 5
     True
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = (
+        torch.device(device) if device is not None else next(model.parameters()).device
+    )
     model.to(device=device, memory_format=torch.channels_last).train()
     if param_groups is None:
-        param_groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": 1.0}]
-    optimizer = _make_optimizer([{**g, "weight_decay": g.get("weight_decay", recipe.weight_decay)}
-                                 for g in param_groups if g["params"]], recipe)
-    relative = [g["lr"] / param_groups[-1]["lr"] for g in optimizer.param_groups]  # the head's group is last
-    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype(device) == torch.float16)
+        param_groups = [
+            {"params": [p for p in model.parameters() if p.requires_grad], "lr": 1.0}
+        ]
+    optimizer = _make_optimizer(
+        [
+            {**g, "weight_decay": g.get("weight_decay", recipe.weight_decay)}
+            for g in param_groups
+            if g["params"]
+        ],
+        recipe,
+    )
+    relative = [
+        g["lr"] / param_groups[-1]["lr"] for g in optimizer.param_groups
+    ]  # the head's group is last
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=autocast_dtype(device) == torch.float16
+    )
     generator = torch.Generator().manual_seed(seed)
     h, w = train.images.shape[-2:]
     lrs, losses, smooth, best = [], [], 0.0, math.inf
-    batches = (idx for _ in range(steps) for idx in _batches(len(train), recipe.batch_size, generator=generator))
+    batches = (
+        idx
+        for _ in range(steps)
+        for idx in _batches(len(train), recipe.batch_size, generator=generator)
+    )
     for step, idx in zip(range(steps), batches):
         lr = start * (end / start) ** (step / max(1, steps - 1))
         for g, r in zip(optimizer.param_groups, relative):
             g["lr"] = lr * r
-        matrices = sample_matrices(len(idx), recipe.augment, height=h, width=w, generator=generator)
-        x = _inputs(train.images, idx, matrices, preprocessing=preprocessing, recipe=recipe, device=device)
-        loss, _ = _train_step(model, optimizer, scaler, x, to_device(train.labels[idx], device),
-                              label_smoothing=recipe.label_smoothing, device=device)
+        matrices = sample_matrices(
+            len(idx), recipe.augment, height=h, width=w, generator=generator
+        )
+        x = _inputs(
+            train.images,
+            idx,
+            matrices,
+            preprocessing=preprocessing,
+            recipe=recipe,
+            device=device,
+        )
+        loss, _ = _train_step(
+            model,
+            optimizer,
+            scaler,
+            x,
+            to_device(train.labels[idx], device),
+            label_smoothing=recipe.label_smoothing,
+            device=device,
+        )
         smooth = 0.9 * smooth + 0.1 * loss.item()
-        value = smooth / (1 - 0.9 ** (step + 1))  # bias-corrected exponential moving average
+        value = smooth / (
+            1 - 0.9 ** (step + 1)
+        )  # bias-corrected exponential moving average
         lrs.append(lr)
         losses.append(value)
         best = min(best, value)
         if not math.isfinite(value) or value > 4 * best:
             break
-    lowest = min(range(len(losses)), key=losses.__getitem__)  # look for the descent before the minimum only
-    slopes = [(losses[i + 1] - losses[i - 1]) / math.log(lrs[i + 1] / lrs[i - 1]) for i in range(1, max(1, lowest))]
+    lowest = min(
+        range(len(losses)), key=losses.__getitem__
+    )  # look for the descent before the minimum only
+    slopes = [
+        (losses[i + 1] - losses[i - 1]) / math.log(lrs[i + 1] / lrs[i - 1])
+        for i in range(1, max(1, lowest))
+    ]
     steepest = 1 + min(range(len(slopes)), key=slopes.__getitem__) if slopes else 0
     return LRFinder(lrs=lrs, losses=losses, suggestion=lrs[steepest])
 
@@ -516,15 +685,28 @@ def _progress_bar(total_steps: int, *, enabled: bool):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total_steps, desc="training", unit="batch", mininterval=1.0, file=sys.stderr)
+    return tqdm(
+        total=total_steps,
+        desc="training",
+        unit="batch",
+        mininterval=1.0,
+        file=sys.stderr,
+    )
 
 
 def _report(bar, s: EpochStats, *, verbose: bool, epochs: int) -> None:
-    val = "" if s.val_accuracy is None else f"  val loss {s.val_loss:.3f}  val acc {s.val_accuracy:.1%}"
+    val = (
+        ""
+        if s.val_accuracy is None
+        else f"  val loss {s.val_loss:.3f}  val acc {s.val_accuracy:.1%}"
+    )
     if bar is not None:
         bar.set_postfix_str(f"epoch {s.epoch}/{epochs}  loss {s.train_loss:.3f}{val}")
     if verbose:
-        print(f"epoch {s.epoch}/{epochs}  train loss {s.train_loss:.3f}  train acc {s.train_accuracy:.1%}{val}  ({s.seconds:.0f} s)", flush=True)
+        print(
+            f"epoch {s.epoch}/{epochs}  train loss {s.train_loss:.3f}  train acc {s.train_accuracy:.1%}{val}  ({s.seconds:.0f} s)",
+            flush=True,
+        )
 
 
 @torch.no_grad()
@@ -544,16 +726,24 @@ def predict_logits(
     ``augment`` applies random augmentation (the source's flaw; off by
     default). ``hflip_tta`` averages the logits of each image and its mirror.
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = (
+        torch.device(device) if device is not None else next(model.parameters()).device
+    )
     h, w = images.shape[-2:]
     out = []
     for idx in _batches(len(images), batch_size, generator=None):
         matrices = None
         if augment is not None:
-            matrices = sample_matrices(len(idx), augment, height=h, width=w, generator=generator)
+            matrices = sample_matrices(
+                len(idx), augment, height=h, width=w, generator=generator
+            )
         x = preprocess(
-            images[idx], size=preprocessing.size, mean=preprocessing.mean, std=preprocessing.std,
-            matrices=matrices, device=device,
+            images[idx],
+            size=preprocessing.size,
+            mean=preprocessing.mean,
+            std=preprocessing.std,
+            matrices=matrices,
+            device=device,
             padding_mode=augment.padding_mode if augment is not None else "reflection",
         ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
         with mixed_precision(device):
@@ -587,11 +777,19 @@ def evaluate(
     was_training = model.training
     model.train(train_mode)
     processes, _ = world()
-    mine = shard(torch.arange(len(data)))  # under torchrun each process scores its share, once
+    mine = shard(
+        torch.arange(len(data))
+    )  # under torchrun each process scores its share, once
     try:
         logits = predict_logits(
-            model, data.images if processes == 1 else data.images[mine], preprocessing=preprocessing, batch_size=batch_size, device=device,
-            augment=augment, generator=torch.Generator().manual_seed(seed), hflip_tta=hflip_tta,
+            model,
+            data.images if processes == 1 else data.images[mine],
+            preprocessing=preprocessing,
+            batch_size=batch_size,
+            device=device,
+            augment=augment,
+            generator=torch.Generator().manual_seed(seed),
+            hflip_tta=hflip_tta,
         )  # (N_mine, K)
     finally:
         model.train(was_training)
@@ -599,10 +797,16 @@ def evaluate(
     labels = data.labels
     k = len(data.classes)
     preds = logits.argmax(1)
-    confusion = torch.bincount(labels * k + preds, minlength=k * k).reshape(k, k)  # (K, K)
-    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
+    confusion = torch.bincount(labels * k + preds, minlength=k * k).reshape(
+        k, k
+    )  # (K, K)
+    per_class = (
+        confusion.diag().float() / confusion.sum(1).clamp(min=1).float()
+    ).tolist()
     return Evaluation(
-        accuracy=float((preds == labels).float().mean()) if len(labels) else float("nan"),
+        accuracy=float((preds == labels).float().mean())
+        if len(labels)
+        else float("nan"),
         loss=float(F.cross_entropy(logits, labels)) if len(labels) else float("nan"),
         per_class_accuracy=per_class,
         confusion=confusion,
@@ -618,12 +822,13 @@ def evaluate(
 CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
 
 
-
-
-
-
 def save_checkpoint(
-    path: str | os.PathLike, model: nn.Module, *, backbone: str, classes: list[str], meta: dict | None = None
+    path: str | os.PathLike,
+    model: nn.Module,
+    *,
+    backbone: str,
+    classes: list[str],
+    meta: dict | None = None,
 ) -> None:
     """Save weights plus what is needed to rebuild the model; atomic."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -633,7 +838,9 @@ def save_checkpoint(
         "architecture": get_spec(backbone).architecture,
         "classes": list(classes),
         "state_dict": state,
-        "meta": json.loads(json.dumps(meta or {})),  # plain types only, so weights_only loading works
+        "meta": json.loads(
+            json.dumps(meta or {})
+        ),  # plain types only, so weights_only loading works
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -656,7 +863,9 @@ def load_checkpoint(
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointMissing(f"checkpoint {show(path)} does not exist; train first (python -m tlbook train --out ...)")
+        raise CheckpointMissing(
+            f"checkpoint {show(path)} does not exist; train first (python -m tlbook train --out ...)"
+        )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -666,15 +875,21 @@ def load_checkpoint(
             f"({type(e).__name__}); train a new one with python -m tlbook train"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointMismatch(f"{show(path)} is not a tlbook checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})")
-    validate(payload, CHECKPOINT, what=show(path))  # classes, backbone, meta: the declared shape, or named
+        raise CheckpointMismatch(
+            f"{show(path)} is not a tlbook checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})"
+        )
+    validate(
+        payload, CHECKPOINT, what=show(path)
+    )  # classes, backbone, meta: the declared shape, or named
     found_k = len(payload["classes"])
     if backbone is not None and backbone != payload["backbone"]:
         raise CheckpointMismatch(
             f"{path} holds a {payload['backbone']!r} model with {found_k} classes, not {backbone!r}; "
             f"use backbone {payload['backbone']!r} or train a new checkpoint"
         )
-    saved_arch = payload.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(payload["backbone"])
+    saved_arch = payload.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(
+        payload["backbone"]
+    )
     current_arch = get_spec(payload["backbone"]).architecture
     if saved_arch != current_arch:
         # Same tensor shapes, another network: loading would succeed and silently predict worse.

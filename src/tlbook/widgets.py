@@ -40,8 +40,16 @@ def explorer_figure(
     ``axes`` draws into three existing axes instead of a new figure.
     """
     _, h, w = image.shape
-    a = affine_matrix(angle=angle, zoom=zoom, shift=(shift_x * w, shift_y * h), shear_angle=shear_angle, hflip=hflip)
-    out = warp(image[None].float() / 255, a, mode=mode, padding_mode="zeros")[0]  # (3, H, W)
+    a = affine_matrix(
+        angle=angle,
+        zoom=zoom,
+        shift=(shift_x * w, shift_y * h),
+        shear_angle=shear_angle,
+        hflip=hflip,
+    )
+    out = warp(image[None].float() / 255, a, mode=mode, padding_mode="zeros")[
+        0
+    ]  # (3, H, W)
     if axes is None:
         fig = BookFigure(figsize=(10, 3.4))
         axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]})
@@ -71,7 +79,9 @@ def explorer_grid(image: torch.Tensor, settings: list[dict]) -> Figure:
     6
     """
     fig = BookFigure(figsize=(10, 3.0 * len(settings)))
-    rows = fig.subplots(len(settings), 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]}, squeeze=False)
+    rows = fig.subplots(
+        len(settings), 3, gridspec_kw={"width_ratios": [1.3, 1, 0.9]}, squeeze=False
+    )
     for row, setting in zip(rows, settings):
         explorer_figure(image, axes=tuple(row), **setting)
         row[0].set_ylabel(", ".join(f"{k}={v}" for k, v in setting.items()), fontsize=9)
@@ -104,13 +114,25 @@ def augmentation_explorer(image: torch.Tensor, *, dpi: int = 80):
     import ipywidgets as W
 
     controls = {
-        "angle": W.FloatSlider(value=20.0, min=-180.0, max=180.0, step=1.0, description="angle (deg)"),
-        "zoom": W.FloatLogSlider(value=1.2, base=2, min=-1.5, max=1.5, step=0.05, description="zoom"),
-        "shift_x": W.FloatSlider(value=0.0, min=-0.5, max=0.5, step=0.02, description="shift x"),
-        "shift_y": W.FloatSlider(value=0.0, min=-0.5, max=0.5, step=0.02, description="shift y"),
-        "shear_angle": W.FloatSlider(value=0.0, min=-45.0, max=45.0, step=1.0, description="shear (deg)"),
+        "angle": W.FloatSlider(
+            value=20.0, min=-180.0, max=180.0, step=1.0, description="angle (deg)"
+        ),
+        "zoom": W.FloatLogSlider(
+            value=1.2, base=2, min=-1.5, max=1.5, step=0.05, description="zoom"
+        ),
+        "shift_x": W.FloatSlider(
+            value=0.0, min=-0.5, max=0.5, step=0.02, description="shift x"
+        ),
+        "shift_y": W.FloatSlider(
+            value=0.0, min=-0.5, max=0.5, step=0.02, description="shift y"
+        ),
+        "shear_angle": W.FloatSlider(
+            value=0.0, min=-45.0, max=45.0, step=1.0, description="shear (deg)"
+        ),
         "hflip": W.Checkbox(value=False, description="mirror left-right"),
-        "mode": W.ToggleButtons(options=["bilinear", "nearest"], description="interpolation"),
+        "mode": W.ToggleButtons(
+            options=["bilinear", "nearest"], description="interpolation"
+        ),
     }
     picture = W.Image(format="png")
 

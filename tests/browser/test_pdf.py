@@ -22,15 +22,21 @@ ROOT = Path(__file__).resolve().parents[2]
 PDF = ROOT / "_build" / "pdf" / "tlbook.pdf"
 CHAPTERS = sorted((ROOT / "book").glob("0*.ipynb"))
 
-if not PDF.exists() and os.environ.get("TLBOOK_REQUIRE_BROWSER") == "1":  # CI: never skip silently
+if (
+    not PDF.exists() and os.environ.get("TLBOOK_REQUIRE_BROWSER") == "1"
+):  # CI: never skip silently
     raise RuntimeError(f"{PDF} is missing: make pdf")
-pytestmark = pytest.mark.skipif(not PDF.exists(), reason="print the book first: make pdf")
+pytestmark = pytest.mark.skipif(
+    not PDF.exists(), reason="print the book first: make pdf"
+)
 
 
 def _text(reader) -> str:
     # NFKC undoes the printer's ligatures ("ﬁ" -> "fi"), Sphinx writes typographic apostrophes; whitespace
     # collapsed, since lines wrap anywhere.
-    text = unicodedata.normalize("NFKC", " ".join(p.extract_text() for p in reader.pages)).replace("\u2019", "'")
+    text = unicodedata.normalize(
+        "NFKC", " ".join(p.extract_text() for p in reader.pages)
+    ).replace("\u2019", "'")
     return re.sub(r"\s+", " ", text)
 
 
@@ -40,9 +46,17 @@ def _title(notebook: Path) -> str:
 
 
 def _figures_expected() -> int:
-    outputs = sum(1 for nb in CHAPTERS for cell in json.loads(nb.read_text())["cells"]
-                  for out in cell.get("outputs", []) if "image/png" in out.get("data", {}))
-    static = sum(len(re.findall(r"^```\{figure\}", md.read_text(), flags=re.M)) for md in (ROOT / "book").glob("*.md"))
+    outputs = sum(
+        1
+        for nb in CHAPTERS
+        for cell in json.loads(nb.read_text())["cells"]
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
+    )
+    static = sum(
+        len(re.findall(r"^```\{figure\}", md.read_text(), flags=re.M))
+        for md in (ROOT / "book").glob("*.md")
+    )
     return outputs + static
 
 
@@ -55,11 +69,15 @@ def test_every_chapter_is_printed(reader):
     text = _text(reader)
     assert len(CHAPTERS) == 6
     for notebook in CHAPTERS:
-        assert _title(notebook) in text, f"{notebook.name}: its title is not in {PDF.name}"
+        assert _title(notebook) in text, (
+            f"{notebook.name}: its title is not in {PDF.name}"
+        )
     for heading in ("Exercise 1.1", "Exercise 6.2", "References"):
         assert heading in text
 
 
 def test_every_figure_is_printed_as_an_image(reader):
-    images = [im for page in reader.pages for im in page.images if min(im.image.size) > 64]  # not the icons
+    images = [
+        im for page in reader.pages for im in page.images if min(im.image.size) > 64
+    ]  # not the icons
     assert len(images) >= _figures_expected() > 10

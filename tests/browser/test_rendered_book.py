@@ -33,15 +33,28 @@ ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 # Console noise that is expected offline: scripts that only exist on a CDN.
-OFFLINE_NOISE = ("cdn.jsdelivr.net", "cdnjs.cloudflare.com", "net::ERR_", "require.js", "Failed to load resource")
+OFFLINE_NOISE = (
+    "cdn.jsdelivr.net",
+    "cdnjs.cloudflare.com",
+    "net::ERR_",
+    "require.js",
+    "Failed to load resource",
+)
 
-_MISSING = ([] if (HTML / "index.html").exists() else ["build the book first: make book"]) + local_site.missing()
-if _MISSING and os.environ.get("TLBOOK_REQUIRE_BROWSER") == "1":  # CI: never skip silently
+_MISSING = (
+    [] if (HTML / "index.html").exists() else ["build the book first: make book"]
+) + local_site.missing()
+if (
+    _MISSING and os.environ.get("TLBOOK_REQUIRE_BROWSER") == "1"
+):  # CI: never skip silently
     raise RuntimeError("the browser test cannot run: " + "; ".join(_MISSING))
 pytestmark = pytest.mark.skipif(bool(_MISSING), reason="; ".join(_MISSING))
 
-PAGES = sorted(p.relative_to(HTML).as_posix() for p in HTML.rglob("*.html")
-               if not p.relative_to(HTML).as_posix().startswith(("_", "genindex", "search")))
+PAGES = sorted(
+    p.relative_to(HTML).as_posix()
+    for p in HTML.rglob("*.html")
+    if not p.relative_to(HTML).as_posix().startswith(("_", "genindex", "search"))
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,41 +78,73 @@ def test_page_renders(site, page):
     run = chromium("--dump-dom", url)
     dom = run.stdout
     assert "</html>" in dom, f"{page}: no DOM dumped ({run.stderr[-500:]})"
-    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
-    errors = [line for line in console if ("Uncaught" in line or ":ERROR:" in line or "Error" in line)
-              and not any(noise in line for noise in OFFLINE_NOISE)]
+    console = [
+        line
+        for line in run.stderr.splitlines()
+        if "CONSOLE" in line or "Uncaught" in line
+    ]
+    errors = [
+        line
+        for line in console
+        if ("Uncaught" in line or ":ERROR:" in line or "Error" in line)
+        and not any(noise in line for noise in OFFLINE_NOISE)
+    ]
     assert not errors, f"{page}: JavaScript errors: {errors[:5]}"
 
     for src in sorted(set(re.findall(r'<img[^>]+src="([^"]+)"', dom))):
-        if src.startswith(("http://", "https://", "data:")) and not src.startswith(site):
+        if src.startswith(("http://", "https://", "data:")) and not src.startswith(
+            site
+        ):
             continue
-        target = src if src.startswith("http") else f"{site}/{(Path(page).parent / src).as_posix()}"
+        target = (
+            src
+            if src.startswith("http")
+            else f"{site}/{(Path(page).parent / src).as_posix()}"
+        )
         with urlopen(target) as response:
             assert response.status == 200, f"{page}: {src} not served"
-            Image.open(io.BytesIO(response.read())).verify()  # raises if not a decodable image
+            Image.open(
+                io.BytesIO(response.read())
+            ).verify()  # raises if not a decodable image
 
     source = (HTML / page).read_text(encoding="utf-8")
     if 'class="math' in source:
         math = len(re.findall(r'class="math notranslate', source))
-        typeset = len(re.findall(r'<script type="math/tex[^"]*" id="MathJax-Element-', dom))
-        assert typeset >= math, f"{page}: MathJax typeset {typeset} of the page's {math} equations"
-        assert not re.search(r'class="(MathJax_Error|merror|MJXc-merror)"', dom), f"{page}: a TeX error in an equation"
+        typeset = len(
+            re.findall(r'<script type="math/tex[^"]*" id="MathJax-Element-', dom)
+        )
+        assert typeset >= math, (
+            f"{page}: MathJax typeset {typeset} of the page's {math} equations"
+        )
+        assert not re.search(r'class="(MathJax_Error|merror|MJXc-merror)"', dom), (
+            f"{page}: a TeX error in an equation"
+        )
     if "widget-view+json" in source:
-        assert 'id="fig-explorer-static"' in dom, f"{page}: has a widget but not its static fallback figure"
+        assert 'id="fig-explorer-static"' in dom, (
+            f"{page}: has a widget but not its static fallback figure"
+        )
 
     if "<figure" in source:
-        assert re.search(r'<span class="caption-number">Fig\. \d+ </span>', dom), f"{page}: figures are not numbered"
+        assert re.search(r'<span class="caption-number">Fig\. \d+ </span>', dom), (
+            f"{page}: figures are not numbered"
+        )
 
     shot = SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")
     chromium(f"--screenshot={shot}", "--window-size=1280,2400", url)
-    assert shot.exists() and Image.open(shot).size == (1280, 2400), f"{page}: no screenshot"
+    assert shot.exists() and Image.open(shot).size == (1280, 2400), (
+        f"{page}: no screenshot"
+    )
 
 
 def test_bibliography_lists_every_entry(site):
-    entries = len(re.findall(r"^@\w+\{", (ROOT / "references.bib").read_text(), flags=re.M))
+    entries = len(
+        re.findall(r"^@\w+\{", (ROOT / "references.bib").read_text(), flags=re.M)
+    )
     dom = chromium("--dump-dom", f"{site}/book/references.html").stdout
     listed = dom.count('role="doc-biblioentry"')
-    assert listed == entries, f"the references page lists {listed} of the {entries} entries in references.bib (cite each)"
+    assert listed == entries, (
+        f"the references page lists {listed} of the {entries} entries in references.bib (cite each)"
+    )
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if re.match(r"book/\d\d_", p)])
@@ -110,8 +155,12 @@ def test_notebook_download_saves_a_notebook(site, page):
     links = re.findall(r'<a href="([^"]*_sources/[^"]+\.ipynb)"([^>]*)>', source)
     assert links, f"{page}: no .ipynb download link"
     for href, attributes in links:
-        assert f'download="{name}"' in attributes and "_blank" not in attributes, f"{page}: {attributes}"
+        assert f'download="{name}"' in attributes and "_blank" not in attributes, (
+            f"{page}: {attributes}"
+        )
         with urlopen(f"{site}/{(Path(page).parent / href).as_posix()}") as response:
             notebook = nbformat.reads(response.read().decode("utf-8"), as_version=4)
         nbformat.validate(notebook)
-        assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "executed"
+        assert any(
+            cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"
+        ), "executed"
