@@ -2,9 +2,11 @@
 #
 #   make book       build the rendered book into _build/html   (the main job)
 #   make pdf        the whole book as one PDF, _build/pdf/tlbook.pdf (headless Chromium; no LaTeX)
-#   make test       run every test: unit tests, doctests, notebooks under nbval, then
-#                   the book in headless Chromium (make browser-test)
-#   make unit       the fast tier: everything but the slow end-to-end tests (a few minutes)
+#   make test       run every test, stopping at the first stage that fails: make lint (seconds),
+#                   the fast tier (make unit), the slow tier with the notebooks under nbval,
+#                   then the book in headless Chromium (make browser-test)
+#   make lint       ruff (lint and format check, one configuration in pyproject.toml) and mypy on src/
+#   make unit       the fast tier: everything but the slow end-to-end tests (a minute or two)
 #   make notebooks  rebuild every generated notebook from its source (book/, exercises/, examples/)
 #   make reproduce  re-measure the strategies study behind the README's main claim (cpu preset, 3 seeds, ~50 min)
 #   make benchmark  pipeline speed against the source's loop, and TF padding's cost (ratios)
@@ -17,14 +19,14 @@ STAMP  := $(VENV)/.tlbook-installed
 # outputs of cells tagged nbval-check-output.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
 
-.PHONY: setup book pdf test unit notebooks browser-test browser-deps reproduce benchmark clean
+.PHONY: setup book pdf test lint unit slow notebooks browser-test browser-deps reproduce benchmark clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing tlbook and its dependencies into $(VENV) (about 6 GB with the CUDA build of torch; see README)"
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on \
 	    -c .ci/constraints.txt -e '.[book,test]' 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import tlbook, torch, torchvision, timm, jupyter_book, nbval"
+	$(BIN)/python -c "import tlbook, torch, torchvision, timm, jupyter_book, nbval, hypothesis, ruff, mypy"
 	touch $@
 
 setup: $(STAMP)
@@ -34,12 +36,23 @@ book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 test: $(STAMP)
-	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook $(wildcard book/*.ipynb) $(NBVAL) \
-	    --ignore=tests/browser
+	$(MAKE) lint
+	$(MAKE) unit
+	$(MAKE) slow
 	$(MAKE) browser-test
 
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 unit: $(STAMP)
-	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook -m "not slow" --ignore=tests/browser
+	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests src/tlbook tools _ext -m "not slow" --ignore=tests/browser
+
+# End to end (subprocesses, kernels, torchrun, virtual environments) and every notebook under nbval.
+slow: $(STAMP)
+	TLBOOK_PRESET=smoke $(BIN)/python -m pytest -q tests $(wildcard book/*.ipynb) $(NBVAL) -m slow \
+	    --ignore=tests/browser
 
 # The single-page HTML book, printed to A4 by headless Chromium with local MathJax (tools/print_pdf.py).
 pdf: $(STAMP) browser-deps

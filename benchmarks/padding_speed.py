@@ -29,7 +29,8 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from tlbook.config import PRESETS, default_device
+from tlbook.config import PRESETS
+from tlbook.devices import default_device
 from tlbook.files import write_json_atomic
 
 

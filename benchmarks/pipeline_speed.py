@@ -53,10 +53,10 @@ from torchvision import transforms
 
 from tlbook.augment import SOURCE_AUGMENT, preprocess, sample_matrices
 from tlbook.backbones import BACKBONES, create_model
-from tlbook.config import PRESETS, Config, default_device, get_config
+from tlbook.config import PRESETS, Config, get_config
 from tlbook.data import ImageSet, load_split
+from tlbook.devices import default_device, mixed_precision
 from tlbook.files import write_json_atomic
-from tlbook.train import mixed_precision
 
 DEFAULT_BACKBONE = Config.backbone  # the book's default network
 

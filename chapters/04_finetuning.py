@@ -321,14 +321,14 @@ plot_schedule(
 # finder* (the range test that fastai popularised) trains for a hundred batches
 # while the rate grows exponentially, and plots the loss: too small and nothing
 # happens, too large and the loss explodes; the steepest descent in between is a
-# reasonable starting point. `tlbook.train.find_lr` runs it; the book's rates
+# reasonable starting point. `tlbook.lr_finder.find_lr` runs it; the book's rates
 # are then chosen among a few candidates by **validation** accuracy (the sweep
 # on the {doc}`reproduce` page), never by the test set.
 
 # %% figure={"caption": "The learning-rate finder on the preset's data: smoothed training loss against an exponentially growing learning rate, the finder's suggestion, and the rate chosen on validation accuracy.", "name": "fig-lr-finder", "alt": "A loss curve on a logarithmic learning-rate axis: flat at small rates, falling in the middle, rising steeply at the largest rates; two vertical lines mark the suggestion and the rate chosen on validation."}
 from tlbook.backbones import param_groups
 from tlbook.plots import plot_lr_finder
-from tlbook.train import find_lr
+from tlbook.lr_finder import find_lr
 
 finder_model = create_model(cfg.backbone, num_classes=10)
 finder = find_lr(
@@ -369,7 +369,7 @@ plot_lr_finder(finder, chosen=cfg.lr)
 # bfloat16, which has float32's range; on older ones such as Colab's T4 it uses
 # float16 with a *gradient scaler*, which multiplies the loss before the backward
 # pass so that small gradients do not round to zero, and divides them again
-# before the step (`tlbook.train.autocast_dtype`). On a CPU everything stays
+# before the step (`tlbook.devices.autocast_dtype`). On a CPU everything stays
 # float32.
 # :::
 #
@@ -636,15 +636,17 @@ plot_history(
 # forward passes in training mode, without a single optimiser step:
 
 # %%
-from tlbook.backbones import freeze
+from tlbook.backbones import freeze, set_bn_eval
 
 
 def drift_after(bn_eval: bool, batches: int = 5) -> float:
     m = create_model(cfg.backbone, num_classes=10)
-    freeze(m, cfg.backbone, bn_eval=bn_eval)
+    freeze(m, cfg.backbone)  # requires_grad=False for the whole backbone
     bn = next(mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d))
     before = bn.running_mean.clone()
     m.train()
+    if bn_eval:
+        set_bn_eval(m)  # what fit does after every model.train()
     with torch.no_grad():
         for i in range(batches):
             m(
@@ -668,9 +670,10 @@ print(
 )
 
 # %% [markdown]
-# `tlbook.backbones.freeze` keeps frozen BatchNorm layers in eval mode even after
-# `model.train()` (a forward pre-hook), so the linear probe really trains a head on
-# fixed features. The last row of the strategies table above is the same linear
+# `tlbook.train.fit` calls `tlbook.backbones.set_bn_eval` after every
+# `model.train()`: it puts each BatchNorm layer whose parameters are all frozen
+# back into eval mode (the rule of fastai's function of the same name), so the
+# linear probe really trains a head on fixed features. The last row of the strategies table above is the same linear
 # probe with only the parameters frozen: it lands {glue:text}`trap_cost:.1f`
 # points below the real linear probe (mean over seeds), although both train
 # exactly the same 12,810 parameters.
@@ -756,7 +759,7 @@ check("4.2", answer)
 # Write `train_mode(model)`: put the model in training mode, then every
 # BatchNorm layer whose parameters are all frozen (`requires_grad=False`) back
 # into eval mode, so its running statistics stay those of ImageNet. (This is
-# what `tlbook.backbones.freeze` arranges with a hook.) Before you run the
+# what `tlbook.train.fit` does after every `model.train()`.) Before you run the
 # check, predict: which layers does the check's small model leave in training
 # mode?
 

@@ -18,8 +18,12 @@ settings.register_profile(
 )
 settings.load_profile("tlbook")
 
+ROOT = (
+    Path(__file__).resolve().parents[1]
+)  # the repository, for the tests that read its files
+
 # The repository's scripts (tools/build_notebooks.py) are imported by the notebook and exercise tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(ROOT / "tools"))
 
 CLASSES = ["circle", "square", "stripes"]
 # Read once, before the autouse fixture below hides it from each test.
@@ -52,6 +56,18 @@ def make_image_folder(
         for i in range(per_class):
             Image.fromarray(_draw(c, rng)).save(root / c / f"{i:04d}.{fmt}")
     return root
+
+
+def tiny_model(
+    num_classes: int = 3,
+    *,
+    backbone: str = "efficientnet_lite0",
+    pretrained: bool = False,
+):
+    """A fresh network for tests: random weights unless ``pretrained`` (the Lite0 weights ship offline)."""
+    from tlbook.backbones import create_model
+
+    return create_model(backbone, num_classes=num_classes, pretrained=pretrained)
 
 
 @pytest.fixture
@@ -87,7 +103,11 @@ def cifar() -> Path:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``network`` run only with TLBOOK_NETWORK_TESTS=1 (never in CI here)."""
+    """Notebook cells under nbval are slow (a kernel each); ``network`` tests run only with
+    TLBOOK_NETWORK_TESTS=1 (never in CI here)."""
+    for item in items:
+        if str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.slow)
     if os.environ.get("TLBOOK_NETWORK_TESTS") == "1":
         return
     skip = pytest.mark.skip(

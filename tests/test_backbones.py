@@ -20,6 +20,7 @@ from tlbook.backbones import (
     imagenet_categories,
     param_groups,
     preprocessing_for,
+    set_bn_eval,
     unfreeze,
 )
 
@@ -187,10 +188,8 @@ def test_freeze_keeps_batchnorm_in_eval_even_after_train(name):
     model.eval()
     with torch.no_grad():
         expected = model(x)
-    model.train()
-    assert not bn.training, (
-        "a frozen BatchNorm layer reports eval mode right after model.train()"
-    )
+    set_bn_eval(model.train())  # what fit does at the start of every epoch
+    assert not bn.training, "a frozen BatchNorm layer is in eval mode after set_bn_eval"
     assert get_head(model, name).training, "the head trains"
     with torch.no_grad():
         got = model(x)
@@ -204,7 +203,7 @@ def test_freeze_keeps_batchnorm_in_eval_even_after_train(name):
 
 def test_freezing_parameters_only_is_the_batchnorm_trap():
     model = create_model("efficientnet_lite0", num_classes=3, pretrained=False)
-    freeze(model, "efficientnet_lite0", bn_eval=False)
+    freeze(model, "efficientnet_lite0")  # parameters frozen, set_bn_eval not called
     bn = model.bn1
     before = bn.running_mean.clone()
     model.train()

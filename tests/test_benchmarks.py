@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # benchmarks time real runs: left out of make unit
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "pipeline_speed.py"
 
 

@@ -11,11 +11,10 @@ regenerating its quotes, fails.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "src" / "tlbook" / "results"
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
+from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # builds a virtual environment: left out of make unit
 
-ROOT = Path(__file__).resolve().parents[1]
 
 CHAPTER = ROOT / "book" / "02_augmentation.ipynb"
 STUDIES_CHAPTER = (

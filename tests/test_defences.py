@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from tlbook import schemas
-from tlbook.cli import CLI_DOMAINS, build_parser, main
-from tlbook.config import CONFIG_FLAGS, DOMAINS, Config, get_config
+from tlbook.cli import CLI_DOMAINS, CONFIG_FLAGS, build_parser, main
+from tlbook.config import DOMAINS, Config, get_config
 from tlbook.errors import (
     ConfigError,
     DataError,
@@ -45,6 +45,7 @@ from tlbook.errors import (
 )
 from tlbook.files import AnyValue, check_writable, input_path, read_json, show
 from tlbook.images import MAX_ASPECT, MAX_PIXELS, decode_image
+from tlbook.train import RECIPE_NUMBERS
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 RESULTS = SRC / "tlbook" / "results"
@@ -446,17 +447,7 @@ def _outside(domain):
 
 
 CONFIG_FIELDS = [f.name for f in dataclasses.fields(Config) if f.name in DOMAINS]
-RECIPE_FIELDS = [
-    "epochs",
-    "batch_size",
-    "lr",
-    "momentum",
-    "weight_decay",
-    "label_smoothing",
-    "warmup",
-    "backbone_lr_scale",
-    "layer_decay",
-]
+RECIPE_FIELDS = list(RECIPE_NUMBERS)
 
 
 @FAST
@@ -819,7 +810,7 @@ def test_evaluate_refuses_a_metrics_file_of_the_wrong_shape_before_loading_anyth
 def test_a_checkpoint_with_the_wrong_shape_is_named(tmp_path):
     import torch
 
-    from tlbook.train import CHECKPOINT_FORMAT, load_checkpoint
+    from tlbook.checkpoints import CHECKPOINT_FORMAT, load_checkpoint
 
     path = tmp_path / "model.pt"
     torch.save(

@@ -1,9 +1,14 @@
 """Intervals, per-class scores, calibration and corruptions."""
 
 import pytest
+import scipy.stats
+import sklearn.metrics
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tlbook.evaluation import (
+    CALIBRATION_BINS,
     CORRUPTIONS,
     corrupt,
     expected_calibration_error,
@@ -15,27 +20,77 @@ from tlbook.evaluation import (
 )
 
 
-def test_wilson_interval_contains_the_estimate_and_shrinks():
-    lo, hi = wilson_interval(70, 100)
-    assert lo < 0.7 < hi
-    lo2, hi2 = wilson_interval(700, 1000)
-    assert hi2 - lo2 < hi - lo
-    assert wilson_interval(0, 10)[0] == pytest.approx(
-        0.0, abs=1e-12
-    ) and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_is_scipys(case):
+    """The reference: scipy's binomial test, Wilson's score interval (95 %)."""
+    k, n = case
+    reference = scipy.stats.binomtest(k, n).proportion_ci(
+        confidence_level=0.95, method="wilson"
+    )
+    lo, hi = wilson_interval(k, n, z=scipy.stats.norm.ppf(0.975))
+    assert lo == pytest.approx(reference.low, abs=1e-9) and hi == pytest.approx(
+        reference.high, abs=1e-9
+    )
+    rounded = wilson_interval(k, n)  # the default z = 1.96
+    assert rounded[0] == pytest.approx(lo, abs=1e-4) and rounded[1] == pytest.approx(
+        hi, abs=1e-4
+    )
+
+
+def test_wilson_interval_needs_images():
     with pytest.raises(ValueError):
         wilson_interval(1, 0)
 
 
-def test_per_class_scores_match_sklearn_definitions():
-    conf = torch.tensor([[5, 1, 0], [2, 3, 1], [0, 3, 4]])
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=60)
+)
+def test_per_class_scores_are_sklearns(pairs):
+    """Precision, recall and F1 per class against scikit-learn (0 where a class is never predicted or present)."""
+    true, pred = [t for t, _ in pairs], [p for _, p in pairs]
+    conf = torch.zeros(4, 4, dtype=torch.long)
+    for t, p in pairs:
+        conf[t, p] += 1
     s = per_class_scores(conf)
-    assert s["precision"][0].item() == pytest.approx(5 / 7)
-    assert s["precision"][1].item() == pytest.approx(3 / 7)
-    assert s["recall"][1].item() == pytest.approx(3 / 6)
-    p, r = s["precision"][2].item(), s["recall"][2].item()
-    assert s["f1"][2].item() == pytest.approx(2 * p * r / (p + r))
+    ref = sklearn.metrics.precision_recall_fscore_support(
+        true, pred, labels=range(4), zero_division=0
+    )
+    for name, values in zip(("precision", "recall", "f1"), ref[:3]):
+        assert s[name].tolist() == pytest.approx(list(values)), name
+
+
+def test_most_confused_pairs():
+    conf = torch.tensor([[5, 1, 0], [2, 3, 1], [0, 3, 4]])
     assert most_confused(conf, ["a", "b", "c"], k=2) == [("c", "b", 3), ("b", "a", 2)]
+
+
+def _textbook_ece(probs: torch.Tensor, labels: torch.Tensor, bins: int) -> float:
+    """Guo et al. (2017): sum over equal-width confidence bins of |accuracy - confidence|, weighted by count."""
+    confidence, predicted = probs.max(1)
+    total = 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [
+            i
+            for i, c in enumerate(confidence.tolist())
+            if (low < c <= high) or (b == 0 and c == 0)
+        ]
+        if inside:
+            acc = sum(int(predicted[i] == labels[i]) for i in inside) / len(inside)
+            conf = sum(confidence[i].item() for i in inside) / len(inside)
+            total += len(inside) / len(labels) * abs(acc - conf)
+    return total
+
+
+@given(st.integers(0, 2**31), st.integers(2, 6), st.integers(1, 200))
+def test_ece_is_the_textbook_formula(seed, k, n):
+    g = torch.Generator().manual_seed(seed)
+    probs = (torch.randn(n, k, generator=g, dtype=torch.float64) * 3).softmax(1)
+    labels = torch.randint(0, k, (n,), generator=g)
+    ece = expected_calibration_error(probs, labels)
+    assert ece == pytest.approx(
+        _textbook_ece(probs, labels, CALIBRATION_BINS), abs=1e-6
+    )
 
 
 def test_perfectly_calibrated_predictions_have_zero_ece():

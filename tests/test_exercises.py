@@ -12,10 +12,9 @@ from pathlib import Path
 import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
+from conftest import ROOT
 
 from tlbook.exercises import CHECK_LOG_ENV, EXERCISES, KINDS, check, exercises_of
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 

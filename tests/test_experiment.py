@@ -3,7 +3,7 @@
 import pytest
 
 from tlbook import experiment
-from tlbook.backbones import count_parameters, get_head
+from tlbook.backbones import count_parameters, get_head, set_bn_eval
 from tlbook.config import get_config
 from tlbook.experiment import (
     HEAD_FRACTION,
@@ -72,7 +72,9 @@ def test_head_first_trains_the_head_then_everything_within_the_budget(
     def recording_fit(model, train, val, *, recipe, param_groups, **kwargs):
         head = {id(p) for p in get_head(model, cfg.backbone).parameters()}
         trained = {id(p) for g in param_groups for p in g["params"]}
-        model.train()  # as fit does: frozen BatchNorm layers stay in eval mode
+        set_bn_eval(
+            model.train()
+        )  # as fit does: frozen BatchNorm layers stay in eval mode
         calls.append(
             {
                 "epochs": recipe.epochs,
@@ -83,7 +85,8 @@ def test_head_first_trains_the_head_then_everything_within_the_budget(
                     not m.training
                     for m in model.modules()
                     if hasattr(m, "running_mean")
-                ),
+                )
+                and recipe.frozen_bn_eval,
             }
         )
         return real_fit(

@@ -16,8 +16,8 @@ from pathlib import Path
 import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`(?P<name>[A-Za-z0-9_]+)(?::[^`]*)?`")

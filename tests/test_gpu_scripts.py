@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 
 pytestmark = pytest.mark.slow  # runs shell scripts end to end: left out of make unit
 
-ROOT = Path(__file__).resolve().parents[1]
 MEASURE = ROOT / "tools" / "gpu_measurements.sh"
 BUNDLE = ROOT / "tools" / "bundle_for_gpu.sh"
 

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import ROOT
 
 from tlbook.cli import main
 from tlbook.grading import grade_notebook
 
 pytestmark = pytest.mark.slow  # runs notebooks in kernels: left out of make unit
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "examples" / "submissions" / "chapter02"
 
 

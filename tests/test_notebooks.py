@@ -1,13 +1,11 @@
 """The committed notebooks: built from their chapter sources, executed, Colab-ready, in the book."""
 
 import re
-from pathlib import Path
 
 import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 NOTEBOOKS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))

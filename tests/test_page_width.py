@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 WIDTH = 88  # characters of code the rendered column shows
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb")) + sorted(
     (ROOT / "exercises").glob("*.ipynb")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from local_site import chromium, missing, serve
 
+from tlbook.files import atomic_path
+
 ROOT = Path(__file__).resolve().parents[1]
 # On paper: no navigation, search, buttons or "show code" toggles; figures never split across pages.
 PRINT_CSS = """<style>@media print {
@@ -42,10 +44,10 @@ def print_pdf(site: Path, out: Path) -> Path:
         )
     if missing():
         raise SystemExit("cannot print the book: " + "; ".join(missing()))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    partial.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="tlbook-pdf-") as tmp:
+    with (
+        atomic_path(out) as partial,
+        tempfile.TemporaryDirectory(prefix="tlbook-pdf-") as tmp,
+    ):
         copy = Path(tmp)
         shutil.copytree(site, copy, dirs_exist_ok=True)
         # jupyter-book's single page lives in book/ but links its figures as _images/...: give it a copy there.
@@ -64,12 +66,10 @@ def print_pdf(site: Path, out: Path) -> Path:
                 f"{url}/book/intro.html",
                 timeout=600,
             )
-    if run.returncode or not partial.exists() or partial.stat().st_size == 0:
-        partial.unlink(missing_ok=True)
-        raise SystemExit(
-            f"Chromium did not print {page} (exit {run.returncode}): {run.stderr[-800:]}"
-        )
-    partial.replace(out)
+        if run.returncode or not partial.exists() or partial.stat().st_size == 0:
+            raise SystemExit(
+                f"Chromium did not print {page} (exit {run.returncode}): {run.stderr[-800:]}"
+            )
     return out
 
 

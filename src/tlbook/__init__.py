@@ -2,19 +2,41 @@
 
 Modules, in the order the book uses them:
 
-- :mod:`tlbook.config` -- presets (``TLBOOK_PRESET``), data location, seeds.
+- :mod:`tlbook.config` -- presets (``TLBOOK_PRESET``), each number's valid range, seeds.
 - :mod:`tlbook.data` -- CIFAR-10 or your own folder, decoded once into memory.
+- :mod:`tlbook.images` -- the one image decoder (upright RGB, bounded memory).
 - :mod:`tlbook.augment` -- augmentation as matrices, applied to whole batches.
 - :mod:`tlbook.backbones` -- the pretrained networks as a table; heads, freezing.
-- :mod:`tlbook.train` -- ``fit``, ``evaluate``, checkpoints.
+- :mod:`tlbook.devices` -- the device, copies to it, mixed precision.
+- :mod:`tlbook.train` -- the training loop (``fit``) and ``evaluate``.
+- :mod:`tlbook.lr_finder` -- the learning-rate range test.
+- :mod:`tlbook.checkpoints` -- trained models saved and loaded safely.
 - :mod:`tlbook.experiment` -- strategies and one-call runs (CLI and notebooks).
+- :mod:`tlbook.studies` -- the multi-run studies behind the book's claims.
+- :mod:`tlbook.evaluation`, :mod:`tlbook.losses`, :mod:`tlbook.anatomy` -- metrics and measurements.
+- :mod:`tlbook.plots`, :mod:`tlbook.widgets`, :mod:`tlbook.exercises` -- the chapters' figures and exercises.
+- :mod:`tlbook.files`, :mod:`tlbook.schemas`, :mod:`tlbook.errors` -- files read and written safely, their
+  declared shapes, and every error a user's mistake can raise.
+- :mod:`tlbook.grading`, :mod:`tlbook.cli`, :mod:`tlbook.distributed` -- the grader, the command line, torchrun.
 
 >>> import tlbook
 >>> tlbook.get_config("smoke").preset
 'smoke'
 """
 
-from .config import PRESETS, Config, default_device, get_config, seed_everything
+from typing import Any
+
+from .config import PRESETS, Config, get_config, seed_everything
+
+
+def __getattr__(name: str) -> Any:
+    """``tlbook.default_device`` on first use: importing tlbook does not import torch."""
+    if name == "default_device":
+        from .devices import default_device
+
+        return default_device
+    raise AttributeError(f"module 'tlbook' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 __all__ = [

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -102,7 +102,9 @@ def extract_features(
 
 
 @contextlib.contextmanager
-def _probe(model: nn.Module, hooks: list[tuple[nn.Module, Callable]]) -> Iterator[None]:
+def _probe(
+    model: nn.Module, hooks: Sequence[tuple[nn.Module, Callable]]
+) -> Iterator[None]:
     """Eval mode with forward hooks attached; both undone afterwards, even on an error."""
     handles = [module.register_forward_hook(fn) for module, fn in hooks]
     was_training = model.training
@@ -280,10 +282,19 @@ def first_batchnorm_gap(
     preprocessing) means "the same kind of inputs"; a wrong mean/std shifts
     every channel (0.3 and more).
 
-    >>> from tlbook.backbones import create_model, preprocessing_for
-    >>> m = create_model("resnet18", num_classes=None, pretrained=False)  # random weights: gap meaningless
-    >>> images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
-    >>> first_batchnorm_gap(m, images, preprocessing=preprocessing_for("resnet18", 32)) >= 0
+    A layer whose running statistics were measured on these very images has
+    no gap; the same images preprocessed otherwise have one:
+
+    >>> from tlbook.augment import preprocess
+    >>> from tlbook.backbones import Preprocessing, create_model, preprocessing_for
+    >>> m = create_model("resnet18", num_classes=None, pretrained=False).train()
+    >>> m.bn1.momentum = None  # a cumulative average: the running mean becomes these images' mean
+    >>> images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    >>> pre = preprocessing_for("resnet18", 32)
+    >>> _ = m(preprocess(images, size=32, mean=pre.mean, std=pre.std))
+    >>> round(first_batchnorm_gap(m, images, preprocessing=pre), 3)
+    0.0
+    >>> first_batchnorm_gap(m, images, preprocessing=Preprocessing(32, (0.5,) * 3, (0.5,) * 3)) > 0.1
     True
     """
     bn = next(
@@ -313,6 +324,9 @@ def first_batchnorm_gap(
             device=next(model.parameters()).device,
         )
     mean = torch.stack(sums).sum(0) / sum(counts)  # (C,)
+    assert (
+        bn.running_mean is not None and bn.running_var is not None
+    )  # tracked: a pretrained BatchNorm
     gap = (mean - bn.running_mean.cpu()) / (
         bn.running_var.cpu() + bn.eps
     ).sqrt()  # (C,)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .devices import to_device
+
 __all__ = [
     "identity",
     "translation",
@@ -298,22 +300,6 @@ def warp(
     return F.grid_sample(
         images, grid, mode=mode, padding_mode=padding_mode, align_corners=False
     )
-
-
-def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    """``t`` (made on the CPU) on ``device``, without making the host wait for a GPU.
-
-    A copy from ordinary (pageable) memory blocks until the GPU has finished
-    everything queued before it; from pinned memory it is queued like a kernel.
-    On the CPU this is ``t`` itself.
-
-    >>> to_device(torch.ones(2), "cpu")
-    tensor([1., 1.])
-    """
-    device = torch.device(device)
-    if device.type != "cuda":
-        return t.to(device)
-    return t.pin_memory().to(device, non_blocking=True)
 
 
 def preprocess(

@@ -33,7 +33,6 @@ Linear(in_features=1280, out_features=10, bias=True)
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,9 @@ __all__ = [
     "imagenet_categories",
     "freeze",
     "unfreeze",
+    "is_frozen_bn",
+    "set_bn_eval",
+    "weight_decay_groups",
     "count_parameters",
     "param_groups",
 ]
@@ -204,8 +206,8 @@ if sorted(BACKBONES) != sorted(
         f"{sorted(BACKBONES)}"
     )
 
-# What each backbone name meant in files written before checkpoints and studies recorded the network:
-# until December 2026 tlbook loaded the Lite0 weights into the symmetric-padding efficientnet_lite0.
+# The network a file means when it does not record one (checkpoints and studies written before the
+# "architecture" field existed): checked against the current network, so such a file is refused.
 ARCHITECTURE_BEFORE_IT_WAS_RECORDED = {
     "efficientnet_lite0": "timm efficientnet_lite0",
     "resnet18": "torchvision resnet18",
@@ -239,8 +241,8 @@ def preprocessing_for(name: str, image_size: int | None = None) -> Preprocessing
     )
 
 
-def get_head(model: nn.Module, name: str) -> nn.Linear:
-    """The classifier layer of a model built from backbone ``name``."""
+def get_head(model: nn.Module, name: str) -> nn.Module:
+    """The classifier layer of a model built from backbone ``name`` (an ``nn.Linear``)."""
     return model.get_submodule(get_spec(name).head)
 
 
@@ -257,6 +259,9 @@ def create_model(
     if num_classes is None:
         return model
     old = model.get_submodule(spec.head)
+    assert isinstance(old, nn.Linear), (
+        f"{name}'s head {spec.head} is not a Linear layer"
+    )
     setattr(
         model, spec.head, nn.Linear(old.in_features, num_classes)
     )  # (B, features) -> (B, num_classes)
@@ -275,27 +280,19 @@ def imagenet_categories() -> list[str]:
     return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def _keep_eval(module: nn.Module, args: tuple) -> None:
-    """Forward pre-hook: a frozen BatchNorm layer always normalises with its running statistics."""
-    module.training = False
+def freeze(model: nn.Module, name: str, *, train_stages: int = 0) -> None:
+    """Freeze all but the head and the last ``train_stages`` stages: their parameters get ``requires_grad=False``.
 
+    Freezing parameters does not freeze BatchNorm's running statistics: in
+    ``model.train()`` mode they keep moving and the layer normalises with each
+    batch's own. :func:`set_bn_eval`, which :func:`tlbook.train.fit` calls
+    after every ``model.train()``, keeps frozen BatchNorm layers in eval mode
+    (chapter 4 measures the trap of leaving them out).
 
-def _stay_in_eval(module: nn.Module, mode: bool = True) -> nn.Module:
-    """``train()`` of a frozen BatchNorm layer: it stays in eval mode, and says so (``training`` is False)."""
-    module.training = False
-    return module
-
-
-def freeze(
-    model: nn.Module, name: str, *, train_stages: int = 0, bn_eval: bool = True
-) -> None:
-    """Freeze all but the head and the last ``train_stages`` stages.
-
-    Frozen parameters get ``requires_grad=False``. With ``bn_eval`` (the
-    default) frozen BatchNorm layers also stay in eval mode, even after
-    ``model.train()``: otherwise they would keep updating their running
-    statistics and normalise with each batch's own, changing the "frozen"
-    features. ``bn_eval=False`` shows that trap (chapter 4).
+    >>> m = create_model("resnet18", num_classes=3, pretrained=False)
+    >>> freeze(m, "resnet18", train_stages=1)
+    >>> m.layer3[0].conv1.weight.requires_grad, m.layer4[0].conv1.weight.requires_grad
+    (False, True)
     """
     unfreeze(model)
     stages = get_spec(name).stages
@@ -305,29 +302,66 @@ def freeze(
         )
     for stage in stages[: len(stages) - train_stages]:
         for module_name in stage:
-            module = model.get_submodule(module_name)
-            for p in module.parameters():
+            for p in model.get_submodule(module_name).parameters():
                 p.requires_grad_(False)
-            if bn_eval:
-                for m in module.modules():
-                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                        m._tlbook_hook = m.register_forward_pre_hook(_keep_eval)  # type: ignore[attr-defined]
-                        # model.train() calls each layer's train(): this one answers by staying in eval
-                        m.train = types.MethodType(_stay_in_eval, m)  # type: ignore[method-assign]
-                        m.training = False
 
 
 def unfreeze(model: nn.Module) -> None:
-    """Make every parameter trainable again and release frozen BatchNorm layers."""
+    """Make every parameter trainable again."""
     for p in model.parameters():
         p.requires_grad_(True)
+
+
+def is_frozen_bn(module: nn.Module) -> bool:
+    """A BatchNorm layer none of whose parameters is trained.
+
+    >>> bn = nn.BatchNorm2d(3).requires_grad_(False)
+    >>> is_frozen_bn(bn), is_frozen_bn(nn.BatchNorm2d(3))
+    (True, False)
+    """
+    return isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+        p.requires_grad for p in module.parameters()
+    )
+
+
+def set_bn_eval(model: nn.Module) -> nn.Module:
+    """Put every frozen BatchNorm layer (:func:`is_frozen_bn`) in eval mode; call it after ``model.train()``.
+
+    Those layers then normalise with their running (ImageNet) statistics and
+    leave them unchanged, so a frozen backbone computes the same features in
+    training and at test time. The same rule as fastai's ``set_bn_eval``.
+
+    >>> m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.BatchNorm2d(4))
+    >>> _ = m[1].requires_grad_(False)
+    >>> [layer.training for layer in set_bn_eval(m.train())]
+    [True, False, True]
+    """
     for m in model.modules():
-        hook = getattr(m, "_tlbook_hook", None)
-        if hook is not None:
-            hook.remove()
-            del m._tlbook_hook
-            m.__dict__.pop("train", None)  # the class's own train() again
-            m.training = model.training
+        if is_frozen_bn(m):
+            m.eval()
+    return model
+
+
+def weight_decay_groups(
+    params: list[nn.Parameter], *, lr: float, weight_decay: float
+) -> list[dict]:
+    """``params`` as optimiser groups at ``lr``: weight decay for matrices and kernels, none for 1-D tensors.
+
+    Biases and normalisation weights (1-D) are not decayed: shrinking them
+    towards zero is not regularisation, it shifts and rescales activations.
+
+    >>> groups = weight_decay_groups(list(nn.Linear(4, 2).parameters()), lr=0.1, weight_decay=0.05)
+    >>> [(g["params"][0].ndim, g["weight_decay"]) for g in groups]
+    [(2, 0.05), (1, 0.0)]
+    """
+    return [
+        {
+            "params": [p for p in params if p.ndim > 1],
+            "lr": lr,
+            "weight_decay": weight_decay,
+        },
+        {"params": [p for p in params if p.ndim <= 1], "lr": lr, "weight_decay": 0.0},
+    ]
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
@@ -376,24 +410,21 @@ def param_groups(
         for module in stage
     }
     scale_of[spec.head] = 1.0
-    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+    groups: dict[float, list[nn.Parameter]] = {}
     for pname, p in model.named_parameters():
         if p.requires_grad:
             owner = next((m for m in scale_of if pname.startswith(m + ".")), None)
             scale = (
                 scale_of[owner] if owner is not None else backbone_lr_scale
             )  # outside every stage: backbone
-            groups.setdefault((scale, p.ndim > 1), []).append(p)
+            groups.setdefault(scale, []).append(p)
     out = []
-    for scale in sorted({scale for scale, _ in groups}):
-        for decays in (True, False):
-            params = groups.get((scale, decays))
-            if params:
-                out.append(
-                    {
-                        "params": params,
-                        "lr": lr * scale,
-                        "weight_decay": weight_decay if decays else 0.0,
-                    }
-                )
+    for scale in sorted(groups):
+        out += [
+            g
+            for g in weight_decay_groups(
+                groups[scale], lr=lr * scale, weight_decay=weight_decay
+            )
+            if g["params"]
+        ]
     return out

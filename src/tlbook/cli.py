@@ -21,10 +21,12 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import grading, schemas
 from .backbones import BACKBONES, get_spec, preprocessing_for
-from .config import CONFIG_FLAGS, DOMAINS, PRESETS, Config, Domain, get_config
+from .checkpoints import load_checkpoint, save_checkpoint
+from .config import DOMAINS, PLAN_FIELDS, PRESETS, Config, Domain, get_config
 from .data import DATA_HELP, load_test_split
 from .errors import (
     CheckpointMismatch,
@@ -47,7 +49,18 @@ from .files import (
     write_json_atomic,
 )
 from .studies import STUDIES
-from .train import evaluate, load_checkpoint, save_checkpoint
+from .train import evaluate
+
+# Config field -> command-line flag (tlbook.studies prints them to say how a saved study was made).
+CONFIG_FLAGS: dict[str, str] = {
+    "train_per_class": "--per-class",
+    "test_per_class": "--test-per-class",
+    "epochs": "--epochs",
+    "image_size": "--image-size",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "seed": "--seed",
+}
 
 
 class _PlainHelp(argparse.HelpFormatter):
@@ -348,7 +361,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         # After every run: an interrupted study keeps what it measured (--resume goes on from there).
         write_json_atomic(args.out, {**header, "complete": complete, "rows": rows})
 
-    common = dict(previous=previous, on_row=save, verbose=True)
+    common: dict[str, Any] = dict(previous=previous, on_row=save, verbose=True)
     if args.name == "ladder":
         rows = studies.ladder(cfg, verbose=True)
     elif args.name == "strategies":
@@ -384,12 +397,14 @@ def _resumable_rows(out: str, header: dict) -> list[dict] | None:
         )
     except TlbookError as e:
         raise ConfigError(f"--resume: {e}; delete it or drop --resume") from None
-    saved_header = {
+    saved_header: dict[str, Any] = {
         k: saved.get(k) for k in ("study", "config", "architecture", "preprocessing")
     }
-    wanted = json.loads(
-        json.dumps({k: header[k] for k in saved_header})
-    )  # as JSON has it (tuples are lists)
+    # As JSON has it (tuples are lists).
+    wanted = json.loads(json.dumps({k: header[k] for k in saved_header}))
+    for config in (saved_header["config"], wanted["config"]):
+        for name in PLAN_FIELDS:  # more seeds or curve points is what --resume is for
+            config.pop(name, None)
     differs = [k for k in wanted if saved_header[k] != wanted[k]]
     if differs:
         raise ConfigError(
@@ -403,8 +418,14 @@ def _resumable_rows(out: str, header: dict) -> list[dict] | None:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .grading import grade_folder
+    from .grading import grade_folder, missing_packages
 
+    missing = missing_packages()
+    if missing:
+        raise TlbookError(
+            f'grading needs {", ".join(missing)}: pip install "tlbook[grade]" (or the book\'s '
+            "environment: make setup)"
+        )
     submissions = input_path(
         args.submissions, kind="folder", what="the submissions folder"
     )
@@ -509,13 +530,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_typed(CLI_DOMAINS["sizes"]),
         nargs="+",
         help=f"curve: images per class ({CLI_DOMAINS['sizes'].describe()}; default: the preset's, "
-        "see tlbook.studies.CURVE_POINTS)",
+        "tlbook.config.PRESETS)",
     )
     p.add_argument(
         "--seeds",
         type=_typed(CLI_DOMAINS["seeds"]),
         help=f"seeds 0..N-1 ({CLI_DOMAINS['seeds'].describe()}; default: the preset's, "
-        "see tlbook.studies.STUDY_SEEDS)",
+        "tlbook.config.PRESETS)",
     )
     p.add_argument(
         "--resume",

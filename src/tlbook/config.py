@@ -38,7 +38,7 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 
@@ -47,16 +47,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKBONE_NAMES",
-    "CONFIG_FLAGS",
     "Domain",
     "DOMAINS",
+    "PLAN_FIELDS",
     "Config",
     "PRESETS",
     "get_config",
     "seed_everything",
-    "default_device",
-    "CHECK_LOG_ENV",
-    "check_log_path",
 ]
 
 # The largest input side a run may ask for: EfficientNet-Lite0 at 1024 px already needs about 20 times
@@ -67,18 +64,6 @@ MAX_IMAGE_SIZE = 1024
 # The backbones tlbook.backbones builds, by name (its table must name the same ones; it checks that on
 # import): here so that a configuration is checked without importing torch.
 BACKBONE_NAMES = ("efficientnet_lite0", "resnet18")
-
-# Config field -> command-line flag of ``python -m tlbook`` (tlbook.cli defines the flags with these names;
-# tlbook.studies prints them to say how a saved study was made).
-CONFIG_FLAGS: dict[str, str] = {
-    "train_per_class": "--per-class",
-    "test_per_class": "--test-per-class",
-    "epochs": "--epochs",
-    "image_size": "--image-size",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "seed": "--seed",
-}
 
 
 def _number(x: float) -> str:
@@ -160,6 +145,13 @@ class Domain:
         return value
 
 
+# The fields of Config that plan a study rather than set up a run, and the domain of each of their items.
+PLAN_FIELDS = {
+    "study_seeds": "seed",
+    "curve_per_class": "train_per_class",
+    "curve_seeds": "seed",
+}
+
 # Every number a run takes, with its valid range: written once, read by Config, Recipe and the command
 # line. The ends are where the libraries underneath stop working or a typo shows: a batch of one image
 # cannot train BatchNorm; torch and NumPy seeds must fit 32 bits for NumPy's legacy seeding.
@@ -177,6 +169,8 @@ DOMAINS: dict[str, Domain] = {
     # Recipe only
     "momentum": Domain(False, 0, 1, high_open=True),
     "warmup": Domain(False, 0, 1, high_open=True),
+    "warmup_start": Domain(False, 0, 1),
+    "final_lr": Domain(False, 0, 1),
     "backbone_lr_scale": Domain(False, 0, 100),
     "layer_decay": Domain(False, 0, 1, low_open=True),
 }
@@ -203,12 +197,32 @@ class Config:
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
     seed: int = 0
+    # The plan of the multi-run studies (tlbook.studies): which seeds, and the data-efficiency curve's
+    # images per class. Not settings of a run: `study --resume` may extend them.
+    study_seeds: tuple[int, ...] = (0, 1, 2)
+    curve_per_class: tuple[int, ...] = (5, 10, 25, 50, 100)
+    curve_seeds: tuple[int, ...] = (0, 1, 2)
 
     def __post_init__(self) -> None:
         # Every impossible value fails here, when the object is built, naming the field and its range.
         for name, domain in DOMAINS.items():
             if hasattr(self, name):
                 domain.check(name, getattr(self, name))
+        for name, each in PLAN_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(
+                value, list
+            ):  # as JSON gives them back; a tuple keeps the config hashable
+                object.__setattr__(self, name, value := tuple(value))
+            if (
+                not isinstance(value, tuple)
+                or not value
+                or not all(DOMAINS[each].contains(v) for v in value)
+            ):
+                raise ConfigError(
+                    f"{name} must be a non-empty tuple, each {DOMAINS[each].describe()}, "
+                    f"got {value!r}"
+                )
         if self.backbone not in BACKBONE_NAMES:
             raise ConfigError(
                 f"unknown backbone {self.backbone!r}; known backbones: {', '.join(BACKBONE_NAMES)}"
@@ -234,11 +248,11 @@ class Config:
                 f"{per_class(self.test_per_class)} test",
                 f"{self.image_size} px, {self.epochs} epochs",
                 f"data: {data}",
-                f"device: {default_device().type}",
+                f"device: {_device_name()}",
             ]
         )
 
-    def replace(self, **changes: object) -> Config:
+    def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (the dataclass is frozen)."""
         return dataclasses.replace(self, **changes)
 
@@ -253,6 +267,9 @@ PRESETS: dict[str, Config] = {
         image_size=32,
         epochs=1,
         batch_size=20,
+        study_seeds=(0,),
+        curve_per_class=(2, 4),
+        curve_seeds=(0, 1),
     ),
     # 2 CPU cores: what the committed notebook outputs show. One training run
     # of 1,000 images for 8 epochs at 112 px takes 2.5-3 minutes (128 px: about
@@ -268,6 +285,7 @@ PRESETS: dict[str, Config] = {
         epochs=10,
         batch_size=128,
         lr=2e-3,
+        curve_per_class=(5, 10, 25, 50, 100, 250, 1000),
     ),
 }
 
@@ -294,7 +312,7 @@ def get_config(preset: str | None = None, /, **overrides: object) -> Config:
         "cache": os.environ.get("TLBOOK_CACHE") or None,
         "backbone": os.environ.get("TLBOOK_BACKBONE") or None,
     }
-    changes = {k: v for k, v in from_env.items() if v is not None}
+    changes: dict[str, Any] = {k: v for k, v in from_env.items() if v is not None}
     changes.update(overrides)
     unknown = set(changes) - {f.name for f in dataclasses.fields(Config)}
     if unknown:
@@ -303,19 +321,6 @@ def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     if cfg.data is not None:
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser()))
     return cfg
-
-
-CHECK_LOG_ENV = "TLBOOK_CHECK_LOG"
-
-
-def check_log_path() -> Path | None:
-    """The file where exercise checks log their results (``TLBOOK_CHECK_LOG``, set by the grader), or None.
-
-    >>> import os; os.environ.pop("TLBOOK_CHECK_LOG", None) and None; check_log_path() is None
-    True
-    """
-    log = os.environ.get(CHECK_LOG_ENV)
-    return Path(log) if log else None
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -338,13 +343,7 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
-def default_device() -> torch.device:
-    """CUDA when available, else the CPU.
+def _device_name() -> str:
+    from .devices import default_device  # torch, only when a description is asked for
 
-    >>> import torch
-    >>> default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
-    True
-    """
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return default_device().type

@@ -355,6 +355,10 @@ def _take_all(
             s.files[i] for s, idx in picks if s.files is not None for i in idx.tolist()
         ]
         storage_size = _auto_storage_size(chosen) if chosen else None
+    if isinstance(storage_size, str):
+        raise ValueError(
+            f"storage_size must be a number of pixels, None or 'auto', got {storage_size!r}"
+        )
     return [s.take(idx, storage_size) for s, idx in picks]
 
 
@@ -427,7 +431,7 @@ def load_split(
     split: str,
     *,
     data: str | os.PathLike | None = None,
-    cache: str | os.PathLike = "~/.cache/tlbook",
+    cache: str | os.PathLike = Config.cache,
     per_class: int | None = None,
     seed: int = 0,
     storage_size: int | None | str = "auto",
@@ -473,7 +477,7 @@ def _photo_test_pick(
 def load_splits(
     *,
     data: str | os.PathLike | None = None,
-    cache: str | os.PathLike = "~/.cache/tlbook",
+    cache: str | os.PathLike = Config.cache,
     train_per_class: int | None = Config.train_per_class,
     val_per_class: int = Config.val_per_class,
     test_per_class: int | None = Config.test_per_class,
@@ -514,11 +518,10 @@ def load_splits(
             exclude=torch.cat([test_idx, val_idx]),
             name=f"training images (from {show(root)})",
         )
-        return tuple(
-            _take_all(
-                [(pool, train_idx), (pool, val_idx), (pool, test_idx)], storage_size
-            )
+        train, val, test = _take_all(
+            [(pool, train_idx), (pool, val_idx), (pool, test_idx)], storage_size
         )
+        return train, val, test
     train_split = _open_split("train", data=data, cache=cache)
     _at_least_two_classes(
         train_split, Path(data) / "train" if data is not None else "CIFAR-10"
@@ -538,18 +541,17 @@ def load_splits(
             f"test classes {test_split.classes} differ from train classes {train_split.classes}"
         )
     test_idx = _pick(test_split, test_per_class, seed=seed, name="test split")
-    return tuple(
-        _take_all(
-            [(train_split, train_idx), (train_split, val_idx), (test_split, test_idx)],
-            storage_size,
-        )
+    train, val, test = _take_all(
+        [(train_split, train_idx), (train_split, val_idx), (test_split, test_idx)],
+        storage_size,
     )
+    return train, val, test
 
 
 def load_test_split(
     *,
     data: str | os.PathLike | None = None,
-    cache: str | os.PathLike = "~/.cache/tlbook",
+    cache: str | os.PathLike = Config.cache,
     test_per_class: int | None = Config.test_per_class,
     seed: int = 0,
     storage_size: int | None | str = "auto",
@@ -573,7 +575,7 @@ def load_test_split(
 
 
 def export_cifar10(
-    root: str | os.PathLike, *, cache: str | os.PathLike = "~/.cache/tlbook"
+    root: str | os.PathLike, *, cache: str | os.PathLike = Config.cache
 ) -> Path:
     """Download CIFAR-10 with torchvision and write it as ``root/train/<class>/*.png`` and ``root/test/...``.
 

@@ -34,6 +34,7 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = [
+    "reduce_sums",
     "world",
     "is_main",
     "setup",
@@ -63,7 +64,7 @@ def setup() -> torch.device:
     Outside ``torchrun`` (no ``WORLD_SIZE``, or 1) nothing happens and the
     default device is returned.
     """
-    from .config import default_device
+    from .devices import default_device
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return default_device()
@@ -110,18 +111,41 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def _sync_batchnorm(module: nn.Module) -> None:
-    """Replace, in place, every training BatchNorm layer by its synchronised twin (timm's, which keeps
-    BatchNormAct's activation); a frozen one (:func:`tlbook.backbones.freeze`) normalises with its running
-    statistics, needs no synchronising, and keeps its hook."""
+    """Replace, in place, every trained BatchNorm layer by its synchronised twin (timm's, which keeps
+    BatchNormAct's activation). A frozen one (:func:`tlbook.backbones.is_frozen_bn`) normalises with its
+    running statistics once :func:`tlbook.backbones.set_bn_eval` has run, and needs no synchronising (the
+    BatchNorm trap of chapter 4, frozen but left in training mode, is therefore not synchronised either)."""
     from timm.layers import convert_sync_batchnorm
 
+    from .backbones import is_frozen_bn
+
     for name, child in module.named_children():
-        if isinstance(child, nn.modules.batchnorm._BatchNorm) and not hasattr(
-            child, "_tlbook_hook"
+        if isinstance(child, nn.modules.batchnorm._BatchNorm) and not is_frozen_bn(
+            child
         ):
             setattr(module, name, convert_sync_batchnorm(child))
         else:
             _sync_batchnorm(child)
+
+
+def reduce_sums(*values: torch.Tensor | float) -> tuple[float, ...]:
+    """Each value summed over the processes under torchrun (itself, alone), as Python floats.
+
+    Values may be device tensors: they are read once, here, not per batch.
+
+    >>> reduce_sums(torch.tensor(3.0, dtype=torch.float64), 2.0)
+    (3.0, 2.0)
+    """
+    if world()[0] == 1:
+        return tuple(float(v) for v in values)
+    device = next(
+        (v.device for v in values if isinstance(v, torch.Tensor)), torch.device("cpu")
+    )
+    totals = torch.stack(
+        [torch.as_tensor(v, dtype=torch.float64, device=device) for v in values]
+    )
+    dist.all_reduce(totals)
+    return tuple(totals.tolist())
 
 
 def gather_rows(local: torch.Tensor, index: torch.Tensor, total: int) -> torch.Tensor:

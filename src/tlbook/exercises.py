@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import CHECK_LOG_ENV, check_log_path
+from .grading import CHECK_LOG_ENV, check_log_path
 
 __all__ = ["Exercise", "EXERCISES", "check", "exercises_of", "CHECK_LOG_ENV"]
 
@@ -419,6 +419,7 @@ def _check_smoothed_grad(
         zz = z.clone().requires_grad_(True)
         F.cross_entropy(zz, y, label_smoothing=eps).backward()
         want = zz.grad
+        assert want is not None  # zz requires grad and took part in the loss
         got = _as_tensor(fn(z.clone(), y, eps), "your gradient")
         if got.shape != want.shape:
             return [
@@ -499,10 +500,12 @@ def _check_train_mode(fn: Callable[[nn.Module], Any]) -> list[str]:
         return [
             "the trainable BatchNorm layer (model[4]) is in eval mode: only frozen ones should be"
         ]
-    before = model[1].running_mean.clone()
+    frozen = model[1]
+    assert isinstance(frozen, nn.BatchNorm2d) and frozen.running_mean is not None
+    before = frozen.running_mean.clone()
     with torch.no_grad():
         model(torch.randn(8, 3, 8, 8) * 3 + 1)
-    if not torch.equal(before, model[1].running_mean):
+    if not torch.equal(before, frozen.running_mean):
         return ["a forward pass moved the frozen layer's running mean"]
     return []
 

@@ -29,8 +29,9 @@ from .backbones import (
     preprocessing_for,
     unfreeze,
 )
-from .config import Config, default_device, get_config, seed_everything
+from .config import Config, get_config, seed_everything
 from .data import ImageSet, load_splits
+from .devices import default_device
 from .train import Evaluation, History, Recipe, evaluate, fit
 
 __all__ = [
@@ -227,13 +228,12 @@ def prepare_model(
     *,
     num_classes: int,
     recipe: Recipe,
-    bn_eval: bool = True,
 ) -> tuple[nn.Module, list[dict]]:
     """Build the model for ``strategy`` and its optimiser parameter groups."""
     s = _strategy(strategy)
     model = create_model(backbone, num_classes=num_classes, pretrained=s.pretrained)
     if s.train_stages is not None:
-        freeze(model, backbone, train_stages=s.train_stages, bn_eval=bn_eval)
+        freeze(model, backbone, train_stages=s.train_stages)
     groups = param_groups(
         model,
         backbone,
@@ -254,7 +254,6 @@ def train_strategy(
     recipe: Recipe,
     preprocessing: Preprocessing,
     device: torch.device,
-    bn_eval: bool = True,
     progress: bool = False,
     verbose: bool = False,
 ) -> tuple[nn.Module, History]:
@@ -277,7 +276,6 @@ def train_strategy(
         strategy,
         num_classes=len(train.classes),
         recipe=recipe,
-        bn_eval=bn_eval,
     )
     phases = []
     if head_epochs:
@@ -288,7 +286,7 @@ def train_strategy(
             backbone_lr_scale=1.0,
             layer_decay=1.0,
         )
-        freeze(model, cfg.backbone, train_stages=0, bn_eval=bn_eval)
+        freeze(model, cfg.backbone, train_stages=0)
         phases.append(
             (
                 head,
@@ -359,11 +357,13 @@ def run(
     the recipe (:func:`recipe_for`) and the preprocessing of the backbone at
     ``cfg.image_size``. ``data`` overrides the ``(train, val, test)`` sets.
     ``bn_eval=False`` freezes only the parameters of frozen stages, not their
-    BatchNorm statistics (chapter 4's trap).
+    BatchNorm statistics (chapter 4's trap: ``Recipe.frozen_bn_eval``).
     """
     cfg = cfg or get_config()
     get_spec(cfg.backbone)  # fail early on a typo, before loading data
     recipe = recipe or recipe_for(cfg, strategy)
+    if not bn_eval:
+        recipe = replace(recipe, frozen_bn_eval=False)
     preprocessing = preprocessing or preprocessing_for(cfg.backbone, cfg.image_size)
     train, val, test = data or load_data(cfg)
     device = torch.device(device) if device is not None else default_device()
@@ -376,7 +376,6 @@ def run(
         recipe=recipe,
         preprocessing=preprocessing,
         device=device,
-        bn_eval=bn_eval,
         progress=progress,
         verbose=verbose,
     )

@@ -38,7 +38,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import CHECK_LOG_ENV
 from .errors import GradingError
 from .files import atomic_path, check_writable, show
 
@@ -50,6 +49,7 @@ DEFAULT_MEMORY_GB = (
 )
 
 __all__ = [
+    "missing_packages",
     "Row",
     "GradingError",
     "grade_folder",
@@ -92,6 +92,21 @@ def _expected_exercises(nb: dict, chapter: int | None) -> list[str]:
     if not ids:
         raise ValueError(f"chapter {chapter} has no exercises")
     return ids
+
+
+def missing_packages() -> list[str]:
+    """The packages of the ``grade`` extra that this environment lacks (nothing is imported).
+
+    >>> missing_packages()
+    []
+    """
+    import importlib.util
+
+    return [
+        name
+        for name in ("nbformat", "nbclient", "ipykernel")
+        if importlib.util.find_spec(name) is None
+    ]
 
 
 def _limit_memory(gigabytes: float) -> None:
@@ -168,6 +183,20 @@ def _tail(path: Path, size: int = 4096) -> str:
 
 
 TOKEN_ENV = "TLBOOK_GRADING_TOKEN"
+
+# The grader and the checks in the student's kernel talk through a file whose path this variable names:
+# a protocol between two tlbook processes, not a setting (those are read in tlbook.config only).
+CHECK_LOG_ENV = "TLBOOK_CHECK_LOG"
+
+
+def check_log_path() -> Path | None:
+    """The file where exercise checks log their results (``TLBOOK_CHECK_LOG``, set by the grader), or None.
+
+    >>> import os; os.environ.pop("TLBOOK_CHECK_LOG", None) and None; check_log_path() is None
+    True
+    """
+    log = os.environ.get(CHECK_LOG_ENV)
+    return Path(log) if log else None
 
 
 def _processes() -> dict[int, tuple[int, str]]:
@@ -486,7 +515,7 @@ def _execute_one(path: Path, report: Path) -> None:
     class BoundedClient(NotebookClient):
         """Keeps at most MAX_OUTPUT_BYTES of the notebook's output in memory (errors always)."""
 
-        def output(self, outs, msg, display_id, cell_index):  # type: ignore[override]
+        def output(self, outs, msg, display_id, cell_index):
             if msg.get("msg_type") != "error":
                 size = len(json.dumps(msg.get("content", {}), default=str))
                 kept[0] += size

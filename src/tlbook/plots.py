@@ -22,7 +22,8 @@ import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .train import History, LRFinder, Recipe, lr_factor
+from .lr_finder import LRFinderResult
+from .train import History, Recipe, lr_factor
 
 __all__ = [
     "glue",
@@ -41,7 +42,7 @@ __all__ = [
     "plot_schedule",
 ]
 
-TAB10 = colormaps["tab10"].colors  # one colour per run or class
+TAB10 = colormaps["tab10"].colors  # type: ignore[attr-defined]  # a ListedColormap: one colour per run or class
 
 
 class _Sentence(str):
@@ -207,7 +208,7 @@ def plot_history(histories: dict[str, History], *, title: str = "") -> Figure:
             )
             ax_acc.plot(
                 epochs,
-                [100 * e.val_accuracy for e in h.epochs],
+                [100 * (e.val_accuracy or 0.0) for e in h.epochs],
                 "-o",
                 color=colour,
                 label=name,
@@ -490,11 +491,11 @@ def plot_robustness(
 
 
 def plot_lr_finder(
-    result: LRFinder, *, chosen: float | None = None, title: str = ""
+    result: LRFinderResult, *, chosen: float | None = None, title: str = ""
 ) -> Figure:
     """The learning-rate range test: smoothed loss against the rate (log scale), its suggestion and ``chosen``.
 
-    >>> fig = plot_lr_finder(LRFinder([1e-4, 1e-3, 1e-2], [2.3, 1.9, 3.0], 1e-3), chosen=2e-3)
+    >>> fig = plot_lr_finder(LRFinderResult([1e-4, 1e-3, 1e-2], [2.3, 1.9, 3.0], 1e-3), chosen=2e-3)
     >>> fig.axes[0].get_xscale()
     'log'
     """

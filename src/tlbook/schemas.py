@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import DOMAINS, PRESETS, Config
+from .config import DOMAINS, PLAN_FIELDS, PRESETS, Config
 from .files import (
     AnyValue,
     Fields,
@@ -57,7 +57,9 @@ CONFIG = Fields(
             for name in Config.__dataclass_fields__
             if name in DOMAINS
         },
-    }
+    },
+    # Files written before the studies' plan was part of the configuration lack these.
+    optional={name: ListOf(DOMAINS[each], 1) for name, each in PLAN_FIELDS.items()},
 )
 
 PREPROCESSING = Fields(
@@ -159,7 +161,7 @@ STUDY_ROWS: dict[str, Any] = {
     ),
 }
 
-# A checkpoint's payload besides its tensors (tlbook.train.save_checkpoint); the state dict is checked
+# A checkpoint's payload besides its tensors (tlbook.checkpoints.save_checkpoint); the state dict is checked
 # by torch when it is loaded into the network.
 CHECKPOINT = Fields(
     required={

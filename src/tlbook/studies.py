@@ -35,7 +35,8 @@ from .backbones import (
     get_spec,
     preprocessing_for,
 )
-from .config import CONFIG_FLAGS, Config, default_device, seed_everything
+from .config import Config, seed_everything
+from .devices import default_device
 from .errors import SchemaError
 from .evaluation import PairedTest, mcnemar
 from .experiment import (
@@ -55,7 +56,6 @@ __all__ = [
     "LADDER",
     "SOURCE_STEPS",
     "ladder",
-    "STUDY_SEEDS",
     "CONVERGED_SCRATCH_EPOCHS_SCALE",
     "CONVERGED_SCRATCH",
     "CONVERGED_CURVE_MAX_PER_CLASS",
@@ -66,7 +66,6 @@ __all__ = [
     "sweep",
     "chosen_by_validation",
     "curve_batch_size",
-    "CURVE_POINTS",
     "data_curve",
     "curve_means",
     "images_needed",
@@ -180,6 +179,7 @@ def ladder(cfg: Config, *, verbose: bool = False) -> list[dict[str, Any]]:
             )
             trained_key = key
         # The source's evaluation (train mode) updates BatchNorm statistics: evaluate a copy.
+        assert model is not None  # the first rung always trains
         result = evaluate(
             model if deterministic else copy.deepcopy(model),
             test,
@@ -221,14 +221,6 @@ def _done(
     return {tuple(r[f] for f in fields): r for r in previous or ()}
 
 
-# Seeds of the multi-seed studies, per preset (smoke: every code path, in seconds).
-STUDY_SEEDS: dict[str, tuple[int, ...]] = {
-    "smoke": (0,),
-    "cpu": (0, 1, 2),
-    "full": (0, 1, 2),
-}
-
-
 def _correct_string(result: Evaluation) -> str:
     """Per-test-image correctness as a string of 0s and 1s, for paired tests (:func:`tlbook.evaluation.mcnemar`)."""
     return "".join(
@@ -258,7 +250,7 @@ def strategies(
 ) -> list[dict[str, Any]]:
     """Every strategy on the same data and budget, plus the BatchNorm trap, for each seed.
 
-    ``seeds`` defaults to :data:`STUDY_SEEDS` of ``cfg.preset``. Within one seed
+    ``seeds`` defaults to the preset's ``study_seeds`` (:class:`tlbook.config.Config`). Within one seed
     every strategy sees the same training, validation and test images, and each
     row keeps its per-image results (``correct``), so two strategies can be
     compared with a paired test on the same images. ``converged_scratch`` adds,
@@ -268,9 +260,11 @@ def strategies(
     kept instead of run again; ``on_row`` is called with the rows so far after
     each run.
     """
-    seeds = seeds or STUDY_SEEDS.get(cfg.preset, (cfg.seed,))
+    seeds = seeds or cfg.study_seeds
     done = _done(previous, "strategy", "seed")
-    runs = [(name, dict(strategy=name), 1) for name in names]
+    runs: list[tuple[str, dict[str, Any], int]] = [
+        (name, {"strategy": name}, 1) for name in names
+    ]
     if bn_trap:
         runs.append(
             (
@@ -281,7 +275,7 @@ def strategies(
         )
     rows = []
     for seed in seeds:
-        extra = []
+        extra: list[tuple[str, dict[str, Any], int]] = []
         if converged_scratch and seed == seeds[0]:
             epochs = CONVERGED_SCRATCH_EPOCHS_SCALE * cfg.epochs
             extra = [
@@ -374,9 +368,8 @@ HYPERPARAMETER_CHOICES: dict[str, str] = {
 
 
 # Candidate peak learning rates (the head's) of each strategy for the cpu preset, chosen among on
-# validation accuracy by `python -m tlbook study sweep` (the test set is never read). A choice at the edge of
-# its grid extends the grid (finetune's did: 0.0005 was added when 0.001 won; linear's 0.02 after 0.01;
-# discriminative's 0.024 after 0.012; head_first's 0.004 after 0.002).
+# validation accuracy by `python -m tlbook study sweep` (the test set is never read). A choice at the edge
+# of its grid extends the grid (how each grid grew: the reproduce page).
 SWEEP_LRS: dict[str, tuple[float, ...]] = {
     "finetune": (0.0005, 0.001, 0.002, 0.004),
     "scratch": (0.0015, 0.003, 0.006),
@@ -414,12 +407,12 @@ def sweep(
 
     ``lrs`` maps strategy -> candidate peak learning rates (default
     :data:`SWEEP_LRS`); :func:`chosen_by_validation` picks the best. ``seeds``
-    defaults to the first of :data:`STUDY_SEEDS` for the preset. Each row keeps
+    defaults to the first of the preset's ``study_seeds``. Each row keeps
     the best epoch's validation accuracy (the weights a run would keep) and
     the whole per-epoch curve. ``previous`` and ``on_row`` as in :func:`strategies`.
     """
     lrs = lrs or SWEEP_LRS
-    seeds = seeds or STUDY_SEEDS.get(cfg.preset, (cfg.seed,))[:1]
+    seeds = seeds or cfg.study_seeds[:1]
     done = _done(previous, "strategy", "lr", "seed")
     rows = []
     for name, candidates in lrs.items():
@@ -506,14 +499,6 @@ def curve_batch_size(
     return min(batch_size, max(10, n_images // steps_per_epoch))
 
 
-# Images per class and seeds of the data-efficiency curve, per preset (smoke: every code path, in seconds).
-CURVE_POINTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "smoke": ((2, 4), (0, 1)),
-    "cpu": ((5, 10, 25, 50, 100), (0, 1, 2)),
-    "full": ((5, 10, 25, 50, 100, 250, 1000), (0, 1, 2)),
-}
-
-
 def data_curve(
     cfg: Config,
     *,
@@ -527,7 +512,7 @@ def data_curve(
 ) -> list[dict[str, Any]]:
     """Test accuracy for each (strategy, images per class, seed): the data-efficiency curve.
 
-    ``per_class`` and ``seeds`` default to :data:`CURVE_POINTS` of ``cfg.preset``.
+    ``per_class`` and ``seeds`` default to the preset's ``curve_per_class`` and ``curve_seeds``.
 
     Each seed draws its own training, validation and test subsets, so the
     spread over seeds includes which images were labelled. The epoch count is
@@ -538,8 +523,7 @@ def data_curve(
     (strategy :data:`CONVERGED_SCRATCH`): does pretraining still win with few
     labels when the baseline is given the compute it needs? ``previous`` and ``on_row`` as in :func:`strategies`.
     """
-    default_sizes, default_seeds = CURVE_POINTS.get(cfg.preset, CURVE_POINTS["cpu"])
-    per_class, seeds = per_class or default_sizes, seeds or default_seeds
+    per_class, seeds = per_class or cfg.curve_per_class, seeds or cfg.curve_seeds
     done = _done(previous, "strategy", "per_class", "seed")
     rows = []
     for k in per_class:
@@ -624,6 +608,8 @@ def _differing_flags(saved: dict[str, Any], cfg: Config) -> str:
     >>> _differing_flags({"image_size": 96, "epochs": 8, "lr": 0.001}, Config(preset="cpu", lr=0.002))
     ' --image-size 96 --lr 0.001'
     """
+    from .cli import CONFIG_FLAGS  # the command line's names for the fields
+
     current = dataclasses.asdict(cfg)
     return "".join(
         f" {flag} {saved[field]}"
@@ -696,8 +682,10 @@ def load_or_run(
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; known studies: {', '.join(STUDIES)}")
     file_name = f"{name}-{cfg.preset}.json"
-    path = Path(folder) / file_name if folder is not None else RESULTS / file_name
-    shown = show(path) if folder is not None else f"tlbook/results/{file_name}"
+    path: Any = (
+        Path(folder) / file_name if folder is not None else RESULTS / file_name
+    )  # Path or Traversable
+    shown = show(str(path)) if folder is not None else f"tlbook/results/{file_name}"
     if path.is_file():
         with importlib.resources.as_file(path) as real:
             saved = validate_study(

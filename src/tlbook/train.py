@@ -1,19 +1,20 @@
-"""Training and evaluation: plain functions, in the style of torchvision's references.
+"""The training loop and evaluation: plain functions, in the style of torchvision's references.
 
 * :func:`fit` trains a model on an in-memory :class:`~tlbook.data.ImageSet`
   with softmax cross-entropy (optionally label-smoothed), AdamW or SGD, and a
-  learning rate that warms up linearly and then decays along a cosine (or stays
-  constant). Each batch is
-  augmented, resized and normalised on the model's device in one step
+  learning rate that warms up linearly and then decays along a cosine (or
+  stays constant), through ``torch.optim.lr_scheduler.LambdaLR``. Each batch
+  is augmented, resized and normalised on the model's device in one step
   (:func:`tlbook.augment.preprocess`). With a validation set, the weights of
   the best validation epoch are the ones kept.
+* :func:`train_one_epoch` is one pass over the shuffled training images.
 * :func:`evaluate` returns accuracy, per-class accuracy, the confusion matrix
   and the predicted probabilities. By default it is deterministic (no
   augmentation, ``model.eval()``); the source document's two evaluation
   flaws can be switched on to measure them.
-* :func:`save_checkpoint` / :func:`load_checkpoint` write atomically and
-  read with ``weights_only=True``, refusing a checkpoint made for another
-  backbone or number of classes.
+
+Checkpoints are :mod:`tlbook.checkpoints`' job, the learning-rate finder
+:mod:`tlbook.lr_finder`'s, devices and precision :mod:`tlbook.devices`'.
 
 >>> r = Recipe(epochs=2, lr=0.01)
 >>> r.optimizer, r.schedule
@@ -22,67 +23,49 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
-import json
 import math
-import os
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .augment import (
-    DEFAULT_AUGMENT,
-    AugmentConfig,
-    preprocess,
-    sample_matrices,
-    to_device,
-)
-from .backbones import (
-    ARCHITECTURE_BEFORE_IT_WAS_RECORDED,
-    Preprocessing,
-    create_model,
-    get_spec,
-)
+from .augment import DEFAULT_AUGMENT, AugmentConfig, preprocess, sample_matrices
+from .backbones import Preprocessing, set_bn_eval, weight_decay_groups
 from .config import DOMAINS, Config
 from .data import ImageSet
-from .distributed import gather_rows, shard, world, wrap
-from .errors import CheckpointMismatch, CheckpointMissing, ConfigError, TrainingDiverged
-from .files import atomic_path, show, validate
-from .schemas import CHECKPOINT
+from .devices import autocast_dtype, mixed_precision, to_device
+from .distributed import gather_rows, reduce_sums, shard, world, wrap
+from .errors import ConfigError, TrainingDiverged
 
 __all__ = [
     "Recipe",
     "EpochStats",
     "History",
-    "train_one_epoch",
     "Evaluation",
-    "fit",
-    "evaluate",
-    "predict_logits",
+    "EVAL_BATCH_SIZE",
     "steps_per_epoch",
     "lr_factor",
-    "LRFinder",
-    "find_lr",
-    "autocast_dtype",
-    "mixed_precision",
-    "save_checkpoint",
-    "load_checkpoint",
-    "CheckpointMismatch",
-    "CheckpointMissing",
+    "make_optimizer",
+    "make_scheduler",
+    "train_step",
+    "train_one_epoch",
+    "fit",
+    "predict_logits",
+    "evaluate",
 ]
-
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("warmup_cosine", "cosine", "constant")
+EVAL_BATCH_SIZE = (
+    200  # images per forward pass when nothing is learnt (evaluation, validation)
+)
 
 
 @dataclass(frozen=True)
@@ -99,21 +82,27 @@ class Recipe:
     optimizer: str = "adamw"  # adamw | sgd
     lr: float = Config.lr  # peak learning rate of the head
     momentum: float = 0.9  # SGD only
-    weight_decay: float = (
-        Config.weight_decay
-    )  # not applied to biases and normalisation weights
-    # warmup_cosine: linear warm-up from peak/25, then cosine decay to peak/10,000 (the shape of
-    # PyTorch's OneCycleLR, without its momentum cycling); cosine: warm-up from 0, decay to 0; constant.
+    # Not applied to biases and normalisation weights (tlbook.backbones.weight_decay_groups).
+    weight_decay: float = Config.weight_decay
+    # warmup_cosine: linear warm-up from peak * warmup_start, then cosine decay to peak * final_lr
+    # (the shape of PyTorch's OneCycleLR, without its momentum cycling); cosine: warm-up from 0,
+    # decay to 0; constant: the peak throughout.
     schedule: str = "warmup_cosine"
     warmup: float = (
         0.1  # fraction of all steps spent warming up (warmup_cosine and cosine)
     )
+    warmup_start: float = 0.04  # warmup_cosine starts at peak / 25
+    final_lr: float = 1e-4  # warmup_cosine ends at peak / 10,000
     label_smoothing: float = Config.label_smoothing
     augment: AugmentConfig = DEFAULT_AUGMENT
     backbone_lr_scale: float = (
         1.0  # backbone learning rate = lr * this (0.1: discriminative)
     )
-    layer_decay: float = 1.0  # layer-wise rates: each stage below the head learns at this times the one above
+    # Layer-wise rates: each stage below the head learns at this times the one above.
+    layer_decay: float = 1.0
+    # BatchNorm layers whose parameters are all frozen normalise with their running statistics while
+    # the rest trains (set_bn_eval after every model.train()); False: chapter 4's trap.
+    frozen_bn_eval: bool = True
 
     def __post_init__(self) -> None:
         # A misspelt name or an impossible number fails here, not after the data has loaded.
@@ -125,18 +114,24 @@ class Recipe:
             raise ConfigError(
                 f"unknown schedule {self.schedule!r}; use one of {SCHEDULES}"
             )
-        for name in (
-            "epochs",
-            "batch_size",
-            "lr",
-            "momentum",
-            "weight_decay",
-            "label_smoothing",
-            "warmup",
-            "backbone_lr_scale",
-            "layer_decay",
-        ):
+        for name in RECIPE_NUMBERS:
             DOMAINS[name].check(name, getattr(self, name))
+
+
+# The Recipe fields whose ranges tlbook.config.DOMAINS declares.
+RECIPE_NUMBERS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "label_smoothing",
+    "warmup",
+    "warmup_start",
+    "final_lr",
+    "backbone_lr_scale",
+    "layer_decay",
+)
 
 
 @dataclass
@@ -148,7 +143,7 @@ class EpochStats:
     train_accuracy: float
     val_loss: float | None
     val_accuracy: float | None
-    lr: float  # head learning rate at the end of the epoch
+    lr: float  # head learning rate of the epoch's last step
     seconds: float
 
 
@@ -168,11 +163,9 @@ class History:
     @property
     def best_val_accuracy(self) -> float | None:
         """Validation accuracy of the epoch whose weights were kept (None without validation)."""
-        return (
-            None
-            if self.best_epoch is None
-            else self.epochs[self.best_epoch - 1].val_accuracy
-        )
+        if self.best_epoch is None:
+            return None
+        return self.epochs[self.best_epoch - 1].val_accuracy
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -217,7 +210,7 @@ class Evaluation:
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:
-    """Optimiser steps in one epoch over ``n`` images: the number of batches :func:`_batches` yields.
+    """Optimiser steps in one epoch over ``n`` images: the number of batches :func:`batches` yields.
 
     >>> steps_per_epoch(1000, 50), steps_per_epoch(1001, 50), steps_per_epoch(1002, 50)
     (20, 20, 21)
@@ -226,7 +219,7 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return full + (rest > 1 or n == 1)
 
 
-def _batches(
+def batches(
     n: int, batch_size: int, *, generator: torch.Generator | None
 ) -> Iterator[torch.Tensor]:
     """Index batches over ``n`` items; shuffled with ``generator``, else in order.
@@ -235,58 +228,22 @@ def _batches(
     last batch of a single image is dropped, since BatchNorm cannot train on one
     image whose feature map is 1x1 (ResNet-18 at 32 px). In order (evaluation),
     every item is in a batch.
+
+    >>> [b.tolist() for b in batches(5, 2, generator=None)]
+    [[0, 1], [2, 3], [4]]
+    >>> len(list(batches(5, 2, generator=torch.Generator().manual_seed(0))))
+    2
     """
-    order = (
-        torch.randperm(n, generator=generator)
-        if generator is not None
-        else torch.arange(n)
-    )
-    count = (
-        steps_per_epoch(n, batch_size)
-        if generator is not None
-        else math.ceil(n / batch_size)
-    )
-    for k in range(count):
+    if generator is None:
+        yield from torch.arange(n).split(batch_size)
+        return
+    order = torch.randperm(n, generator=generator)
+    for k in range(steps_per_epoch(n, batch_size)):
         yield order[k * batch_size : (k + 1) * batch_size]
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """The reduced precision :func:`fit` computes in on ``device``, or None for float32 throughout.
-
-    On a GPU with bfloat16 support (Ampere and later, ``torch.cuda.is_bf16_supported()``),
-    bfloat16: float32's range, so no gradient scaling. On an older GPU (a T4, Colab's usual
-    one), float16, whose small range needs a gradient scaler (:func:`fit` adds one). On the
-    CPU, none: these cores have no fast half precision.
-
-    >>> autocast_dtype(torch.device("cpu")) is None
-    True
-    """
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def mixed_precision(device: torch.device) -> contextlib.AbstractContextManager:
-    """The autocast :func:`fit` and :func:`evaluate` run the network under (see :func:`autocast_dtype`).
-
-    Mixed precision runs matrix products and convolutions in 16 bits, where the
-    tensor cores are, and keeps weights, the optimiser and reductions such as the
-    loss in float32; it changes speed and memory, not the recipe.
-
-    >>> import torch
-    >>> with mixed_precision(torch.device("cpu")):
-    ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
-    torch.float32
-    """
-    dtype = autocast_dtype(device)
-    return (
-        contextlib.nullcontext()
-        if dtype is None
-        else torch.autocast(device.type, dtype=dtype)
-    )
-
-
-def _make_optimizer(groups: list[dict], recipe: Recipe) -> torch.optim.Optimizer:
+def make_optimizer(groups: list[dict], recipe: Recipe) -> torch.optim.Optimizer:
+    """AdamW or SGD (with ``recipe.momentum``) over the parameter ``groups``, each with its own rate."""
     # recipe.optimizer is one of OPTIMIZERS: Recipe checks it when it is built.
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, momentum=recipe.momentum)
@@ -303,17 +260,33 @@ def lr_factor(step: int, total: int, recipe: Recipe) -> float:
     if recipe.schedule == "constant":
         return 1.0
     warm = max(1, round(recipe.warmup * total))
+    one_cycle = (
+        recipe.schedule == "warmup_cosine"
+    )  # else cosine: Recipe checked the name
     if step < warm:
-        start = 0.04 if recipe.schedule == "warmup_cosine" else 0.0  # starts at peak/25
+        start = recipe.warmup_start if one_cycle else 0.0
         return start + (1.0 - start) * (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
-    end = (
-        1e-4 if recipe.schedule == "warmup_cosine" else 0.0
-    )  # warmup_cosine or cosine (Recipe checked it)
+    end = recipe.final_lr if one_cycle else 0.0
     return end + (1.0 - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _inputs(
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, *, total: int, recipe: Recipe
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """The recipe's schedule over ``total`` optimiser steps: each group's rate is its peak times :func:`lr_factor`.
+
+    >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    >>> s = make_scheduler(opt, total=10, recipe=Recipe(schedule="constant"))
+    >>> s.get_last_lr()
+    [0.1]
+    """
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total, recipe)
+    )
+
+
+def network_inputs(
     images: torch.Tensor,
     idx: torch.Tensor,
     matrices: torch.Tensor,
@@ -334,7 +307,7 @@ def _inputs(
     ).contiguous(memory_format=torch.channels_last)  # (B, 3, S, S)
 
 
-def _train_step(
+def train_step(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
@@ -362,42 +335,39 @@ def _train_step(
 def train_one_epoch(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    images: torch.Tensor,
-    labels: torch.Tensor,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    train: ImageSet,
     *,
     recipe: Recipe,
     preprocessing: Preprocessing,
-    peaks: list[float],
-    step: int,
-    total: int,
     generator: torch.Generator,
-    device: torch.device,
+    scaler: torch.amp.GradScaler | None = None,
     bar: Any = None,
-) -> tuple[torch.Tensor, torch.Tensor, int, int]:
-    """One pass over the shuffled training images (N, 3, H, W) uint8, one optimiser step per batch.
+) -> tuple[float, float, float]:
+    """One pass over the shuffled training images, one optimiser (and schedule) step per batch.
 
-    The learning rate of each group is its peak times :func:`lr_factor` at
-    the running ``step`` of ``total``. Returns this process's summed loss and
-    correct count (device tensors, read once per epoch: no host-device sync per
-    batch), the images seen, and the step count after the epoch.
+    ``train.images`` may already sit on the device (one process) or not
+    (several: each copies its share). Returns the epoch's training loss and
+    accuracy over every image seen (by every process, under torchrun) and
+    the head's learning rate of the last step. The sums stay on the device
+    during the epoch: no host-device synchronisation per batch.
     """
+    device = next(net.parameters()).device
+    scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
     processes, _ = world()
-    h, w = images.shape[-2:]
+    h, w = train.images.shape[-2:]
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    seen = 0
-    for idx in _batches(len(images), recipe.batch_size, generator=generator):
-        for g, peak in zip(optimizer.param_groups, peaks):
-            g["lr"] = peak * lr_factor(step, total, recipe)
+    seen, lr = 0, optimizer.param_groups[-1]["lr"]
+    for idx in batches(len(train), recipe.batch_size, generator=generator):
         # Every process draws the whole batch's matrices (same generator, same stream), then keeps its share.
         matrices = sample_matrices(
             len(idx), recipe.augment, height=h, width=w, generator=generator
         )
         if processes > 1:
             idx, matrices = shard(idx), shard(matrices)
-        x = _inputs(
-            images,
+        x = network_inputs(
+            train.images,
             idx,
             matrices,
             preprocessing=preprocessing,
@@ -405,9 +375,10 @@ def train_one_epoch(
             device=device,
         )
         y = to_device(
-            labels[idx], device
+            train.labels[idx], device
         )  # (B,); B is this process's share of the batch
-        loss, logits = _train_step(
+        lr = optimizer.param_groups[-1]["lr"]
+        loss, logits = train_step(
             net,
             optimizer,
             scaler,
@@ -416,13 +387,17 @@ def train_one_epoch(
             label_smoothing=recipe.label_smoothing,
             device=device,
         )
-        step += 1
+        scheduler.step()
         loss_sum += loss.detach().double() * len(idx)
         correct += (logits.argmax(1) == y).sum()
         seen += len(idx)
         if bar is not None:
             bar.update(1)
-    return loss_sum, correct, seen, step
+    # Under torchrun: the statistics of the global batch, not of this process's share.
+    loss_total, correct_total, seen_total = reduce_sums(
+        loss_sum, correct.double(), float(seen)
+    )
+    return loss_total / max(1, seen_total), correct_total / max(1, seen_total), lr
 
 
 def fit(
@@ -445,7 +420,8 @@ def fit(
     ``requires_grad`` at ``recipe.lr``. ``progress`` shows a tqdm bar
     (notebook or terminal); ``verbose`` prints one line per epoch. With
     ``val``, the weights of the epoch with the best validation accuracy are
-    restored at the end.
+    restored at the end. A loss that becomes NaN or infinite stops the run
+    with :class:`~tlbook.errors.TrainingDiverged`.
 
     Under ``torchrun`` (:mod:`tlbook.distributed`) every process runs this with
     the same arguments: ``recipe.batch_size`` is the global batch, split between
@@ -461,93 +437,74 @@ def fit(
             f"the batch size {recipe.batch_size} must divide evenly between {processes} processes"
         )
     # channels_last is faster on CUDA and, with oneDNN, about 1.5x faster on the CPU too.
-    model.to(device=device, memory_format=torch.channels_last)
+    model.to(device).to(memory_format=torch.channels_last)
     if param_groups is None:
-        decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-        no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-        param_groups = [
-            {"params": decay, "lr": recipe.lr, "weight_decay": recipe.weight_decay},
-            {"params": no_decay, "lr": recipe.lr, "weight_decay": 0.0},
-        ]
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        param_groups = weight_decay_groups(
+            trainable, lr=recipe.lr, weight_decay=recipe.weight_decay
+        )
     param_groups = [g for g in param_groups if g["params"]]
     if not param_groups:
         raise ValueError("the model has no trainable parameters")
-    optimizer = _make_optimizer(param_groups, recipe)
+    optimizer = make_optimizer(param_groups, recipe)
+    total = recipe.epochs * steps_per_epoch(
+        len(train), recipe.batch_size
+    )  # optimiser steps
+    scheduler = make_scheduler(optimizer, total=total, recipe=recipe)
     # float16 needs its gradients scaled up so small ones do not underflow; a disabled scaler is a no-op.
     scaler = torch.amp.GradScaler(
         device.type, enabled=autocast_dtype(device) == torch.float16
     )
-    peaks = [g["lr"] for g in optimizer.param_groups]
     generator = torch.Generator().manual_seed(seed)
-    total = recipe.epochs * steps_per_epoch(
-        len(train), recipe.batch_size
-    )  # optimizer steps
-    # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus (several processes: each copies its batches)
-    images = train.images.to(device) if processes == 1 else train.images
+    # (N, 3, H, W) uint8, once: on a GPU, batches never cross the bus (several processes: each copies its own)
+    on_device = (
+        ImageSet(train.images.to(device), train.labels, train.classes)
+        if processes == 1
+        else train
+    )
     net = wrap(
         model, device
     )  # DistributedDataParallel under torchrun, else the model itself
-    history = History()
-    best_acc, best_state = -1.0, None
-    start = time.perf_counter()
-    train_seconds = 0.0  # training steps only, for images_per_second
-    step = 0
+    history, best_acc, best_state = History(), -1.0, None
+    start, train_seconds = (
+        time.perf_counter(),
+        0.0,
+    )  # training steps only, for images_per_second
     bar = _progress_bar(total, enabled=progress)
     for epoch in range(1, recipe.epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        loss_sum, correct, seen, step = train_one_epoch(
+        if recipe.frozen_bn_eval:
+            set_bn_eval(model)
+        loss, accuracy, lr = train_one_epoch(
             net,
             optimizer,
-            scaler,
-            images,
-            train.labels,
+            scheduler,
+            on_device,
             recipe=recipe,
             preprocessing=preprocessing,
-            peaks=peaks,
-            step=step,
-            total=total,
             generator=generator,
-            device=device,
+            scaler=scaler,
             bar=bar,
         )
         train_seconds += time.perf_counter() - t0
-        if (
-            processes > 1
-        ):  # the training statistics of the global batch, not of this process's share
-            totals = torch.stack(
-                [
-                    loss_sum,
-                    correct.double(),
-                    torch.tensor(float(seen), dtype=torch.float64, device=device),
-                ]
-            )
-            torch.distributed.all_reduce(totals)
-            loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
-        stats = EpochStats(
-            epoch=epoch,
-            train_loss=loss_sum.item() / max(1, seen),
-            train_accuracy=correct.item() / max(1, seen),
-            val_loss=None,
-            val_accuracy=None,
-            lr=optimizer.param_groups[-1]["lr"],
-            seconds=0.0,
-        )
-        if not math.isfinite(stats.train_loss):
-            # The weights are garbage from here on: stop, so that no accuracy of this run is reported.
+        if not math.isfinite(
+            loss
+        ):  # the weights are garbage from here on: no result of this run is reported
             if bar is not None:
                 bar.close()
             raise TrainingDiverged(
-                f"training diverged: the loss became {stats.train_loss} in epoch {epoch} at a peak learning "
-                f"rate of {max(peaks):g}; lower the learning rate (--lr)"
+                f"training diverged: the loss became {loss} in epoch {epoch} at a peak learning rate of "
+                f"{max(g['initial_lr'] for g in optimizer.param_groups):g}; lower the learning rate (--lr)"
             )
+        stats = EpochStats(epoch, loss, accuracy, None, None, lr, 0.0)
         if val is not None and len(val):
             ev = evaluate(
                 model,
                 val,
                 preprocessing=preprocessing,
                 device=device,
-                batch_size=max(recipe.batch_size, 100),
+                batch_size=EVAL_BATCH_SIZE,
             )
             stats.val_loss, stats.val_accuracy = ev.loss, ev.accuracy
             if ev.accuracy > best_acc:
@@ -565,121 +522,7 @@ def fit(
     return history
 
 
-@dataclass
-class LRFinder:
-    """The learning-rate range test: loss against an exponentially growing learning rate."""
-
-    lrs: list[float]  # the rate of each step
-    losses: list[float]  # the smoothed training loss after each step
-    suggestion: (
-        float  # the rate where the smoothed loss falls fastest (steepest descent)
-    )
-
-
-def find_lr(
-    model: nn.Module,
-    train: ImageSet,
-    *,
-    preprocessing: Preprocessing,
-    recipe: Recipe = Recipe(),
-    param_groups: list[dict] | None = None,
-    start: float = 1e-6,
-    end: float = 1.0,
-    steps: int = 100,
-    device: torch.device | str | None = None,
-    seed: int = 0,
-) -> LRFinder:
-    """Train ``model`` for ``steps`` batches while the rate grows from ``start`` to ``end``; stop when it diverges.
-
-    The learning-rate finder popularised by fastai (after Smith's range test):
-    the loss falls once the rate is large enough to learn, then explodes. The
-    suggestion is the rate where the smoothed loss falls fastest, a *starting
-    point* for a sweep on validation data, not a replacement for one. The model
-    is trained by this: use a fresh copy afterwards. ``param_groups`` keep their
-    relative rates (the head's is the one reported).
-
-    >>> from tlbook.backbones import create_model, preprocessing_for
-    >>> data = ImageSet(torch.randint(0, 255, (20, 3, 16, 16), dtype=torch.uint8), torch.arange(20) % 2, ["a", "b"])
-    >>> r = find_lr(create_model("resnet18", num_classes=2, pretrained=False), data,
-    ...             preprocessing=preprocessing_for("resnet18", 16), recipe=Recipe(batch_size=10), steps=5)
-    >>> len(r.lrs) == len(r.losses) <= 5
-    True
-    """
-    device = (
-        torch.device(device) if device is not None else next(model.parameters()).device
-    )
-    model.to(device=device, memory_format=torch.channels_last).train()
-    if param_groups is None:
-        param_groups = [
-            {"params": [p for p in model.parameters() if p.requires_grad], "lr": 1.0}
-        ]
-    optimizer = _make_optimizer(
-        [
-            {**g, "weight_decay": g.get("weight_decay", recipe.weight_decay)}
-            for g in param_groups
-            if g["params"]
-        ],
-        recipe,
-    )
-    relative = [
-        g["lr"] / param_groups[-1]["lr"] for g in optimizer.param_groups
-    ]  # the head's group is last
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=autocast_dtype(device) == torch.float16
-    )
-    generator = torch.Generator().manual_seed(seed)
-    h, w = train.images.shape[-2:]
-    lrs, losses, smooth, best = [], [], 0.0, math.inf
-    batches = (
-        idx
-        for _ in range(steps)
-        for idx in _batches(len(train), recipe.batch_size, generator=generator)
-    )
-    for step, idx in zip(range(steps), batches):
-        lr = start * (end / start) ** (step / max(1, steps - 1))
-        for g, r in zip(optimizer.param_groups, relative):
-            g["lr"] = lr * r
-        matrices = sample_matrices(
-            len(idx), recipe.augment, height=h, width=w, generator=generator
-        )
-        x = _inputs(
-            train.images,
-            idx,
-            matrices,
-            preprocessing=preprocessing,
-            recipe=recipe,
-            device=device,
-        )
-        loss, _ = _train_step(
-            model,
-            optimizer,
-            scaler,
-            x,
-            to_device(train.labels[idx], device),
-            label_smoothing=recipe.label_smoothing,
-            device=device,
-        )
-        smooth = 0.9 * smooth + 0.1 * loss.item()
-        value = smooth / (
-            1 - 0.9 ** (step + 1)
-        )  # bias-corrected exponential moving average
-        lrs.append(lr)
-        losses.append(value)
-        best = min(best, value)
-        if not math.isfinite(value) or value > 4 * best:
-            break
-    lowest = min(
-        range(len(losses)), key=losses.__getitem__
-    )  # look for the descent before the minimum only
-    slopes = [
-        (losses[i + 1] - losses[i - 1]) / math.log(lrs[i + 1] / lrs[i - 1])
-        for i in range(1, max(1, lowest))
-    ]
-    steepest = 1 + min(range(len(slopes)), key=slopes.__getitem__) if slopes else 0
-    return LRFinder(lrs=lrs, losses=losses, suggestion=lrs[steepest])
-
-
-def _progress_bar(total_steps: int, *, enabled: bool):
+def _progress_bar(total_steps: int, *, enabled: bool) -> Any:
     """A bar that moves with every batch (redrawn at most once a second), so a long epoch never looks frozen."""
     if not enabled:
         return None
@@ -694,7 +537,7 @@ def _progress_bar(total_steps: int, *, enabled: bool):
     )
 
 
-def _report(bar, s: EpochStats, *, verbose: bool, epochs: int) -> None:
+def _report(bar: Any, s: EpochStats, *, verbose: bool, epochs: int) -> None:
     val = (
         ""
         if s.val_accuracy is None
@@ -704,7 +547,8 @@ def _report(bar, s: EpochStats, *, verbose: bool, epochs: int) -> None:
         bar.set_postfix_str(f"epoch {s.epoch}/{epochs}  loss {s.train_loss:.3f}{val}")
     if verbose:
         print(
-            f"epoch {s.epoch}/{epochs}  train loss {s.train_loss:.3f}  train acc {s.train_accuracy:.1%}{val}  ({s.seconds:.0f} s)",
+            f"epoch {s.epoch}/{epochs}  train loss {s.train_loss:.3f}  train acc {s.train_accuracy:.1%}"
+            f"{val}  ({s.seconds:.0f} s)",
             flush=True,
         )
 
@@ -715,7 +559,7 @@ def predict_logits(
     images: torch.Tensor,
     *,
     preprocessing: Preprocessing,
-    batch_size: int = 200,
+    batch_size: int = EVAL_BATCH_SIZE,
     device: torch.device | str | None = None,
     augment: AugmentConfig | None = None,
     generator: torch.Generator | None = None,
@@ -731,7 +575,7 @@ def predict_logits(
     )
     h, w = images.shape[-2:]
     out = []
-    for idx in _batches(len(images), batch_size, generator=None):
+    for idx in batches(len(images), batch_size, generator=None):
         matrices = None
         if augment is not None:
             matrices = sample_matrices(
@@ -759,7 +603,7 @@ def evaluate(
     data: ImageSet,
     *,
     preprocessing: Preprocessing,
-    batch_size: int = 200,
+    batch_size: int = EVAL_BATCH_SIZE,
     device: torch.device | str | None = None,
     hflip_tta: bool = False,
     augment: AugmentConfig | None = None,
@@ -772,10 +616,12 @@ def evaluate(
     source document's evaluation is ``augment=SOURCE_AUGMENT,
     train_mode=True`` (random test transforms; BatchNorm normalising with
     each batch's own statistics, and updating its running statistics, as
-    the source's loop did).
+    the source's loop did; frozen BatchNorm layers stay in eval mode).
     """
     was_training = model.training
     model.train(train_mode)
+    if train_mode:
+        set_bn_eval(model)
     processes, _ = world()
     mine = shard(
         torch.arange(len(data))
@@ -803,110 +649,13 @@ def evaluate(
     per_class = (
         confusion.diag().float() / confusion.sum(1).clamp(min=1).float()
     ).tolist()
+    empty = not len(labels)
     return Evaluation(
-        accuracy=float((preds == labels).float().mean())
-        if len(labels)
-        else float("nan"),
-        loss=float(F.cross_entropy(logits, labels)) if len(labels) else float("nan"),
+        accuracy=float("nan") if empty else float((preds == labels).float().mean()),
+        loss=float("nan") if empty else float(F.cross_entropy(logits, labels)),
         per_class_accuracy=per_class,
         confusion=confusion,
         probs=logits.softmax(1),
         labels=labels.clone(),
         classes=list(data.classes),
     )
-
-
-# --- checkpoints: written atomically, read safely -----------------------------------------
-
-
-CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
-
-
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    *,
-    backbone: str,
-    classes: list[str],
-    meta: dict | None = None,
-) -> None:
-    """Save weights plus what is needed to rebuild the model; atomic."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {
-        "format": CHECKPOINT_FORMAT,
-        "backbone": backbone,
-        "architecture": get_spec(backbone).architecture,
-        "classes": list(classes),
-        "state_dict": state,
-        "meta": json.loads(
-            json.dumps(meta or {})
-        ),  # plain types only, so weights_only loading works
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(
-    path: str | os.PathLike,
-    *,
-    backbone: str | None = None,
-    num_classes: int | None = None,
-    classes: list[str] | None = None,
-    device: torch.device | str = "cpu",
-) -> tuple[nn.Module, dict]:
-    """Rebuild a model from :func:`save_checkpoint`'s file; return ``(model, payload)``.
-
-    ``backbone``, ``num_classes`` and ``classes`` (the names, in label order),
-    when given, must match the checkpoint: a mismatch raises
-    :class:`CheckpointMismatch` naming both sides. Same number, other names
-    (or another order) would give silently wrong predictions.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointMissing(
-            f"checkpoint {show(path)} does not exist; train first (python -m tlbook train --out ...)"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        # Not torch's message: it suggests weights_only=False, which would run code from the file.
-        raise CheckpointMismatch(
-            f"{show(path)} is not a readable tlbook checkpoint: the file is corrupt or was not written by tlbook "
-            f"({type(e).__name__}); train a new one with python -m tlbook train"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointMismatch(
-            f"{show(path)} is not a tlbook checkpoint (format {payload.get('format') if isinstance(payload, dict) else None!r})"
-        )
-    validate(
-        payload, CHECKPOINT, what=show(path)
-    )  # classes, backbone, meta: the declared shape, or named
-    found_k = len(payload["classes"])
-    if backbone is not None and backbone != payload["backbone"]:
-        raise CheckpointMismatch(
-            f"{path} holds a {payload['backbone']!r} model with {found_k} classes, not {backbone!r}; "
-            f"use backbone {payload['backbone']!r} or train a new checkpoint"
-        )
-    saved_arch = payload.get("architecture") or ARCHITECTURE_BEFORE_IT_WAS_RECORDED.get(
-        payload["backbone"]
-    )
-    current_arch = get_spec(payload["backbone"]).architecture
-    if saved_arch != current_arch:
-        # Same tensor shapes, another network: loading would succeed and silently predict worse.
-        raise CheckpointMismatch(
-            f"{path} was trained with {saved_arch}, but this version of tlbook builds {payload['backbone']!r} "
-            f"as {current_arch}; train a new checkpoint"
-        )
-    if num_classes is not None and num_classes != found_k:
-        raise CheckpointMismatch(
-            f"{path} was trained for {found_k} classes {payload['classes']}, but {num_classes} were asked for; "
-            "train a new checkpoint for this dataset"
-        )
-    if classes is not None and list(classes) != list(payload["classes"]):
-        raise CheckpointMismatch(
-            f"{path} was trained for the classes {payload['classes']}, but the data has {list(classes)}; "
-            "evaluate it on data with the same class folders, or train a new checkpoint"
-        )
-    model = create_model(payload["backbone"], num_classes=found_k, pretrained=False)
-    model.load_state_dict(payload["state_dict"])
-    return model.to(device).eval(), payload
