@@ -37,6 +37,7 @@ import sys, nbformat
 from nbclient import NotebookClient
 
 nb = nbformat.read(sys.argv[1], as_version=4)
+nb.cells.append(nbformat.v4.new_code_cell("from tlbook.devices import runtime_report; print(runtime_report())"))
 nb.cells.append(nbformat.v4.new_code_cell("import tlbook; print('TLBOOK_FROM', tlbook.__file__)"))
 NotebookClient(nb, kernel_name="colab-like", timeout=600, resources={"metadata": {"path": sys.argv[3]}}).execute()
 nbformat.write(nb, sys.argv[2])
@@ -157,6 +158,10 @@ def test_setup_cell_install_then_chapter_runs(tmp_path, cifar):
             if o.output_type == "error"
         ]
         assert not errors, [f"{e['ename']}: {e['evalue']}" for e in errors]
+        report = "".join(o.get("text", "") for o in nb.cells[-2].outputs)
+        assert report.startswith("Running on the"), (
+            f"the setup cell's runtime report failed: {report!r}"
+        )
         printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
         origin = Path(printed.split("TLBOOK_FROM", 1)[1].strip())
         assert site in origin.parents, (

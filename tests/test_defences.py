@@ -224,6 +224,10 @@ for data in cases:
         print("decoded")
     except ImageError as e:
         print("refused", "giant.png" in str(e))
+# The generated images too, all of them decoded under the same cap.
+from test_defences import test_every_generated_image_decodes_upright_to_rgb_or_names_the_file as generated
+generated()
+print("generated: ok")
 """
     assert "torch" not in script
     proc = subprocess.run(

@@ -65,14 +65,21 @@ def repository_url() -> str:
     return match.group(1)
 
 
+SETUP_MARKER = "# Setup: in Colab,"
+
+
 def colab_cell_source() -> str:
-    """The first code cell of every notebook: installs tlbook only inside Colab."""
+    """The first code cell of every notebook: only inside Colab, installs tlbook and says what the runtime is."""
     return (
-        "# Setup: in Colab, install the book's library (Colab's own torch is kept).\n"
+        f"{SETUP_MARKER} install the book's library (Colab's own torch is kept) and say\n"
+        "# what this runtime is: its device, and on a CPU how to switch to a GPU.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "tlbook @ git+{repository_url()}"'
+        f'    %pip install --quiet "tlbook @ git+{repository_url()}"\n'
+        "    from tlbook.devices import runtime_report\n"
+        "\n"
+        "    print(runtime_report())"
     )
 
 
@@ -231,11 +238,15 @@ def write_student_notebook(source: Path) -> Path:
 def same_code(a: str, b: str) -> bool:
     """Whether two code cells run the same program: equal syntax trees, so only layout or comments differ.
 
-    A reformatting (black) changes no output; a cell with IPython syntax (``%pip``) must match as text.
+    A reformatting (black) changes no output; a cell with IPython syntax (``%pip``) must match as text,
+    except the generated setup cell, whose code runs only in Colab (no output here, whatever it says).
 
     >>> same_code("f(1,2)", "f(1, 2)  # a comment"), same_code("f(1, 2)", "f(2, 1)")
     (True, False)
     """
+    if a.startswith(SETUP_MARKER) and b.startswith(SETUP_MARKER):
+        # The setup cell acts only inside Colab: elsewhere it imports sys and prints nothing.
+        return True
     try:
         return ast.dump(ast.parse(a)) == ast.dump(ast.parse(b))
     except SyntaxError:

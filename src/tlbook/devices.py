@@ -9,15 +9,43 @@ True
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
-__all__ = ["default_device", "to_device", "autocast_dtype", "mixed_precision"]
+__all__ = [
+    "default_device",
+    "runtime_report",
+    "to_device",
+    "autocast_dtype",
+    "mixed_precision",
+]
 
 
 def default_device() -> torch.device:
     """CUDA when available, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def runtime_report() -> str:
+    """What this runtime computes on, and what a GPU would change: the chapters' setup cell prints it in Colab.
+
+    >>> print(runtime_report() if not torch.cuda.is_available() else "Running on the CPU")  # doctest: +ELLIPSIS
+    Running on the CPU...
+    """
+    device = default_device()
+    if device.type == "cuda":
+        return (
+            f"Running on a GPU ({torch.cuda.get_device_name(device)}). The chapters' runs (the cpu preset "
+            "the pages show) take seconds here. %env TLBOOK_PRESET=full trains on all of CIFAR-10 at 224 px "
+            "instead: minutes to hours, with other numbers than the page's."
+        )
+    return (
+        f"Running on the CPU ({os.cpu_count()} cores): each chapter's runs take minutes (its opening box "
+        "says how many). For a GPU: Runtime > Change runtime type > a GPU (T4), then run this cell again. "
+        "The numbers stay those of the page (the cpu preset); a GPU brings them in seconds and makes "
+        "%env TLBOOK_PRESET=full (all of CIFAR-10 at 224 px) practical."
+    )
 
 
 def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
@@ -27,8 +55,8 @@ def to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     everything queued before it; from pinned memory it is queued like a kernel.
     On the CPU this is ``t`` itself.
 
-    >>> to_device(torch.ones(2), "cpu")
-    tensor([1., 1.])
+    >>> to_device(torch.ones(2), "meta").device  # any device torch knows; "meta" holds no data
+    device(type='meta')
     """
     device = torch.device(device)
     if device.type != "cuda":
