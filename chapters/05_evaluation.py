@@ -180,8 +180,10 @@ show_images(
 # softmax. It never changes which class wins, only how sure the model is, and
 # $T$ is fitted by minimising the cross-entropy on the *validation* split.
 # Networks trained with plain cross-entropy are typically over-confident and get
-# $T > 1$ {cite}`guo2017calibration`; label smoothing (chapter 4) also pulls
-# confidences down, so there may be less to repair here.
+# $T > 1$ {cite}`guo2017calibration`. This model was trained with label smoothing
+# (chapter 4), which pulls confidences down: if the fitted $T$ printed below is
+# below 1, the model is *under*-confident, and temperature scaling sharpens its
+# probabilities instead of softening them.
 
 # %%
 pre = finetuned.preprocessing
@@ -248,6 +250,58 @@ print(
         a="flip TTA", b="no TTA"
     )
 )
+
+# %% [markdown]
+# ### The unit of a test is the unit of the claim
+#
+# McNemar's test answers a question about *these two models on these images*.
+# "Strategy A is better than strategy B" is a different claim: about what
+# happens when the strategy is run again, on another draw of training images and
+# another initial head. Its evidence is a handful of training runs, one accuracy
+# difference per seed, and the test must treat it so. Pooling the per-image
+# results of several runs into one McNemar test counts thousands of image results
+# as if each were an independent run; it measures only how noisy the test set is
+# for those fixed models, and it calls gaps that the next seed would not repeat.
+# Chapter 4's strategies study shows the difference on full fine-tuning against
+# head first, then unfreeze:
+
+# %%
+from tlbook.studies import compare_strategies, verdict
+
+strategy_rows = load_or_run("strategies", cfg)
+a, b = "finetune", "head_first"
+shared = sorted(
+    {r["seed"] for r in strategy_rows if r["strategy"] == a}
+    & {r["seed"] for r in strategy_rows if r["strategy"] == b}
+)
+if len(shared) >= 2:
+    by = {(r["strategy"], r["seed"]): r["correct"] for r in strategy_rows}
+    pooled = mcnemar(
+        [c == "1" for s in shared for c in by[(a, s)]],
+        [c == "1" for s in shared for c in by[(b, s)]],
+    )
+    over_seeds = compare_strategies(strategy_rows, a, b)
+    glue("pooled_p", float(f"{pooled.p_value:.2g}"))
+    glue("seeds_p", float(f"{over_seeds.p_value:.2g}"))
+    print(
+        f"pooled over {pooled.n} images (wrong unit): McNemar p = {pooled.p_value:.2g}"
+    )
+    for s, d, t in zip(shared, over_seeds.differences, over_seeds.per_seed):
+        print(
+            f"seed {s}: {100 * d:+.1f} points"
+            f" (McNemar p = {t.p_value:.2g} within the run)"
+        )
+print("over runs (the claim's unit): " + verdict(strategy_rows, a, b))
+
+# %% [markdown]
+# Pooled over the seeds' images, McNemar's test gives p = {glue:text}`pooled_p`;
+# over the seeds, the paired t-test gives p = {glue:text}`seeds_p`. The per-seed
+# lines show why they differ: the gap is not the same from one run to the next,
+# and only the runs can say how much it varies. Which test is right depends on the
+# question, and the book's question is about strategies, so every verdict in it
+# comes from the test over seeds (`tlbook.studies.verdict` writes them all), and
+# says, when a gap is inside the noise, how large a gap the seeds could resolve.
+# More seeds shrink that limit; more test images do not.
 
 # %% [markdown]
 # ## How accuracy grows with labelled data
@@ -336,8 +390,8 @@ plot_data_curve(curve)
 # the network from scratch at {glue:text}`curve_largest` per class:
 # {glue:text}`curve_match` per class. Both curves are still rising at the right
 # end: more labels always help, but with transfer each label is worth much more.
-# The spread between seeds is largest for the smallest sets, where *which* few
-# images were labelled matters.
+# The standard deviation over seeds, in the table, is the run-to-run noise at
+# each size: it includes *which* images were labelled and which were tested.
 #
 # Is the network from scratch only short of compute? The third column trains it
 # for {glue:text}`curve_long_epochs` epochs, four times the budget, keeping the
@@ -385,6 +439,34 @@ for kind in CORRUPTIONS:
         " points"
     )
 
+# The two models on the same corrupted images: a paired test per corruption (a claim
+# about these two trained models, so the unit is the image).
+from tlbook.data import ImageSet
+from tlbook.evaluation import corrupt
+
+ahead, behind = [], []
+for kind in CORRUPTIONS:
+    shifted = ImageSet(
+        corrupt(half.images, kind, severities[-1]), half.labels, half.classes
+    )
+    right = {}
+    for name, r in (("fine-tuned", finetuned), ("linear probe", probe)):
+        e = evaluate(r.model.eval(), shifted, preprocessing=pre)
+        right[name] = e.predictions == e.labels
+    paired = mcnemar(right["fine-tuned"], right["linear probe"])
+    print(f"  {kind}: " + paired.verdict(a="fine-tuned", b="linear probe"))
+    if paired.p_value < 0.05:
+        (ahead if paired.difference > 0 else behind).append(kind.replace("_", " "))
+glue(
+    "robust_summary",
+    (
+        "the fine-tuned model stays measurably ahead under"
+        f" {', '.join(ahead) or 'no corruption'}"
+        f" and falls measurably behind under {', '.join(behind) or 'none'}; under the"
+        " others the two are within the noise of these images"
+    ),
+)
+
 # %% tags=["hide-input"] figure={"caption": "Accuracy on half the test subset under four corruptions at increasing severity, fine-tuned versus linear probe.", "name": "fig-robustness", "alt": "Four small line charts, one per corruption, of accuracy falling with severity for two models."}
 plot_robustness(robustness, severities=severities, clean=clean)
 
@@ -396,18 +478,20 @@ plot_robustness(robustness, severities=severities, clean=clean)
 # {glue:text}`lead_blur:.1f` under blur, {glue:text}`lead_jpeg:.1f` under JPEG
 # compression and {glue:text}`lead_brightness:.1f` under a brightness change
 # (negative: behind). Each of these is one run on 500 images, so a point or two
-# either way is noise. Where the lead shrinks, fine-tuning every layer on 1,000
-# clean images has specialised the features to clean images; where it holds, the
-# better features carry over. Better accuracy on the test split does not
-# guarantee robustness: if you expect corrupted inputs, train with them
-# (augmentation) or measure before choosing.
+# either way is noise, and the paired tests printed under the leads say which
+# are more than that: {glue:text}`robust_summary`. A lead that shrinks or turns
+# suggests that fine-tuning every layer on 1,000 clean images specialised the
+# features to clean images; one run of each model cannot say more. Better
+# accuracy on the test split does not guarantee robustness: if you expect
+# corrupted inputs, train with them (augmentation) or measure before choosing.
 #
 # ## Summary
 #
 # - Choose models on a validation split from the training images; evaluate the
 #   test set once, deterministically, in `model.eval()` mode.
 # - Report accuracy with an interval (a few points either side with 1,000 test
-#   images); compare two models on the same images with a paired test.
+#   images); compare two models on the same images with a paired test, and two
+#   *strategies* over training runs (seeds), never over pooled images.
 # - Per-class precision and recall and the confusion matrix show *where* the
 #   errors are; the most confident mistakes show *what* they are.
 # - Measure calibration (ECE, reliability diagram) before repairing it;

@@ -341,7 +341,8 @@ check("6.1", images_needed)
 # %% tags=["exercise", "nbval-check-output"]
 statements = (
     "Transfer learning always improves accuracy.",
-    "A frozen backbone must keep its BatchNorm layers in eval mode.",
+    "In this book's linear probe, leaving a frozen backbone's BatchNorm in training"
+    " mode cost accuracy.",
     "Fine-tuning from ImageNet needs thousands of labels per class.",
     "Transfer learning is a computer-vision technique only.",
 )

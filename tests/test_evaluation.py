@@ -10,12 +10,15 @@ from hypothesis import strategies as st
 from tlbook.evaluation import (
     CALIBRATION_BINS,
     CORRUPTIONS,
+    compare_over_seeds,
     corrupt,
     expected_calibration_error,
     fit_temperature,
     most_confused,
     per_class_scores,
     reliability,
+    student_t_cdf,
+    student_t_quantile,
     wilson_interval,
 )
 
@@ -191,3 +194,39 @@ def test_mcnemar_is_the_exact_binomial_test_on_discordant_images():
     )
     with pytest.raises(ValueError, match="same images"):
         mcnemar(a, b[:10])
+
+
+@given(st.floats(-50, 50, allow_nan=False), st.integers(1, 60))
+def test_student_t_is_scipys(t, df):
+    assert student_t_cdf(t, df) == pytest.approx(scipy.stats.t.cdf(t, df), abs=1e-9)
+
+
+@given(st.floats(0.001, 0.999), st.integers(1, 60))
+def test_student_t_quantile_is_scipys(q, df):
+    assert student_t_quantile(q, df) == pytest.approx(
+        scipy.stats.t.ppf(q, df), rel=1e-6, abs=1e-6
+    )
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(0.3, 0.9), st.floats(0.3, 0.9)), min_size=2, max_size=10
+    ).filter(lambda pairs: len({round(a - b, 9) for a, b in pairs}) > 1)
+)
+def test_compare_over_seeds_is_scipys_paired_t_test(pairs):
+    """The unit of the test is the seed: scipy's paired t-test on the per-seed accuracies is the reference."""
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    c = compare_over_seeds(a, b)
+    reference = scipy.stats.ttest_rel(a, b)
+    assert c.p_value == pytest.approx(reference.pvalue, rel=1e-6, abs=1e-9)
+    low, high = reference.confidence_interval(0.95)
+    assert c.interval == pytest.approx((low, high), rel=1e-6, abs=1e-9)
+
+
+def test_a_verdict_is_never_stronger_than_its_test():
+    """Three runs whose gaps disagree: pooling their images would call it; the seeds do not."""
+    c = compare_over_seeds([0.745, 0.760, 0.740], [0.730, 0.709, 0.729])
+    assert c.p_value > 0.05 and "within the noise of 3 seeds" in c.verdict(
+        a="full", b="head first"
+    )
+    assert "cannot be resolved" in c.verdict()

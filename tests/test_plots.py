@@ -6,6 +6,8 @@ from pathlib import Path
 import ipywidgets
 import matplotlib.pyplot as plt
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tlbook.augment import rotation
 from tlbook.plots import accuracy_bars, plot_history, sampling_grid, show_images
@@ -140,3 +142,41 @@ def test_evaluation_plots_draw_their_data():
         {"m": {"blur": [0.5, 0.3]}}, severities=[1, 3], clean={"m": 0.7}
     )
     assert list(fig.axes[0].lines[0].get_ydata()) == [70.0, 50.0, 30.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(alphabet="abcdefghij ,()", min_size=1, max_size=30),
+        st.tuples(
+            st.sampled_from([1e4, 2e4, 2.5e6, 3e6, 3.4e6]),
+            st.floats(0.3, 0.8),
+            st.floats(0, 0.03),
+        ),
+        min_size=1,
+        max_size=9,
+    )
+)
+def test_accuracy_cost_labels_never_overlap_or_leave_the_axes(points):
+    """Chapter 6's figure once piled its strategy labels on each other and ran them outside the axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from tlbook.plots import plot_accuracy_cost
+
+    fig = plot_accuracy_cost(points, xlabel="trainable parameters")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    from matplotlib.text import Text
+
+    boxes = [
+        Text.get_window_extent(text, renderer) for text in ax.texts
+    ]  # the words, not their leader lines
+    inside = ax.get_window_extent(renderer)
+    for i, box in enumerate(boxes):
+        assert inside.x0 - 1 <= box.x0 and box.x1 <= inside.x1 + 1, (
+            f"label {ax.texts[i].get_text()!r} leaves the axes"
+        )
+        for other in boxes[i + 1 :]:
+            assert not box.overlaps(other), "two labels overlap"

@@ -34,10 +34,11 @@ sys.path.insert(0, str(ROOT / "src"))
 from tlbook.studies import (  # noqa: E402 - from this checkout's src/, put on the path above
     CONVERGED_SCRATCH,
     chosen_by_validation,
+    compare_strategies,
     curve_means,
     images_needed,
-    paired_comparison,
     strategy_summary,
+    verdict,
 )  # noqa: E402
 
 
@@ -128,11 +129,12 @@ def goals_line() -> str:
     rows = _rows("strategies")
     s = strategy_summary(rows)
     ft, sc = s["finetune"]["mean"], s["scratch"]["mean"]
-    test = paired_comparison(rows, "finetune", "scratch")
+    c = compare_strategies(rows, "finetune", "scratch")
+    lo, hi = (100 * x for x in c.interval)
     return (
         f"{pct(ft)} fine-tuned vs {pct(sc)} from scratch at the same budget, {100 * (ft - sc):.1f} points apart "
-        f"({_seeds(s['finetune']['seeds'])}; McNemar p = {test.p_value:.2g} on "
-        f"{test.n} paired test images)"
+        f"({_seeds(s['finetune']['seeds'])}; 95 % CI {lo:.1f} to {hi:.1f} points, paired t-test over "
+        f"{c.seeds} seeds p = {c.p_value:.2g})"
     )
 
 
@@ -205,19 +207,33 @@ def paired_table() -> str:
     if conv:
         pairs.append(("finetune", conv))
     lines = [
-        "| A | B | A minus B | only A right | only B right | McNemar p | verdict (5 % level) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| A | B | A minus B, per seed (McNemar p within the seed) | mean over seeds (95 % CI) | "
+        "paired t-test over seeds | verdict (5 % level, over runs) |",
+        "| --- | --- | --- | --- | ---: | --- |",
     ]
     for a, b in pairs:
-        t = paired_comparison(rows, a, b)
-        verdict = (
+        shared = sorted(
+            {r["seed"] for r in rows if r["strategy"] == a}
+            & {r["seed"] for r in rows if r["strategy"] == b}
+        )
+        if len(shared) < 2:
+            lines.append(
+                f"| {a} | {b} | {verdict(rows, a, b)} | one run | - | no claim about runs |"
+            )
+            continue
+        c = compare_strategies(rows, a, b)
+        per_seed = ", ".join(
+            f"{100 * d:+.1f} (p = {s.p_value:.2g})"
+            for d, s in zip(c.differences, c.per_seed)
+        )
+        lo, hi = (100 * x for x in c.interval)
+        word = (
             "within the noise"
-            if t.p_value >= 0.05
-            else (f"{a} better" if t.difference > 0 else f"{b} better")
+            if c.p_value >= 0.05
+            else (f"{a} better" if c.mean > 0 else f"{b} better")
         )
         lines.append(
-            f"| {a} | {b} | {100 * t.difference:+.1f} points | {t.a_only} | {t.b_only} | "
-            f"{t.p_value:.2g} | {verdict} |"
+            f"| {a} | {b} | {per_seed} | {100 * c.mean:+.1f} ({lo:+.1f} to {hi:+.1f}) | {c.p_value:.2g} | {word} |"
         )
     return "\n".join(lines)
 

@@ -15,6 +15,7 @@ accuracy goals in the README come from it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import statistics
@@ -593,10 +594,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. A user's mistake (:class:`~tlbook.errors.TlbookError`) is one line on stderr and
     exit status 2; Ctrl-C is "interrupted" and 130 (files are written atomically, so nothing is left
     half-written); anything else is a bug and keeps its traceback."""
-    for stream in (
-        sys.stdout,
-        sys.stderr,
-    ):  # a file name that is not valid UTF-8 never breaks a print
+    import faulthandler
+    import signal
+
+    # `kill -USR1 PID` prints where a hung command is, without stopping it (not where stderr is no file).
+    if hasattr(signal, "SIGUSR1"):
+        with contextlib.suppress(ValueError, OSError, AttributeError):
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # A file name that is not valid UTF-8 never breaks a print.
+    for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)

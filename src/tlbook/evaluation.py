@@ -39,6 +39,10 @@ __all__ = [
     "wilson_interval",
     "PairedTest",
     "mcnemar",
+    "student_t_cdf",
+    "student_t_quantile",
+    "SeedComparison",
+    "compare_over_seeds",
     "per_class_scores",
     "most_confused",
     "CALIBRATION_BINS",
@@ -130,6 +134,166 @@ def mcnemar(
         b_only=b_only,
         difference=(a_only - b_only) / a.numel(),
         p_value=min(1.0, 2 * tail),
+    )
+
+
+def _incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by Lentz's continued fraction (Numerical Recipes)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast on this side only
+        return 1.0 - _incomplete_beta(b, a, 1.0 - x)
+    front = (
+        math.exp(
+            math.lgamma(a + b)
+            - math.lgamma(a)
+            - math.lgamma(b)
+            + a * math.log(x)
+            + b * math.log1p(-x)
+        )
+        / a
+    )
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    f = d
+    for m in range(1, 300):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return front * f
+
+
+def student_t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with ``df`` degrees of freedom (no SciPy needed; tests compare with it).
+
+    >>> round(student_t_cdf(2.776, 4), 4)  # the 97.5 % point with 4 degrees of freedom
+    0.975
+    """
+    tail = 0.5 * _incomplete_beta(df / 2, 0.5, df / (df + t * t))
+    return 1.0 - tail if t > 0 else tail
+
+
+def student_t_quantile(q: float, df: float) -> float:
+    """The ``q`` quantile of Student's t (bisection on :func:`student_t_cdf`).
+
+    >>> round(student_t_quantile(0.975, 2), 3)  # three seeds: the 95 % interval is +-4.3 standard errors
+    4.303
+    """
+    if not 0 < q < 1:
+        raise ValueError(f"q must be in (0, 1), got {q}")
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if student_t_cdf(mid, df) < q else (lo, mid)
+    return (lo + hi) / 2
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """Strategy A against B over training runs: one paired accuracy difference per seed.
+
+    "A beats B" is a claim about training runs (another sample of images,
+    another initialisation), so its unit is the seed: the test is a paired
+    t-test over the seeds' differences, not McNemar's test on the pooled test
+    images, which treats every image result as independent and so measures
+    only the test set's noise for fixed models. The per-seed McNemar tests are
+    kept beside it (``per_seed``), as the within-run picture.
+    """
+
+    differences: tuple[
+        float, ...
+    ]  # accuracy of A minus B for each seed, 0..1 (same test images per seed)
+    per_seed: tuple[PairedTest, ...]  # McNemar within each seed
+    mean: float  # mean difference over the seeds
+    half_width: float  # half the 95 % confidence interval of the mean (t over seeds)
+    p_value: (
+        float  # two-sided paired t-test of "A and B are equally accurate", over seeds
+    )
+
+    @property
+    def seeds(self) -> int:
+        return len(self.differences)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The 95 % confidence interval of the mean difference."""
+        return self.mean - self.half_width, self.mean + self.half_width
+
+    def verdict(self, *, a: str = "A", b: str = "B", alpha: float = 0.05) -> str:
+        """One sentence no stronger than its test: which is better, or that the gap is within the noise.
+
+        The noise case names the smallest gap the design can resolve: the
+        half-width of the 95 % interval, below which a gap cannot be told from
+        zero with this many seeds.
+
+        >>> c = compare_over_seeds([0.7, 0.72, 0.71], [0.6, 0.61, 0.6])
+        >>> c.verdict(a="full", b="scratch")
+        'full is better than scratch by 10.7 points (3 seeds, 95 % CI 9.2 to 12.1; paired t-test over seeds p = 0.00098)'
+        >>> compare_over_seeds([0.7, 0.69, 0.73], [0.71, 0.70, 0.70]).verdict(a="full", b="partial")
+        'full and partial differ by +0.3 points, within the noise of 3 seeds (95 % CI -5.4 to +6.1; gaps below 5.7 points cannot be resolved with 3 seeds; paired t-test p = 0.83)'
+        """
+        lo, hi = (100 * x for x in self.interval)
+        if self.p_value < alpha:
+            better, worse = (a, b) if self.mean > 0 else (b, a)
+            if self.mean < 0:
+                lo, hi = -hi, -lo
+            return (
+                f"{better} is better than {worse} by {100 * abs(self.mean):.1f} points ({self.seeds} seeds, "
+                f"95 % CI {lo:.1f} to {hi:.1f}; paired t-test over seeds p = {self.p_value:.2g})"
+            )
+        return (
+            f"{a} and {b} differ by {100 * self.mean:+.1f} points, within the noise of {self.seeds} seeds "
+            f"(95 % CI {lo:+.1f} to {hi:+.1f}; gaps below {100 * self.half_width:.1f} points cannot be resolved "
+            f"with {self.seeds} seeds; paired t-test p = {self.p_value:.2g})"
+        )
+
+
+def compare_over_seeds(
+    accuracy_a: Sequence[float],
+    accuracy_b: Sequence[float],
+    *,
+    per_seed: Sequence[PairedTest] = (),
+) -> SeedComparison:
+    """A paired t-test over seeds: ``accuracy_a[i]`` and ``accuracy_b[i]`` come from the same seed.
+
+    >>> c = compare_over_seeds([0.74, 0.75, 0.73], [0.70, 0.72, 0.71])
+    >>> round(100 * c.mean, 1), c.seeds
+    (3.0, 3)
+    """
+    if len(accuracy_a) != len(accuracy_b):
+        raise ValueError(
+            f"{len(accuracy_a)} accuracies of A but {len(accuracy_b)} of B: pair them by seed"
+        )
+    diffs = [x - y for x, y in zip(accuracy_a, accuracy_b)]
+    n = len(diffs)
+    if n < 2:
+        raise ValueError(
+            "a test over seeds needs at least 2 seeds (one run says nothing about the next)"
+        )
+    mean = sum(diffs) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    se = sd / math.sqrt(n)
+    if se == 0.0:  # every seed gave the same difference
+        p = 1.0 if mean == 0 else 0.0
+    else:
+        p = 2 * (1 - student_t_cdf(abs(mean) / se, n - 1))
+    return SeedComparison(
+        differences=tuple(diffs),
+        per_seed=tuple(per_seed),
+        mean=mean,
+        half_width=student_t_quantile(0.975, n - 1) * se,
+        p_value=min(1.0, p),
     )
 
 

@@ -637,12 +637,15 @@ def _check_images_needed(
 _FAQ = {
     "Transfer learning always improves accuracy.": (
         False,
-        "it can hurt when the preprocessing does not match the "
-        "weights (chapter 4's first rungs) or the target images are unlike the source's (negative transfer)",
+        "it can fail to help, or cost accuracy: chapter 3's probe loses points with "
+        "preprocessing that does not match the weights, chapter 4's linear probe loses many with BatchNorm left "
+        "in training mode, and target images unlike the source's shrink the gain (chapter 1)",
     ),
-    "A frozen backbone must keep its BatchNorm layers in eval mode.": (
+    "In this book's linear probe, leaving a frozen backbone's BatchNorm in training mode cost accuracy.": (
         True,
-        "otherwise their running statistics drift (chapter 4's BatchNorm trap)",
+        "its running statistics drift and the features change under the head (chapter 4's BatchNorm "
+        "trap). That is one measured setting, not a law: fastai trains BatchNorm in frozen models, and AdaBN "
+        "re-estimates the statistics on target images on purpose",
     ),
     "Fine-tuning from ImageNet needs thousands of labels per class.": (
         False,
@@ -651,8 +654,9 @@ _FAQ = {
     ),
     "Transfer learning is a computer-vision technique only.": (
         False,
-        "the idea is general (pretrained language "
-        "and speech models are fine-tuned the same way), but the ImageNet backbones of this book transfer to images",
+        "the idea is general: pretrained language and speech models are fine-tuned the same "
+        "way, and ImageNet backbones themselves are fine-tuned on spectrograms and medical scans, not only on "
+        "photographs",
     ),
 }
 

@@ -142,7 +142,14 @@ def _run_isolated(
         "MPLBACKEND": "Agg",
         TOKEN_ENV: token,
     }
-    cmd = [sys.executable, "-m", "tlbook.grading", str(path), str(report)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tlbook.grading",
+        str(path),
+        str(report),
+        str(memory_gb),
+    ]
     output = log.with_suffix(".output.txt")
     with open(output, "wb") as sink:
         # A session of its own (no terminal's Ctrl-C reaches it directly; the grader ends it instead).
@@ -154,7 +161,6 @@ def _run_isolated(
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=lambda: _limit_memory(memory_gb),
         )
         try:
             proc.wait(timeout=timeout)
@@ -244,7 +250,10 @@ def end_processes(proc: subprocess.Popen, token: str) -> None:
     killed: set[int] = (
         set()
     )  # followed until they are gone: a killed process is still running its exit
-    for _ in range(1000):
+    deadline = (
+        time.monotonic() + 60
+    )  # SIGKILL takes effect in milliseconds; this only bounds a pathology
+    while time.monotonic() < deadline:
         table = _processes()
         children: dict[int, list[int]] = {}
         for pid, (parent, _state) in table.items():
@@ -271,6 +280,9 @@ def end_processes(proc: subprocess.Popen, token: str) -> None:
         killed |= alive
         with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError, OSError):
             proc.wait(timeout=0.05)
+        time.sleep(
+            0.005
+        )  # the killed are still exiting: look again shortly, without spinning
     proc.wait()
 
 
@@ -590,4 +602,7 @@ def _end_descendants() -> None:
 
 
 if __name__ == "__main__":
+    # The child caps its own memory before it starts the kernel, which inherits the cap (a preexec_fn in the
+    # grader could deadlock: the grader may have threads).
+    _limit_memory(float(sys.argv[3]))
     _execute_one(Path(sys.argv[1]), Path(sys.argv[2]))

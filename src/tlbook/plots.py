@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -364,7 +365,7 @@ def plot_accuracy_cost(
     """
     fig = BookFigure(figsize=(6.5, 4))
     ax = fig.subplots()
-    for i, (name, (cost, mean, sd)) in enumerate(points.items()):
+    for i, (cost, mean, sd) in enumerate(points.values()):
         ax.errorbar(
             [cost],
             [100 * mean],
@@ -373,18 +374,86 @@ def plot_accuracy_cost(
             capsize=3,
             color=TAB10[i % 10],
         )
-        ax.annotate(
-            name,
-            (cost, 100 * mean),
-            textcoords="offset points",
-            xytext=(6, 4),
-            fontsize=9,
-        )
     ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
+    costs = [c for c, _, _ in points.values()]
+    lo, hi = math.log10(min(costs)), math.log10(max(costs))
+    ax.set_xlim(10 ** (lo - 0.6), 10 ** (hi + 0.6))  # room for the labels on both sides
+    accuracies = [100 * m for _, m, _ in points.values()]
+    span = max(accuracies) - min(accuracies) or 1.0
+    ax.set_ylim(min(accuracies) - 0.12 * span, max(accuracies) + 0.12 * span)
+    _label_points(
+        ax, {name: (c, 100 * m) for name, (c, m, _) in points.items()}, gap=0.06 * span
+    )
     fig.tight_layout()
     return fig
+
+
+def _spread(ys: list[float], *, gap: float) -> list[float]:
+    """Label heights for points at heights ``ys`` (descending): each group of labels that would touch is
+    spaced ``gap`` apart and centred on its points, until no two labels are closer than ``gap``.
+
+    >>> [round(y, 2) for y in _spread([10.0, 9.9, 9.8, 0.0], gap=1.0)]
+    [10.9, 9.9, 8.9, 0.0]
+    """
+    groups = [[i] for i in range(len(ys))]
+    while True:
+        placed = []
+        for group in groups:
+            centre = sum(ys[i] for i in group) / len(group)
+            top = centre + gap * (len(group) - 1) / 2
+            placed.append([top - gap * k for k in range(len(group))])
+        merged = False
+        for g in range(len(groups) - 1):
+            if (
+                placed[g][-1] - placed[g + 1][0] < gap - 1e-9
+            ):  # the lowest of one touches the next group
+                groups[g : g + 2] = [groups[g] + groups[g + 1]]
+                merged = True
+                break
+        if not merged:
+            return [y for group in placed for y in group]
+
+
+def _label_points(
+    ax: Any, points: dict[str, tuple[float, float]], *, gap: float
+) -> None:
+    """Name each point without labels piling up: points at about the same cost (log scale) form a column,
+    whose labels are spread ``gap`` apart vertically, joined to their points by thin lines; columns in the
+    right half of the axes are labelled on the left, so no label runs outside the axes."""
+    left, right = (math.log10(x) for x in ax.get_xlim())
+    columns: list[list[str]] = []
+    for name in sorted(points, key=lambda n: math.log10(points[n][0])):
+        if (
+            columns
+            and math.log10(points[name][0]) - math.log10(points[columns[-1][0]][0])
+            < 0.3
+        ):
+            columns[-1].append(name)
+        else:
+            columns.append([name])
+    for column in columns:
+        column.sort(key=lambda n: -points[n][1])
+        ys = [points[n][1] for n in column]
+        placed = _spread(ys, gap=gap)
+        xs = [points[n][0] for n in column]
+        x = min(xs) if math.log10(max(xs)) > (left + right) / 2 else max(xs)
+        on_left = math.log10(max(xs)) > (left + right) / 2
+        for name, y_label in zip(column, placed):
+            px, py = points[name]
+            ax.annotate(
+                name,
+                (px, py),
+                xytext=(x * (10**-0.08 if on_left else 10**0.08), y_label),
+                textcoords="data",
+                ha="right" if on_left else "left",
+                va="center",
+                fontsize=9,
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6}
+                if abs(y_label - py) > 1e-9
+                else None,
+            )
 
 
 def plot_data_curve(

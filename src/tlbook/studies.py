@@ -38,7 +38,7 @@ from .backbones import (
 from .config import Config, seed_everything
 from .devices import default_device
 from .errors import SchemaError
-from .evaluation import PairedTest, mcnemar
+from .evaluation import SeedComparison, compare_over_seeds, mcnemar
 from .experiment import (
     STRATEGIES,
     load_data,
@@ -61,7 +61,8 @@ __all__ = [
     "CONVERGED_CURVE_MAX_PER_CLASS",
     "strategies",
     "strategy_summary",
-    "paired_comparison",
+    "compare_strategies",
+    "verdict",
     "SWEEP_LRS",
     "sweep",
     "chosen_by_validation",
@@ -338,20 +339,71 @@ def strategy_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-def paired_comparison(rows: list[dict[str, Any]], a: str, b: str) -> PairedTest:
-    """McNemar test of strategy ``a`` against ``b``, pooling every seed both ran (same test images per seed).
+def compare_strategies(rows: list[dict[str, Any]], a: str, b: str) -> SeedComparison:
+    """Strategy ``a`` against ``b`` over the seeds both ran: a paired t-test whose unit is the training run.
 
-    >>> rows = [{"strategy": s, "seed": 0, "correct": c} for s, c in (("a", "1110"), ("b", "1000"))]
-    >>> paired_comparison(rows, "a", "b").a_only
-    2
+    Each seed's accuracy difference is one observation (same test images
+    within a seed); McNemar's test within each seed is kept beside it
+    (:class:`tlbook.evaluation.SeedComparison`). Pooling the seeds' images into
+    one McNemar test would treat a few thousand image results from a few runs
+    as independent, and call gaps that another seed would not repeat.
+
+    >>> rows = [{"strategy": s, "seed": k, "correct": c} for s, k, c in
+    ...         [("a", 0, "1110"), ("b", 0, "1000"), ("a", 1, "1100"), ("b", 1, "1000")]]
+    >>> c = compare_strategies(rows, "a", "b")
+    >>> c.differences, [t.a_only for t in c.per_seed]
+    ((0.5, 0.25), [2, 1])
     """
     by = {(r["strategy"], r["seed"]): r["correct"] for r in rows}
     seeds = sorted(seed for (name, seed) in by if name == a and (b, seed) in by)
+    if len(seeds) < 2:
+        raise ValueError(
+            f"{a!r} and {b!r} share {len(seeds)} seed(s); a comparison over runs needs 2 or more"
+        )
+    per_seed = [
+        mcnemar([c == "1" for c in by[(a, s)]], [c == "1" for c in by[(b, s)]])
+        for s in seeds
+    ]
+    accuracy = {
+        (name, s): by[(name, s)].count("1") / len(by[(name, s)])
+        for name in (a, b)
+        for s in seeds
+    }
+    return compare_over_seeds(
+        [accuracy[(a, s)] for s in seeds],
+        [accuracy[(b, s)] for s in seeds],
+        per_seed=per_seed,
+    )
+
+
+def verdict(rows: list[dict[str, Any]], a: str, b: str) -> str:
+    """The one sentence the book, the README and the reproduce page say about ``a`` against ``b``.
+
+    With two or more shared seeds, the test over runs decides
+    (:meth:`tlbook.evaluation.SeedComparison.verdict`); with one, the sentence
+    says what one run can say: the gap on its test images, and that it is one run.
+
+    >>> rows = [{"strategy": s, "seed": 0, "correct": c} for s, c in (("a", "1" * 90 + "0" * 10), ("b", "1" * 80 + "0" * 20))]
+    >>> verdict(rows, "a", "b")
+    'a scores 10.0 points above b on one run (seed 0; McNemar p = 0.002 on its 100 test images); one run says nothing about the next'
+    """
+    by = {(r["strategy"], r["seed"]) for r in rows}
+    seeds = sorted(seed for (name, seed) in by if name == a and (b, seed) in by)
+    if len(seeds) >= 2:
+        return compare_strategies(rows, a, b).verdict(a=a, b=b)
     if not seeds:
         raise ValueError(f"no seed has both {a!r} and {b!r}")
-    pooled_a = [c == "1" for seed in seeds for c in by[(a, seed)]]
-    pooled_b = [c == "1" for seed in seeds for c in by[(b, seed)]]
-    return mcnemar(pooled_a, pooled_b)
+    correct = {
+        r["strategy"]: r["correct"]
+        for r in rows
+        if r["seed"] == seeds[0] and r["strategy"] in (a, b)
+    }
+    test = mcnemar([c == "1" for c in correct[a]], [c == "1" for c in correct[b]])
+    where = "above" if test.difference >= 0 else "below"
+    return (
+        f"{a} scores {100 * abs(test.difference):.1f} points {where} {b} on one run (seed {seeds[0]}; McNemar "
+        f"p = {test.p_value:.2g} on its {test.n} test images); one run says nothing about the next"
+    )
 
 
 # Which data chose each hyperparameter of the cpu preset; saved in every study's JSON. Rates are
