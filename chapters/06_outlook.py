@@ -68,7 +68,7 @@ print(
 # parameter-efficient methods try to close is the vertical distance between the
 # linear probe and the strategies that train every layer.
 
-# %% tags=["hide-input"] figure={"caption": "The price of each strategy: test accuracy (mean and standard deviation over seeds) against the number of parameters it trains, on a logarithmic axis; from the strategies study of chapter 4.", "name": "fig-outlook-cost", "alt": "A scatter plot: the linear probe and the BatchNorm trap at about ten thousand trained parameters on the left, the strategies that train every layer at about three million on the right and higher up, partial fine-tuning in between, and from scratch at three million but lowest of all."}
+# %% tags=["hide-input"] figure={"caption": "The price of each strategy: test accuracy (mean and standard deviation over seeds) against the number of parameters it trains, on a logarithmic axis; from the strategies study of chapter 4.", "name": "fig-outlook-cost", "alt": "A scatter plot with a label beside each point: the linear probe, and the BatchNorm trap far below it, at about ten thousand trained parameters on the left; full, layer-wise, head-first and discriminative fine-tuning at about three million and partial fine-tuning at slightly fewer, clustered at the top right; from scratch at the same three million, lowest of all, and its run four times longer between it and the cluster."}
 from tlbook.plots import plot_accuracy_cost
 
 trained = {r["strategy"]: r["trainable_parameters"] for r in strategy_rows}
