@@ -235,6 +235,9 @@ def test_ctrl_c_during_grading_leaves_nothing_running(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a test run started in the background of a script inherits an *ignored*
+        # SIGINT, which Python then keeps ignoring (no KeyboardInterrupt), unlike a person's Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     started = _wait_for_lines(pids, 2)
     grader.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
@@ -255,3 +258,39 @@ def test_ctrl_c_during_grading_leaves_nothing_running(tmp_path):
         "Ctrl-C left the daemon or the kernel running"
     )
     assert not out.exists(), "no grade sheet from an interrupted grading"
+
+
+def test_a_killed_grader_leaves_nothing_running(tmp_path):
+    """Even SIGKILL, which the grader cannot catch: its grading child notices and ends the submission's tree."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pids = tmp_path / "pids.txt"
+    path = _submission(
+        tmp_path, "jo.ipynb", DAEMON.format(pids=str(pids)), "while True:\n    pass"
+    )
+    grader = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tlbook",
+            "grade",
+            str(path.parent),
+            "--out",
+            str(tmp_path / "g.csv"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = _wait_for_lines(pids, 2)
+    grader.send_signal(signal.SIGKILL)
+    grader.wait()
+    for _ in range(600):  # bounded: the child looks every 0.2 s
+        if not [p for p in started if _alive(p)]:
+            break
+        time.sleep(0.1)
+    assert not [p for p in started if _alive(p)], (
+        "the daemon or the kernel outlived a killed grader"
+    )
