@@ -514,6 +514,7 @@ def _execute_one(path: Path, report: Path) -> None:
     from nbclient.exceptions import DeadKernelError
 
     _become_subreaper()
+    _die_with_parent()
     nb = nbformat.read(path, as_version=4)
     result: dict = {"errors": []}
     running: list[
@@ -568,6 +569,25 @@ def _execute_one(path: Path, report: Path) -> None:
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
     )
     report.write_text(json.dumps(result))
+
+
+def _die_with_parent() -> None:
+    """If the grader goes away (killed, even with SIGKILL), end everything below this process and exit.
+
+    The grader ends this process's tree itself when it can; a grader that is killed cannot, and this process
+    lives in a session of its own, so it watches for its parent to change (it is then an orphan) instead.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        _end_descendants()
+        os._exit(3)
+
+    threading.Thread(target=watch, name="tlbook-parent-watch", daemon=True).start()
 
 
 def _end_descendants() -> None:
