@@ -223,6 +223,25 @@ def _processes() -> dict[int, tuple[int, str]]:
     return table
 
 
+def _tree(table: dict[int, tuple[int, str]], root: int) -> set[int]:
+    """``root`` and every process below it in ``table`` (pid -> (parent pid, state)); empty if it is gone.
+
+    >>> sorted(_tree({1: (0, "S"), 2: (1, "S"), 3: (2, "Z"), 4: (0, "S")}, 1))
+    [1, 2, 3]
+    """
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _state) in table.items():
+        children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    todo = [root] if root in table else []
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found
+
+
 def _carries(pid: int, marker: bytes) -> bool:
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
@@ -247,23 +266,13 @@ def end_processes(proc: subprocess.Popen, token: str) -> None:
         return
     marker = f"{TOKEN_ENV}={token}".encode()
     me = os.getpid()
-    killed: set[int] = (
-        set()
-    )  # followed until they are gone: a killed process is still running its exit
-    deadline = (
-        time.monotonic() + 60
-    )  # SIGKILL takes effect in milliseconds; this only bounds a pathology
+    # The killed are followed until they are gone: a killed process is still running its exit.
+    killed: set[int] = set()
+    # SIGKILL takes effect in milliseconds; the deadline only bounds a pathology.
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         table = _processes()
-        children: dict[int, list[int]] = {}
-        for pid, (parent, _state) in table.items():
-            children.setdefault(parent, []).append(pid)
-        found, todo = set(), [proc.pid] if proc.pid in table else []
-        while todo:
-            pid = todo.pop()
-            if pid not in found:
-                found.add(pid)
-                todo += children.get(pid, [])
+        found = _tree(table, proc.pid)
         found |= {
             pid for pid in table if pid not in found and _carries(pid, marker)
         } | (killed & set(table))
@@ -598,16 +607,7 @@ def _end_descendants() -> None:
     killed: set[int] = set()
     for _ in range(1000):
         table = _processes()
-        below, todo = (
-            set(),
-            [pid for pid, (parent, _s) in table.items() if parent == me],
-        )
-        while todo:
-            pid = todo.pop()
-            if pid not in below:
-                below.add(pid)
-                todo += [c for c, (parent, _s) in table.items() if parent == pid]
-        below |= killed & set(table)
+        below = (_tree(table, me) - {me}) | (killed & set(table))
         alive = [pid for pid in below if table[pid][1] not in ("Z", "X")]
         for pid in below:  # reap the zombies that are ours
             with contextlib.suppress(ChildProcessError, OSError):
