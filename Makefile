@@ -6,6 +6,7 @@
 #                   the fast tier (make unit), the slow tier with the notebooks under nbval,
 #                   then the book in headless Chromium (make browser-test)
 #   make lint       ruff (lint and format check, one configuration in pyproject.toml) and mypy on src/
+#   make grader-deps  Debian's bubblewrap, the grader's sandbox (make test installs it before the slow tier)
 #   make unit       the fast tier: everything but the slow end-to-end tests (a minute or two)
 #   make notebooks  rebuild every generated notebook from its source (book/, exercises/, examples/)
 #   make reproduce  re-measure the strategies study behind the README's main claim (cpu preset, 3 seeds, ~50 min)
@@ -19,7 +20,7 @@ STAMP  := $(VENV)/.tlbook-installed
 # outputs of cells tagged nbval-check-output.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
 
-.PHONY: setup book pdf test lint unit slow notebooks browser-test browser-deps reproduce benchmark clean
+.PHONY: setup book pdf test lint unit slow notebooks browser-test browser-deps grader-deps reproduce benchmark clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,7 @@ book: $(STAMP)
 test: $(STAMP)
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) grader-deps
 	$(MAKE) slow
 	$(MAKE) browser-test
 
@@ -78,6 +80,15 @@ browser-deps:
 	    apt-get install -y --no-install-recommends chromium libjs-mathjax >/dev/null 2>&1 || \
 	    (apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium libjs-mathjax >/dev/null); \
 	else echo "browser test: install Debian's chromium and libjs-mathjax (apt-get) to run it"; fi
+
+# The grader runs each submission under bubblewrap (tlbook.sandbox); it refuses to grade without it.
+grader-deps:
+	@if command -v bwrap >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's bubblewrap for the grader's sandbox"; \
+	    apt-get install -y --no-install-recommends bubblewrap >/dev/null 2>&1 || \
+	    (apt-get update >/dev/null && apt-get install -y --no-install-recommends bubblewrap >/dev/null); \
+	else echo "grader: install Debian's bubblewrap (apt-get install bubblewrap) to grade in a sandbox"; fi
 
 reproduce: $(STAMP)
 	$(BIN)/python -m tlbook study strategies --preset cpu --out src/tlbook/results/strategies-cpu.json

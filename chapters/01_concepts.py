@@ -247,9 +247,9 @@ from pathlib import Path
 import torch
 
 from tlbook import get_config
-from tlbook.data import export_image_folder
+from tlbook.data import stand_in_photos
 from tlbook.exercises import check
-from tlbook.experiment import load_data, run
+from tlbook.experiment import run
 
 # %% [markdown]
 # ### Exercise 1.1: the parameters of a new head (derive and code)
@@ -277,7 +277,8 @@ check("1.1", head_parameters)
 # only 10 labelled images per class. Then measure both with
 # `run(get_config(train_per_class=10), strategy=...)` (`"finetune"` starts from
 # ImageNet, `"scratch"` from random weights) and fill in the test accuracies.
-# Was the gap larger or smaller than with 30 per class above?
+# Then run the same pair with `train_per_class=30`: is the gap larger or
+# smaller with fewer labels?
 
 # %% tags=["exercise"]
 # BEGIN SOLUTION stub: answer = {"prediction": ..., "pretrained": ..., "scratch": ...}
@@ -295,19 +296,15 @@ check("1.2", answer)
 #
 # The book's library reads any folder with one subfolder of images per class
 # (`my_folder/cat/*.jpg`, `my_folder/dog/*.jpg`, ...). Make one: photograph two
-# or more kinds of objects, or, as the solution does, export two CIFAR-10
-# classes with `tlbook.data.export_image_folder`. Point `my_folder` at it; the
-# check loads it and counts the images per class. Which classes would ImageNet
-# features separate easily, and which not?
+# or more kinds of objects (put the folder beside this notebook and hand it in
+# with it). The solution, which has no camera, uses a stand-in: crops of
+# scikit-image's sample photographs (`tlbook.data.stand_in_photos`). CIFAR-10
+# images do not count: they are not yours. Point `my_folder` at your folder;
+# the check counts the images per class. Which classes would ImageNet features
+# separate easily, and which not?
 
 # %% tags=["exercise"]
 # BEGIN SOLUTION stub: my_folder = ...
-train_images = load_data(get_config())[0]
-cats_and_dogs = torch.nonzero(
-    torch.isin(train_images.labels, torch.tensor([3, 5]))
-).flatten()
-my_folder = export_image_folder(
-    train_images.subset(cats_and_dogs), Path(tempfile.mkdtemp()) / "cats-and-dogs"
-)
+my_folder = stand_in_photos(Path(tempfile.mkdtemp()) / "my-photos")
 # END SOLUTION
 check("1.3", my_folder)

@@ -496,15 +496,22 @@ check("2.1", vertical_shear)
 # ### Exercise 2.2: rotation about a corner (derive and code)
 #
 # `rotation(30.0)` turns about the image centre, the origin of `tlbook`'s
-# centred pixel coordinates. Build the matrix that turns a $32\times32$ image by
-# 30° about its **top-left corner**, at $(-16, -16)$, from `translation` and
+# centred pixel coordinates. Write the matrix that turns a `size` x `size`
+# image by `degrees` about its **top-left corner**, at $(-\frac{size}{2},
+# -\frac{size}{2})$ (for $32\times32$: $(-16, -16)$), from `translation` and
 # `rotation`. Hint: move the corner to the origin, rotate, move it back, and
 # remember that $BA$ applies $A$ first.
 
+
 # %% tags=["exercise", "nbval-check-output"]
-# BEGIN SOLUTION stub: about_corner = ...
-about_corner = translation(-16, -16) @ rotation(30.0) @ translation(16, 16)
-# END SOLUTION
+def about_corner(degrees: float, size: int) -> torch.Tensor:
+    """3x3 matrix: rotation by degrees about the top-left corner of a size x size image."""
+    # BEGIN SOLUTION
+    h = size / 2
+    return translation(-h, -h) @ rotation(degrees) @ translation(h, h)
+    # END SOLUTION
+
+
 check("2.2", about_corner)
 
 # %% [markdown]

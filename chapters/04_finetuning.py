@@ -744,24 +744,30 @@ check("4.1", smoothed_ce_grad)
 # %% [markdown]
 # ### Exercise 4.2: binary or categorical? (derive and code)
 #
-# For the logits $z = (3, 3, -2)$ and true class 0, compute the categorical
-# cross-entropy $-\log \mathrm{softmax}(z)_0$ and the source's binary formula
-# summed over the three classes (one sigmoid per class, target one-hot). Which
-# is larger? Which of the binary sum's three terms carries most of it, and why
+# For logits $z$ (one per class) and true class $y$, compute the categorical
+# cross-entropy $-\log \mathrm{softmax}(z)_y$ and the source's binary formula
+# summed over the classes (one sigmoid per class, target one-hot), without
+# `torch.nn.functional`'s losses. For $z = (3, 3, -2)$ and $y = 0$: which is
+# larger? Which of the binary sum's three terms carries most of it, and why
 # does the categorical loss charge the tie between the two 3s only about
 # $\ln 2$?
 
+
 # %% tags=["exercise", "nbval-check-output"]
-# BEGIN SOLUTION stub: answer = {"categorical": ..., "binary": ...}
-z, target = torch.tensor([3.0, 3.0, -2.0]), torch.tensor([1.0, 0.0, 0.0])
-answer = {
-    "categorical": float(-z.log_softmax(dim=0)[0]),
-    "binary": float(
-        -(target * F.logsigmoid(z) + (1 - target) * F.logsigmoid(-z)).sum()
-    ),
-}
-# END SOLUTION
-check("4.2", answer)
+def two_losses(z: torch.Tensor, y: int) -> dict[str, float]:
+    """Categorical and summed binary cross-entropy of logits z (K,) for class y."""
+    # BEGIN SOLUTION
+    target = F.one_hot(torch.tensor(y), len(z)).float()  # (K,) one-hot
+    return {
+        "categorical": float(-z.log_softmax(dim=0)[y]),
+        "binary": float(
+            -(target * F.logsigmoid(z) + (1 - target) * F.logsigmoid(-z)).sum()
+        ),
+    }
+    # END SOLUTION
+
+
+check("4.2", two_losses)
 
 # %% [markdown]
 # ### Exercise 4.3: the BatchNorm trap, repaired by hand (derive and code)

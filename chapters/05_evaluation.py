@@ -526,9 +526,16 @@ from tlbook.train import predict_logits
 # %% [markdown]
 # ### Exercise 5.1: the Wilson interval (derive and code)
 #
-# Implement {eq}`eq-wilson` for $k$ correct out of $n$ with $z = 1.96$. What
-# does the plain normal interval $\hat p \pm z\sqrt{\hat p(1-\hat p)/n}$ give
-# for 0 correct out of 20, and why is that absurd?
+# Implement the Wilson score interval for $k$ correct out of $n$, with
+# $\hat p = k/n$ and $z = 1.96$:
+#
+# $$
+# \frac{\hat p + \frac{z^2}{2n}}{1 + \frac{z^2}{n}}
+# \pm \frac{z}{1 + \frac{z^2}{n}}\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}
+# $$
+#
+# What does the plain normal interval $\hat p \pm z\sqrt{\hat p(1-\hat p)/n}$
+# give for 0 correct out of 20, and why is that absurd?
 
 
 # %% tags=["exercise", "nbval-check-output"]

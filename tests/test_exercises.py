@@ -2,19 +2,29 @@
 
 The solution and the stub are both generated from the chapter source by
 tools/build_notebooks.py; here each exercise cell is executed in-process in
-the smoke preset, after the chapter's exercise-setup cell, with the check log
-switched on so that the check's verdict is read back, not its printout.
+the smoke preset, after the chapter's exercise-setup cell, with ``check``
+wrapped so that its verdict is read back, not its printout. The same checks
+judge hidden variants (generated cases) as the grader does.
 """
 
-import json
+import random
 from pathlib import Path
 
 import build_notebooks as builder  # tools/, put on sys.path by conftest.py
 import nbformat
 import pytest
 from conftest import ROOT
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tlbook.exercises import CHECK_LOG_ENV, EXERCISES, KINDS, check, exercises_of
+from tlbook.exercises import (
+    EXERCISES,
+    KINDS,
+    check,
+    exercises_of,
+    judge_outputs,
+    probe_answer,
+)
 
 SOURCES = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.py"))
 
@@ -27,16 +37,16 @@ def exercise_cells(source: Path) -> tuple[str, list]:
     return setup, [c for c in cells if "exercise" in c.metadata.get("tags", [])]
 
 
-def run_cell(code: str, namespace: dict, log: Path) -> list[dict]:
-    log.write_text("")
+def run_cell(code: str, namespace: dict) -> list[tuple[str, bool, object]]:
+    """Execute ``code``; the (exercise, verdict, answer) of every check it called."""
+    seen: list[tuple[str, bool, object]] = []
+    namespace["check"] = lambda ex, answer: seen.append((ex, check(ex, answer), answer))
     exec(compile(code, "<exercise>", "exec"), namespace)
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    return seen
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_solutions_pass_and_stubs_fail(source, tmp_path, monkeypatch, cifar):
-    log = tmp_path / "checks.jsonl"
-    monkeypatch.setenv(CHECK_LOG_ENV, str(log))
+def test_solutions_pass_and_stubs_fail(source, tmp_path, monkeypatch, cifar, capsys):
     monkeypatch.setenv("TLBOOK_DATA", str(cifar))
     monkeypatch.setenv("TLBOOK_PRESET", "smoke")
     monkeypatch.chdir(tmp_path)
@@ -49,15 +59,40 @@ def test_solutions_pass_and_stubs_fail(source, tmp_path, monkeypatch, cifar):
         ex = builder.exercise_id(cell)
         namespace: dict = {}
         exec(compile(setup, "<setup>", "exec"), namespace)
-        solved = run_cell(builder.solution_code(cell.source), namespace, log)
-        assert [(r["exercise"], r["passed"]) for r in solved] == [(ex, True)], (
-            f"solution of {ex}: {solved}"
-        )
-        stubbed = run_cell(builder.stub_code(cell.source, ex), namespace, log)
-        assert [(r["exercise"], r["passed"]) for r in stubbed] == [(ex, False)], (
-            f"stub of {ex}: {stubbed}"
-        )
-        assert "not attempted yet" in stubbed[0]["feedback"]
+        solved = run_cell(builder.solution_code(cell.source), namespace)
+        assert [(e, ok) for e, ok, _ in solved] == [(ex, True)], capsys.readouterr().out
+        exercise = EXERCISES[ex]
+        if (
+            exercise.answer == "function"
+        ):  # the solution also passes every hidden variant
+            answer = solved[0][2]
+            for seed in range(3):
+                cases = exercise.cases(random.Random(seed))
+                verdict = judge_outputs(
+                    exercise, cases, probe_answer(exercise, answer, cases), reveal=False
+                )
+                assert verdict.passed, (ex, seed, verdict.problems)
+        capsys.readouterr()
+        stubbed = run_cell(builder.stub_code(cell.source, ex), namespace)
+        assert [(e, ok) for e, ok, _ in stubbed] == [(ex, False)]
+        assert "not attempted yet" in capsys.readouterr().out
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_hidden_cases_never_reveal_expected_values(seed):
+    """In grading mode the feedback of a wrong answer names no expected number."""
+    for ex in EXERCISES.values():
+        if ex.answer != "function":
+            continue
+        cases = ex.cases(random.Random(seed))
+        shown = judge_outputs(ex, cases, [{"error": "x"}] * len(cases), reveal=False)
+        assert shown.points == 0
+        for case in cases:
+            wrong = judge_outputs(ex, [case], [[[0.0]]], reveal=False).feedback()
+            assert "expected (" not in wrong and "autograd says" not in wrong, (
+                ex.id,
+                wrong,
+            )
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -83,9 +118,8 @@ def test_every_chapter_mixes_kinds_and_has_three_to_five():
 
 
 def test_feedback_is_specific(capsys):
-    assert not check(
-        "2.2", __import__("tlbook.augment", fromlist=["rotation"]).rotation(30.0)
-    )
+    rotation = __import__("tlbook.augment", fromlist=["rotation"]).rotation
+    assert not check("2.2", lambda degrees, size: rotation(degrees))
     out = capsys.readouterr().out
     assert "corner (-16, -16) moves to" in out
     assert not check(

@@ -17,8 +17,8 @@ def _source(name: str) -> str:
 
 def test_the_environment_is_read_in_config_only():
     """Settings come from tlbook.config.get_config; the two exceptions own their variables (the grader's
-    protocol with its child processes, torchrun's launcher contract)."""
-    allowed = {"config.py", "grading.py", "distributed.py"}
+    protocol with the notebooks it runs, in grading and sandbox; torchrun's launcher contract)."""
+    allowed = {"config.py", "grading.py", "sandbox.py", "distributed.py"}
     readers = {
         path.name
         for path in SRC.glob("*.py")
@@ -55,7 +55,17 @@ def test_every_error_class_lives_in_errors():
 
 
 @pytest.mark.parametrize(
-    "module", ["files", "errors", "images", "grading", "schemas", "config"]
+    "module",
+    [
+        "files",
+        "errors",
+        "images",
+        "grading",
+        "sandbox",
+        "gradebook",
+        "schemas",
+        "config",
+    ],
 )
 def test_light_modules_do_not_import_torch(module):
     """Tools and the grader write files and grade notebooks without importing torch (seconds, not minutes)."""

@@ -46,6 +46,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+from tlbook.exercises import EXERCISES as EXERCISES_BY_ID
+from tlbook.exercises import Written
 from tlbook.files import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,6 +186,21 @@ def write_notebook(nb: nbformat.NotebookNode, target: Path) -> None:
         nbformat.write(nb, tmp)
 
 
+def written_cell(question: Written) -> nbformat.NotebookNode:
+    """A markdown cell for a written answer; the grader collects it by ``metadata.tlbook.written``."""
+    when = (
+        "before you run the cell below"
+        if question.before
+        else "after you ran the cell above"
+    )
+    cell = nbformat.v4.new_markdown_cell(
+        f"**Your answer ({question.key}, {when}):** {question.prompt}\n\n"
+        "*Write your answer here.*"
+    )
+    cell.metadata["tlbook"] = {"written": question.key}
+    return cell
+
+
 def student_notebook(source: Path) -> nbformat.NotebookNode:
     """The student version of a chapter's exercises: statements and stubs, not executed."""
     cells = parse_percent(source.read_text())
@@ -198,11 +215,15 @@ def student_notebook(source: Path) -> nbformat.NotebookNode:
     for cell in cells[starts[0] :]:
         cell = nbformat.from_dict(dict(cell))
         tags = cell.metadata.get("tags", [])
+        after = []
         if "exercise" in tags:
             ids.append(exercise_id(cell))
             cell.source = stub_code(cell.source, ids[-1])
+            questions = EXERCISES_BY_ID[ids[-1]].written
+            body += [written_cell(w) for w in questions if w.before]
+            after = [written_cell(w) for w in questions if not w.before]
         cell.metadata.pop("tags", None)
-        body.append(cell)
+        body += [cell, *after]
     intro = nbformat.v4.new_markdown_cell(
         f"# Exercises, chapter {chapter}: {title}\n\n"
         "Complete each cell marked with `NotImplementedError` or `...`, then run it: "

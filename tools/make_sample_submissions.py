@@ -3,7 +3,7 @@
     python tools/make_sample_submissions.py   # -> examples/submissions/chapter02/*.ipynb
 
 * ``alice_correct.ipynb`` -- every exercise solved (the book's solutions);
-* ``bob_partial.ipynb`` -- 2.1 solved, 2.2 with the translations swapped, 2.3 untouched;
+* ``bob_partial.ipynb`` -- 2.1 solved, 2.2 with the translations swapped, 2.3 untouched, a written answer;
 * ``carol_crashes.ipynb`` -- a cell that kills the kernel before any check runs.
 """
 
@@ -45,7 +45,20 @@ def sample_submissions() -> dict[str, nbformat.NotebookNode]:
     bob = solved(builder.student_notebook(SOURCE), solutions, ["2.1"])
     for cell in bob.cells:
         if cell.cell_type == "code" and 'check("2.2"' in cell.source:
-            cell.source = 'about_corner = translation(16, 16) @ rotation(30.0) @ translation(-16, -16)\ncheck("2.2", about_corner)'
+            cell.source = (
+                "def about_corner(degrees, size):\n"
+                "    h = size / 2\n"
+                "    return translation(h, h) @ rotation(degrees) @ translation(-h, -h)\n"
+                "\n\n"
+                'check("2.2", about_corner)'
+            )
+        written = cell.get("metadata", {}).get("tlbook", {}).get("written")
+        if written == "2.3 why":
+            cell.source = cell.source.replace(
+                "*Write your answer here.*",
+                "The black corners teach the network that objects come with black"
+                " triangles; flips and crops keep every pixel real.",
+            )
     carol = solved(builder.student_notebook(SOURCE), solutions, list(solutions))
     setup = next(
         i

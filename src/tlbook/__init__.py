@@ -17,7 +17,9 @@ Modules, in the order the book uses them:
 - :mod:`tlbook.plots`, :mod:`tlbook.widgets`, :mod:`tlbook.exercises` -- the chapters' figures and exercises.
 - :mod:`tlbook.files`, :mod:`tlbook.schemas`, :mod:`tlbook.errors` -- files read and written safely, their
   declared shapes, and every error a user's mistake can raise.
-- :mod:`tlbook.grading`, :mod:`tlbook.cli`, :mod:`tlbook.distributed` -- the grader, the command line, torchrun.
+- :mod:`tlbook.grading`, :mod:`tlbook.sandbox`, :mod:`tlbook.gradebook` -- the grader, where a submission runs,
+  and what the teacher files.
+- :mod:`tlbook.cli`, :mod:`tlbook.distributed` -- the command line, torchrun.
 
 >>> import tlbook
 >>> tlbook.get_config("smoke").preset

@@ -92,6 +92,7 @@ CLI_DOMAINS: dict[str, Domain] = {
     "chapter": Domain(True, 1, 99),
     "timeout": Domain(False, 0, 7 * 24 * 3600, low_open=True),
     "memory": Domain(False, 0.5, 1024),
+    "jobs": Domain(True, 1, 64),
 }
 
 
@@ -419,7 +420,14 @@ def _resumable_rows(out: str, header: dict) -> list[dict] | None:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .grading import grade_folder, missing_packages
+    from . import gradebook
+    from .grading import (
+        References,
+        check_sandbox,
+        find_submissions,
+        grade_many,
+        missing_packages,
+    )
 
     missing = missing_packages()
     if missing:
@@ -427,16 +435,96 @@ def cmd_grade(args: argparse.Namespace) -> int:
             f'grading needs {", ".join(missing)}: pip install "tlbook[grade]" (or the book\'s '
             "environment: make setup)"
         )
-    submissions = input_path(
-        args.submissions, kind="folder", what="the submissions folder"
+    # Every input is checked before any notebook runs.
+    out = check_writable(args.out, folder=False)
+    if args.secret is not None and args.secret_file is not None:
+        raise TlbookError("give --secret or --secret-file, not both")
+    secret = args.secret
+    if args.secret_file is not None:
+        path = input_path(args.secret_file, kind="file", what="--secret-file")
+        secret = path.read_text(encoding="utf-8").strip()
+    if secret is not None and not secret:
+        raise TlbookError("the secret is empty; give a phrase only you know")
+    roster = (
+        gradebook.read_roster(input_path(args.roster, kind="file", what="--roster"))
+        if args.roster
+        else []
     )
-    grade_folder(
-        submissions,
-        out=args.out,
-        chapter=args.chapter,
-        timeout=args.timeout,
-        preset=args.preset,
-        memory_gb=args.memory,
+    book = None
+    if args.merge or (args.manual and not args.submissions):
+        book = gradebook.load(out.with_suffix(".json"))
+    if args.submissions:
+        target = Path(args.submissions)
+        if target.is_file() or target.suffix.lower() == ".ipynb":
+            notebook = input_path(args.submissions, kind="file", what="the notebook")
+            paths, root = [notebook], None
+            skipped: list[tuple[Path, str]] = []
+        else:
+            root = input_path(
+                args.submissions, kind="folder", what="the submissions folder"
+            )
+            paths, skipped = find_submissions(root)
+            if not paths:
+                raise TlbookError(
+                    f"{show(root)} holds no .ipynb files to grade (searched its subfolders too)"
+                )
+        check_sandbox(not args.no_sandbox)
+        for path, why in skipped:
+            print(
+                f"skipped {show(path.relative_to(root) if root else path)}: {why}",
+                file=sys.stderr,
+            )
+        subs = grade_many(
+            paths,
+            root=root,
+            jobs=args.jobs,
+            chapter=args.chapter,
+            secret=secret,
+            timeout=args.timeout,
+            preset=args.preset,
+            memory_gb=args.memory,
+            sandbox=not args.no_sandbox,
+            references=References(args.preset),
+            # Not even readable from a submission: the secret and earlier results.
+            hide=tuple(
+                Path(p)
+                for p in (args.secret_file, out.with_suffix(".json"))
+                if p is not None
+            ),
+        )
+        chapters = {s.chapter for s in subs if s.chapter is not None}
+        chapter = (
+            args.chapter
+            or (book.chapter if book else None)
+            or (min(chapters) if chapters else None)
+        )
+        if book is None:
+            book = gradebook.Gradebook.new(
+                chapter, roster, secret_used=secret is not None
+            )
+        elif roster:
+            book.roster = [dataclasses.asdict(s) for s in roster]
+        for sub in subs:
+            book.add(sub)
+    elif not args.manual:
+        raise TlbookError(
+            "give the submissions to grade (a folder or one notebook), or --manual to merge scores"
+        )
+    assert book is not None
+    if args.manual:
+        manual = gradebook.read_manual(
+            input_path(args.manual, kind="file", what="--manual"), book
+        )
+        for sid, scores in manual.items():
+            book.manual.setdefault(sid, {}).update(scores)
+    assignment = args.assignment or f"tlbook chapter {book.chapter}"
+    gradescope = Path(args.gradescope) if args.gradescope else None
+    gradebook.write_all(book, out, assignment=assignment, gradescope=gradescope)
+    print(gradebook.summary(book), end="")
+    print(
+        f"wrote {show(out)} (and .feedback.csv, .gradebook.csv, .json, .written/ beside it"
+        + (f"; Gradescope results in {show(gradescope)}" if gradescope else "")
+        + ")"
     )
     return 0
 
@@ -549,16 +637,62 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "grade",
-        help="grade a folder of submitted exercise notebooks into a CSV",
-        description="Run each submitted notebook in its own kernel (smoke preset, time limit) and "
-        "write one CSV row per student file and exercise. NOT a sandbox: student code runs with "
-        "your rights; grade inside a container (see the instructors' page).",
+        help="grade submitted exercise notebooks (sandboxed) into a gradebook",
+        description="Run each submitted notebook in a bubblewrap sandbox (smoke preset, time and memory "
+        "limits), then judge every answer in the grader, on hidden variants generated from --secret. "
+        "Writes OUT (a row per student), OUT's .feedback.csv, .gradebook.csv (Canvas, Moodle), .json "
+        "and .written/ (written answers to mark by hand).",
     )
-    p.add_argument("submissions", help="folder of .ipynb files, one per student")
+    p.add_argument(
+        "submissions",
+        nargs="?",
+        help="a folder of submissions (notebooks, or one folder per student) or one notebook",
+    )
     p.add_argument(
         "--out",
         required=True,
-        help="CSV file to write (a .summary.txt is written beside it)",
+        help="the grade sheet (CSV) to write; the other files go beside it",
+    )
+    p.add_argument(
+        "--secret",
+        help="a phrase only you know: the hidden variants are generated from it",
+    )
+    p.add_argument(
+        "--secret-file",
+        help="a file holding the secret (keeps it out of the shell's history)",
+    )
+    p.add_argument(
+        "--roster",
+        help="CSV with columns id, name and optionally pattern (which files are the student's, default "
+        "'<id>*'), section, sis_login_id",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_typed(CLI_DOMAINS["jobs"]),
+        default=grading.DEFAULT_JOBS,
+        help=f"submissions graded at once ({CLI_DOMAINS['jobs'].describe()}; default {grading.DEFAULT_JOBS})",
+    )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="add these submissions (late work, one notebook) to the grades already in OUT instead of "
+        "starting afresh",
+    )
+    p.add_argument(
+        "--manual",
+        help="merge hand-marked written answers (OUT's .written/manual.csv, filled in)",
+    )
+    p.add_argument(
+        "--gradescope",
+        help="also write Gradescope results: a folder, or a .json file for one notebook",
+    )
+    p.add_argument(
+        "--assignment", help="the gradebook column's title (default 'tlbook chapter N')"
+    )
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap (student code then runs with your rights; see the instructors' page)",
     )
     p.add_argument(
         "--chapter",
@@ -577,7 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory",
         type=_typed(CLI_DOMAINS["memory"]),
         default=grading.DEFAULT_MEMORY_GB,
-        help=f"GiB of memory per submission, for its grading process and its kernel each "
+        help=f"GiB of memory per submission, for each of its processes "
         f"({CLI_DOMAINS['memory'].describe()}; default {grading.DEFAULT_MEMORY_GB:g})",
     )
     p.add_argument(

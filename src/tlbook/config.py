@@ -1,8 +1,7 @@
 """Run configuration: the three presets, the one reduced-mode switch, seeds.
 
 Everything that depends on *how big* a run is lives here, and tlbook's
-environment variables are read here only: the run's in :func:`get_config`,
-the grader's log in :func:`check_log_path`:
+environment variables are read here only (the run's, in :func:`get_config`):
 
 ===================  ==========================================================
 ``TLBOOK_PRESET``    ``smoke`` (tests), ``cpu`` (the default on every machine, GPU
@@ -14,11 +13,11 @@ the grader's log in :func:`check_log_path`:
 ``TLBOOK_CACHE``     where downloads go (default ``~/.cache/tlbook``).
 ``TLBOOK_BACKBONE``  the backbone every chapter uses (default
                      ``efficientnet_lite0``, which works offline).
-``TLBOOK_CHECK_LOG`` set by the grader: a file where each ``check(...)`` of an
-                     exercise appends its result (:func:`check_log_path`).
 ===================  ==========================================================
 
-Two documented exceptions read variables that others own: ``torchrun``'s
+Documented exceptions read variables that others own or that are a protocol,
+not a setting: the grader sets ``TLBOOK_ANSWERS`` for the notebooks it runs
+(:func:`tlbook.grading.hand_in`); ``torchrun``'s
 ``WORLD_SIZE`` and ``LOCAL_RANK`` (:mod:`tlbook.distributed`, PyTorch's
 launcher contract) and ``TORCH_HOME`` (torch's own cache, for ResNet-18's
 weights).

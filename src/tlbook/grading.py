@@ -1,97 +1,124 @@
-"""Grade a folder of submitted exercise notebooks into a CSV: one row per (student file, exercise).
+"""Grade submitted exercise notebooks: the grader runs each one in a sandbox, then judges every answer itself.
 
-    python -m tlbook grade submissions/ --out grades.csv
+    python -m tlbook grade submissions/ --out grades.csv --secret "$SECRET" --roster students.csv
 
-Each submission runs in its own process and its own Jupyter kernel, in the
-``smoke`` preset, with a time limit for the whole notebook; cells that raise do
-not stop the cells after them (each ``check(...)`` still runs). The checks
-report through the file named by ``TLBOOK_CHECK_LOG`` (see
-:mod:`tlbook.exercises`). A submission that crashes its kernel, runs past the
-limit or is not a notebook gets rows that say so, and the others are still
-graded. Which exercises are expected comes from ``--chapter`` or from the
-notebook's metadata (the student notebooks in ``exercises/`` carry it).
+For each submission the grader copies the student's folder (or the notebook
+alone) into a scratch folder and runs it under bubblewrap (:mod:`tlbook.sandbox`),
+in the ``smoke`` preset, with a time and a memory limit. Every ``check(...)``
+in the notebook hands its answer in; after the notebook, the sandbox runs
+function answers on **hidden variants** of the exercise's inputs, generated
+from the instructor's secret, and reports the outputs as data. The grader then
+judges them in its own process with its own copy of the checks
+(:func:`tlbook.exercises.judge_outputs`): points per part, the best attempt of
+each exercise, feedback without expected values. Measured answers (1.2, 5.3)
+are compared with the grader's own run of the same experiment. Nothing a
+notebook writes, prints or patches takes part in the verdict.
 
-**This is not a sandbox.** Student code runs with your user's rights: it can
-read and delete your files and use the network. Grade inside a throw-away
-container, for example::
+:mod:`tlbook.gradebook` turns the results into the CSV files, the Gradebook
+and Gradescope exports and the written-answer documents.
 
-    docker run --rm --network none -v "$PWD":/course -w /course tlbook-image \\
-        python -m tlbook grade submissions/ --out grades.csv
-
->>> Row("alice.ipynb", "2.1", True, "").as_csv()
-['alice.ipynb', '2.1', 'yes', '']
+>>> rng_for("secret", "2.1").random() == rng_for("secret", "2.1").random()
+True
+>>> rng_for("secret", "2.1").random() == rng_for("other", "2.1").random()
+False
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
+import hashlib
+import hmac
 import json
 import os
+import pickle
+import random
+import re
 import secrets
-import signal
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import GradingError
-from .files import atomic_path, check_writable, show
+from .files import show
+from .sandbox import (
+    ANSWERS_ENV,
+    TOKEN_ENV,
+    bwrap_problem,
+    end_processes,
+    runner_command,
+    sign,
+)
 
 # The grader's defaults, written once (the command line shows them).
 DEFAULT_TIMEOUT = 300.0  # seconds per notebook
 DEFAULT_PRESET = "smoke"
 DEFAULT_MEMORY_GB = (
-    4.0  # memory per submission (the grading process and its kernel, each)
+    4.0  # memory per submission (its runner, kernel and prober share the cap each)
 )
+DEFAULT_JOBS = 1
+# Beyond the notebook's time limit, what the sandbox may spend running function answers on the hidden cases.
+PROBING_SECONDS = 120.0
+# A student's folder copied into the sandbox may hold at most this much (photos for exercise 1.3, say).
+MAX_FOLDER_BYTES = 500_000_000
 
 __all__ = [
-    "missing_packages",
-    "Row",
     "GradingError",
-    "grade_folder",
+    "ExerciseResult",
+    "Submission",
+    "missing_packages",
     "grade_notebook",
+    "grade_many",
     "find_submissions",
-    "summary",
+    "hand_in",
+    "rng_for",
+    "References",
 ]
 
 
 @dataclass
-class Row:
-    """One line of the grade sheet."""
+class ExerciseResult:
+    """One exercise of one submission: the best attempt's points, per part, and where it was made."""
 
-    student_file: str
-    exercise: str  # "2.1", or "-" when the whole notebook could not be graded
-    passed: bool
-    feedback: str
-
-    def as_csv(self) -> list[str]:
-        """The row's cells, each writable as UTF-8 whatever it holds (a name that was not valid UTF-8)."""
-        cells = [
-            self.student_file,
-            self.exercise,
-            "yes" if self.passed else "no",
-            self.feedback,
-        ]
-        return [c.encode("utf-8", "backslashreplace").decode("utf-8") for c in cells]
+    exercise: str
+    points: float
+    max_points: float
+    parts: dict[str, float]
+    feedback: (
+        str  # what is wrong ("" when every part passed), or why nothing was graded
+    )
+    problems: dict[str, str] = field(
+        default_factory=dict
+    )  # part -> what is wrong with it
+    cell: str = ""  # "In [7]", as Jupyter numbers the cell of the attempt that counts
+    attempts: int = 0
 
 
-def _expected_exercises(nb: dict, chapter: int | None) -> list[str]:
-    from .exercises import exercises_of
+@dataclass
+class Submission:
+    """What the grader found in one student's notebook."""
 
-    if chapter is None:
-        chapter = nb.get("metadata", {}).get("tlbook", {}).get("chapter")
-    if chapter is None:
-        raise ValueError(
-            "the notebook has no tlbook chapter in its metadata; pass --chapter N"
-        )
-    ids = [e.id for e in exercises_of(int(chapter))]
-    if not ids:
-        raise ValueError(f"chapter {chapter} has no exercises")
-    return ids
+    name: str  # the file as the grade sheet shows it
+    chapter: int | None
+    results: dict[str, ExerciseResult] = field(default_factory=dict)
+    note: str = ""  # why the notebook as a whole was not graded, or a warning
+    written: dict[str, str] = field(
+        default_factory=dict
+    )  # written answers by key ("1.2 why")
+    seconds: float = 0.0
+
+    @property
+    def points(self) -> float:
+        return sum(r.points for r in self.results.values())
+
+    @property
+    def max_points(self) -> float:
+        return sum(r.max_points for r in self.results.values())
 
 
 def missing_packages() -> list[str]:
@@ -104,80 +131,232 @@ def missing_packages() -> list[str]:
 
     return [
         name
-        for name in ("nbformat", "nbclient", "ipykernel")
+        for name in ("nbformat", "nbclient", "ipykernel", "cloudpickle")
         if importlib.util.find_spec(name) is None
     ]
 
 
-def _limit_memory(gigabytes: float) -> None:
-    """In the child, before it runs anything: its data memory, and so its kernel's, is capped (Linux)."""
-    import resource
-
-    limit = int(gigabytes * 2**30)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+# --- the notebook's half: handing answers in ------------------------------------------------------------------
 
 
-def _run_isolated(
-    path: Path,
-    log: Path,
+def hand_in(ex: Any, answer: Any) -> None:
+    """In a notebook the grader runs: save ``answer`` to exercise ``ex`` for the grader (else nothing).
+
+    Data answers are saved as JSON; functions with cloudpickle, to be run by the grader's sandbox on
+    hidden cases. What is saved is only ever an *answer*: the grader judges it itself.
+    """
+    folder = os.environ.get(ANSWERS_ENV)
+    if not folder:
+        return
+    from .exercises import _unanswered, hand_in_form
+
+    count = None
+    try:
+        count = get_ipython().execution_count  # type: ignore[name-defined]  # noqa: F821
+    except NameError:
+        pass
+    base = Path(folder) / f"{len(list(Path(folder).glob('*.json'))):04d}-{ex.id}"
+    record: dict[str, Any] = {"exercise": ex.id, "count": count}
+    empty = _unanswered(answer)
+    try:
+        if empty:
+            record.update(kind="empty", error=empty)
+        elif ex.answer == "function":
+            import cloudpickle
+
+            base.with_suffix(".fn").write_bytes(cloudpickle.dumps(answer))
+            record["kind"] = "function"
+        else:
+            record.update(kind="data", data=hand_in_form(ex, answer))
+        text = json.dumps(record)
+    except Exception as e:  # noqa: BLE001 - say why, as the grade sheet will
+        record = {
+            "exercise": ex.id,
+            "count": count,
+            "kind": "error",
+            "error": f"the answer could not be handed to the grader ({type(e).__name__}: {e})",
+        }
+        text = json.dumps(record)
+    tmp = base.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(base.with_suffix(".json"))
+
+
+# --- hidden variants and the grader's own measurements --------------------------------------------------------
+
+
+def rng_for(secret: str | None, exercise: str) -> random.Random | None:
+    """The generator of ``exercise``'s hidden cases under ``secret`` (None without one: the public cases)."""
+    if secret is None:
+        return None
+    digest = hmac.new(secret.encode(), exercise.encode(), hashlib.sha256).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+class References:
+    """The grader's own measurements for the run-and-interpret exercises, made once per grading, on demand."""
+
+    def __init__(self, preset: str) -> None:
+        self.preset = preset
+        self._done: dict[str, dict[str, float] | None] = {}
+        self._lock = threading.Lock()
+        self.problems: dict[str, str] = {}
+
+    def get(self, ex: Any) -> dict[str, float] | None:
+        if ex.measure is None:
+            return None
+        with self._lock:
+            if ex.id not in self._done:
+                from .config import get_config
+
+                try:
+                    self._done[ex.id] = ex.measure(get_config(self.preset))
+                except Exception as e:  # noqa: BLE001 - no data, say: measured answers are not compared
+                    self._done[ex.id] = None
+                    self.problems[ex.id] = f"{type(e).__name__}: {e}"
+            return self._done[ex.id]
+
+
+# --- one submission ---------------------------------------------------------------------------------------------
+
+_CHECK_CALL = re.compile(r"""check\(\s*["'](\d+\.\d+)["']""")
+
+
+def _chapter_of(nb: Any) -> int | None:
+    chapter = nb.get("metadata", {}).get("tlbook", {}).get("chapter")
+    if isinstance(chapter, int):
+        return chapter
+    ids = {
+        m
+        for c in nb.cells
+        if c.cell_type == "code"
+        for m in _CHECK_CALL.findall(c.source)
+    }
+    chapters = {int(i.split(".")[0]) for i in ids}
+    return chapters.pop() if len(chapters) == 1 else None
+
+
+def _written_answers(nb: Any) -> dict[str, str]:
+    """The written answers: markdown cells the handout tagged ``written-answer`` (``metadata.tlbook.written``)."""
+    found = {}
+    for cell in nb.cells:
+        key = cell.get("metadata", {}).get("tlbook", {}).get("written")
+        if cell.cell_type == "markdown" and isinstance(key, str):
+            text = cell.source
+            if text.startswith("**Your answer"):  # the handout's prompt line
+                text = text.split("\n", 1)[1] if "\n" in text else ""
+            text = text.replace("*Write your answer here.*", "").strip()
+            found[key] = text
+    return found
+
+
+def _copy_submission(path: Path, root: Path | None, into: Path) -> Path:
+    """Copy the student's own folder (``root/<student>/...``) or the notebook alone; return the copy's path."""
+    own = path.parent if root is not None and path.parent != root else None
+    if own is not None:
+        size = sum(
+            f.stat().st_size
+            for f in own.rglob("*")
+            if f.is_file() and not f.is_symlink()
+        )
+        if size > MAX_FOLDER_BYTES:
+            raise GradingError(
+                f"{show(own)} holds {size / 1e6:.0f} MB; at most {MAX_FOLDER_BYTES / 1e6:.0f} MB is copied"
+            )
+        shutil.copytree(
+            own,
+            into,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints"),
+        )
+        return into / path.name
+    into.mkdir()
+    shutil.copy2(path, into / "submission.ipynb")
+    return into / "submission.ipynb"
+
+
+def _run_sandboxed(
+    notebook: Path,
+    scratch: Path,
+    cases: dict[str, list[Any]],
     *,
     timeout: float,
     preset: str,
-    memory_gb: float = DEFAULT_MEMORY_GB,
-) -> dict:
-    """Execute ``path`` in a child process (and kernel) of its own; return its report.
-
-    The child's output goes to a file, of which only the end is read (a notebook that prints hundreds of
-    megabytes costs disk, not memory); it gets no standard input; its memory (and its kernel's) is capped at
-    ``memory_gb``; and every process it or its notebook started is ended when it finishes, runs out of time or
-    the grader is interrupted (:func:`end_processes`).
-    """
-    report = log.with_suffix(".report.json")
+    memory_gb: float,
+    sandbox: bool,
+    threads: int,
+    hide: tuple[Path, ...] = (),
+) -> dict[str, Any]:
+    """Run the runner; its report, or ``{"timed_out": True}`` / ``{"failed": why}``."""
     token = secrets.token_hex(8)
+    home = scratch / "home"
+    home.mkdir()
     env = {
         **os.environ,
         "TLBOOK_PRESET": preset,
-        CHECK_LOG_ENV: str(log),
         "MPLBACKEND": "Agg",
+        "HOME": str(home),
+        "MPLCONFIGDIR": str(home / "matplotlib"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "JUPYTER_RUNTIME_DIR": str(home / "jupyter"),
+        "OMP_NUM_THREADS": str(threads),
+        "TMPDIR": "/tmp",
         TOKEN_ENV: token,
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "tlbook.grading",
-        str(path),
-        str(report),
-        str(memory_gb),
-    ]
-    output = log.with_suffix(".output.txt")
-    with open(output, "wb") as sink:
-        # A session of its own (no terminal's Ctrl-C reaches it directly; the grader ends it instead).
+    env.pop(ANSWERS_ENV, None)
+    cmd = runner_command(
+        notebook,
+        scratch=scratch,
+        workdir=notebook.parent,
+        memory_gb=memory_gb,
+        sandbox=sandbox,
+        hide=hide,
+    )
+    key = secrets.token_bytes(32)
+    # The report goes to a file with no name (nothing in the sandbox can open it by path), and is signed.
+    with tempfile.TemporaryFile() as report_file:
         proc = subprocess.Popen(
             cmd,
             env=env,
-            cwd=log.parent,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+            cwd=notebook.parent,
+            stdin=subprocess.PIPE,
+            stdout=report_file,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        with _LOCK:
+            _RUNNING[proc] = token
         try:
-            proc.wait(timeout=timeout)
+            assert proc.stdin is not None
+            proc.stdin.write(pickle.dumps((key, cases, timeout)))
+            proc.stdin.close()
+            # The runner stops the notebook at ``timeout`` itself and keeps what was handed in until then;
+            # this limit is for the whole sandbox (the prober's cases included).
+            proc.wait(timeout=timeout + PROBING_SECONDS)
         except subprocess.TimeoutExpired:
             return {"timed_out": True}
+        except BrokenPipeError:
+            pass  # the runner failed at once: its log says why
         finally:  # on time-out, on Ctrl-C (KeyboardInterrupt passes through) and after a normal end
             end_processes(proc, token)
-    if report.exists():
-        try:
-            return json.loads(report.read_text())
-        except ValueError:
-            pass  # the notebook overwrote the report: treat it as missing
-    tail = _tail(output).strip().splitlines()[-3:]
-    return {
-        "failed": " | ".join(tail)
-        or f"the grading process exited with status {proc.returncode}"
-    }
+            with _LOCK:
+                _RUNNING.pop(proc, None)
+        report_file.seek(0)
+        raw = report_file.read(50_000_000)
+    try:
+        signed = json.loads(raw)
+        if not hmac.compare_digest(signed["mac"], sign(key, signed["report"])):
+            return {
+                "failed": "its report was tampered with (the signature does not match)"
+            }
+        return json.loads(signed["report"])
+    except (ValueError, KeyError, TypeError):
+        log = scratch / "runner.txt"
+        tail = _tail(log).strip().splitlines()[-3:] if log.exists() else []
+        return {
+            "failed": " | ".join(tail)
+            or f"the runner exited with status {proc.returncode}"
+        }
 
 
 def _tail(path: Path, size: int = 4096) -> str:
@@ -188,241 +367,227 @@ def _tail(path: Path, size: int = 4096) -> str:
         return f.read().decode("utf-8", "replace")
 
 
-TOKEN_ENV = "TLBOOK_GRADING_TOKEN"
-
-# The grader and the checks in the student's kernel talk through a file whose path this variable names:
-# a protocol between two tlbook processes, not a setting (those are read in tlbook.config only).
-CHECK_LOG_ENV = "TLBOOK_CHECK_LOG"
+def _cell_name(count: Any) -> str:
+    return f"In [{count}]" if isinstance(count, int) else "a cell that did not run"
 
 
-def check_log_path() -> Path | None:
-    """The file where exercise checks log their results (``TLBOOK_CHECK_LOG``, set by the grader), or None.
-
-    >>> import os; os.environ.pop("TLBOOK_CHECK_LOG", None) and None; check_log_path() is None
-    True
-    """
-    log = os.environ.get(CHECK_LOG_ENV)
-    return Path(log) if log else None
-
-
-def _processes() -> dict[int, tuple[int, str]]:
-    """pid -> (parent pid, state letter) of every process (Linux /proc)."""
-    table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        rest = stat[
-            stat.rfind(")") + 2 :
-        ].split()  # the name in parentheses may hold spaces
-        table[int(entry)] = (int(rest[1]), rest[0])
-    return table
-
-
-def _tree(table: dict[int, tuple[int, str]], root: int) -> set[int]:
-    """``root`` and every process below it in ``table`` (pid -> (parent pid, state)); empty if it is gone.
-
-    >>> sorted(_tree({1: (0, "S"), 2: (1, "S"), 3: (2, "Z"), 4: (0, "S")}, 1))
-    [1, 2, 3]
-    """
-    children: dict[int, list[int]] = {}
-    for pid, (parent, _state) in table.items():
-        children.setdefault(parent, []).append(pid)
-    found: set[int] = set()
-    todo = [root] if root in table else []
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo += children.get(pid, [])
-    return found
-
-
-def _carries(pid: int, marker: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return marker in f.read().split(b"\0")
-    except OSError:
-        return False
-
-
-def end_processes(proc: subprocess.Popen, token: str) -> None:
-    """End ``proc`` and every process that descends from it or carries its grading ``token``; reap ``proc``.
-
-    The grading child makes itself a *subreaper* (``PR_SET_CHILD_SUBREAPER``), so a daemon that a notebook
-    starts (fork, setsid, fork again) stays its descendant; a process that escapes even that still carries
-    the token in its environment. Everything found is killed with SIGKILL (which no process can ignore),
-    round after round until none is left, so a fork bomb cannot outrun it. Without /proc (not Linux), the
-    child's process group is killed.
-    """
-    if not os.path.isdir("/proc"):
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        return
-    marker = f"{TOKEN_ENV}={token}".encode()
-    me = os.getpid()
-    # The killed are followed until they are gone: a killed process is still running its exit.
-    killed: set[int] = set()
-    # SIGKILL takes effect in milliseconds; the deadline only bounds a pathology.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        table = _processes()
-        found = _tree(table, proc.pid)
-        found |= {
-            pid for pid in table if pid not in found and _carries(pid, marker)
-        } | (killed & set(table))
-        alive = {
-            pid
-            for pid in found
-            if pid != me and table.get(pid, (0, "Z"))[1] not in ("Z", "X")
-        }
-        if not alive:
-            break
-        for pid in alive:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        killed |= alive
-        with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError, OSError):
-            proc.wait(timeout=0.05)
-        time.sleep(
-            0.005
-        )  # the killed are still exiting: look again shortly, without spinning
-    proc.wait()
+def _why_not_attempted(
+    ex_id: str, nb: Any, report: dict[str, Any], timeout: float
+) -> str:
+    """Why exercise ``ex_id`` has no attempt: its own cell's error, or what stopped the notebook before it."""
+    cells = {c["index"]: c for c in report.get("cells", [])}
+    own = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and ex_id in _CHECK_CALL.findall(c.source)
+    ]
+    if not own:
+        return f'not graded: the notebook has no check("{ex_id}", ...) call (was the cell deleted?)'
+    cell = cells.get(own[0], {})
+    if cell.get("error"):
+        return f"not graded: its cell {_cell_name(cell.get('count'))} raised {cell['error']}"
+    if report.get("timed_out"):
+        return f"not graded: the notebook ran past the time limit of {timeout:g} s before this exercise"
+    if "kernel_died" in report:
+        died = cells.get(report["kernel_died"], {})
+        where = _cell_name(died.get("count")) if died else "before the first cell"
+        return f"not graded: the kernel died while running {where}, before this exercise's check ran"
+    if report.get("failed"):
+        return f"not graded: the notebook could not be run ({report['failed']})"
+    if not cell.get("ran"):
+        return "not graded: its cell did not run"
+    return (
+        "not graded: its check(...) never handed an answer in (was the call changed?)"
+    )
 
 
 def grade_notebook(
     path: str | os.PathLike,
     *,
+    root: str | os.PathLike | None = None,
     chapter: int | None = None,
+    secret: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     preset: str = DEFAULT_PRESET,
     memory_gb: float = DEFAULT_MEMORY_GB,
+    sandbox: bool = True,
+    references: References | None = None,
+    threads: int = 2,
+    hide: tuple[Path, ...] = (),
     name: str | None = None,
-) -> list[Row]:
-    """Rows for one submission: one per expected exercise, or one row saying why none could be graded.
+) -> Submission:
+    """Grade one notebook (see the module's docstring).
 
-    ``name`` is the student file as the grade sheet shows it (default: the file's name).
+    ``root`` is the submissions folder: a notebook in a subfolder of it (``root/<student>/work.ipynb``) runs
+    from a copy of that subfolder, so relative paths to the student's own files work; a notebook directly
+    in ``root`` runs alone; ``root`` itself is hidden from it, with ``hide``. ``chapter`` is the chapter the
+    grade is for (default: the notebook's own).
     """
+    import time
+
     import nbformat
+
+    from .exercises import exercises_of, judge_outputs
 
     path = Path(path)
     name = name or show(path.name)
+    started = time.monotonic()
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
-        expected = _expected_exercises(nb, chapter)
-    except Exception as e:  # not JSON, not a notebook, no chapter: say which
-        return [
-            Row(
-                name,
-                "-",
-                False,
-                f"malformed submission, not graded: {type(e).__name__}: {e}",
+    except Exception as e:  # noqa: BLE001 - not JSON, not a notebook: say which
+        return Submission(
+            name,
+            chapter,
+            note=f"malformed submission, not graded: {type(e).__name__}: {e}",
+        )
+    own = _chapter_of(nb)
+    expected = chapter if chapter is not None else own
+    if expected is None:
+        return Submission(
+            name, None, note="the notebook does not say its chapter; pass --chapter N"
+        )
+    exercises = exercises_of(expected)
+    if not exercises:
+        return Submission(name, expected, note=f"chapter {expected} has no exercises")
+    sub = Submission(name, expected, written=_written_answers(nb))
+    if own is not None and own != expected:
+        why = f"not graded: this is chapter {own}'s notebook, not chapter {expected}'s"
+        for ex in exercises:
+            sub.results[ex.id] = ExerciseResult(
+                ex.id,
+                0.0,
+                ex.points,
+                {p.name: 0.0 for p in ex.parts},
+                why,
+                {p.name: why for p in ex.parts},
             )
-        ]
+        sub.note = why
+        return sub
+    cases = {ex.id: ex.cases(rng_for(secret, ex.id)) for ex in exercises}
     with tempfile.TemporaryDirectory(prefix="tlbook-grade-") as tmp:
-        copy = Path(tmp) / "submission.ipynb"
-        nbformat.write(nb, copy)
-        log = Path(tmp) / "checks.jsonl"
-        log.touch()
-        report = _run_isolated(
-            copy, log, timeout=timeout, preset=preset, memory_gb=memory_gb
+        scratch = Path(tmp)
+        try:
+            copy = _copy_submission(
+                path, Path(root) if root is not None else None, scratch / "submission"
+            )
+        except (OSError, GradingError) as e:
+            return Submission(name, expected, note=f"not graded: {e}")
+        report = _run_sandboxed(
+            copy,
+            scratch,
+            {k: v for k, v in cases.items()},
+            timeout=timeout,
+            preset=preset,
+            memory_gb=memory_gb,
+            sandbox=sandbox,
+            threads=threads,
+            hide=(*hide, *((Path(root),) if root is not None else ())),
         )
-        results = {}
-        for line in log.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a student's own write to the log: ignore it
-            results[r.get("exercise")] = r  # the last check of an exercise counts
+    by_exercise: dict[str, list[dict[str, Any]]] = {}
+    for attempt in report.get("attempts", []):
+        by_exercise.setdefault(attempt.get("exercise"), []).append(attempt)
+    for ex in exercises:
+        best: ExerciseResult | None = None
+        tried = by_exercise.get(ex.id, [])
+        for attempt in tried:
+            if "error" in attempt:
+                outputs: list[Any] = [{"error": attempt["error"]}] * len(cases[ex.id])
+            elif "outputs" in attempt:
+                outputs = attempt["outputs"]
+            else:
+                outputs = [attempt.get("data")] * len(cases[ex.id])
+            reference = references.get(ex) if references is not None else None
+            verdict = judge_outputs(
+                ex, cases[ex.id], outputs, reveal=False, reference=reference
+            )
+            result = ExerciseResult(
+                ex.id,
+                verdict.points,
+                ex.points,
+                verdict.earned,
+                verdict.feedback(),
+                verdict.problems,
+                _cell_name(attempt.get("count")),
+                len(tried),
+            )
+            if (
+                best is None or result.points >= best.points
+            ):  # the best attempt; the later one on a tie
+                best = result
+        if best is None:
+            why = _why_not_attempted(ex.id, nb, report, timeout)
+            best = ExerciseResult(
+                ex.id,
+                0.0,
+                ex.points,
+                {p.name: 0.0 for p in ex.parts},
+                why,
+                {p.name: why for p in ex.parts},
+            )
+        sub.results[ex.id] = best
     if report.get("timed_out"):
-        why = f"not graded: the notebook ran past the time limit of {timeout:g} s (an endless loop?)"
-    elif report.get("failed"):
-        why = f"not graded: the notebook could not be run ({report['failed']})"
-    elif report.get("kernel_died"):
-        why = f"not graded: the kernel died ({report['kernel_died']})"
-    else:
-        errors = report.get("errors", [])
-        why = "not graded: its check(...) never ran" + (
-            f"; first error: {errors[0]}" if errors else "; was the check call deleted?"
-        )
-    rows = []
-    for ex in expected:
-        if ex in results:
-            rows.append(
-                Row(
-                    name,
-                    ex,
-                    bool(results[ex].get("passed")),
-                    str(results[ex].get("feedback", "")),
-                )
-            )
-        else:
-            rows.append(Row(name, ex, False, why))
-    return rows
+        sub.note = f"the notebook ran past the time limit of {timeout:g} s"
+    elif "kernel_died" in report:
+        sub.note = "the kernel died"
+    sub.seconds = round(time.monotonic() - started, 1)
+    return sub
 
 
-def grade_folder(
-    folder: str | os.PathLike,
+def grade_many(
+    paths: list[Path],
     *,
-    out: str | os.PathLike,
-    chapter: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    preset: str = DEFAULT_PRESET,
-    memory_gb: float = DEFAULT_MEMORY_GB,
+    root: Path | None,
+    jobs: int = DEFAULT_JOBS,
     verbose: bool = True,
-) -> list[Row]:
-    """Grade every ``*.ipynb`` in ``folder``; write the CSV ``out`` (atomically) and ``out`` + ``.summary.txt``."""
+    on_done: Callable[[Submission], None] | None = None,
+    **options: Any,
+) -> list[Submission]:
+    """Grade ``paths``, ``jobs`` at a time (each job's torch gets its share of the cores); in order."""
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // max(1, jobs))
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise GradingError(f"{show(folder)} is not a folder of submitted notebooks")
-    out = check_writable(out, folder=False)  # before grading, not after an hour of it
-    check_writable(out.with_name(out.name + ".summary.txt"), folder=False)
-    paths, skipped = find_submissions(folder)
-    for path, why in skipped:
-        print(f"skipped {show(path.relative_to(folder))}: {why}", file=sys.stderr)
-    if not paths:
-        raise GradingError(
-            f"{show(folder)} holds no .ipynb files to grade (searched its subfolders too)"
-        )
-    rows: list[Row] = []
-    for path in paths:
+    def one(path: Path) -> Submission:
+        shown = show(path.relative_to(root)) if root is not None else show(path.name)
+        sub = grade_notebook(path, root=root, threads=threads, name=shown, **options)
         if verbose:
-            print(f"grading {show(path.relative_to(folder))} ...", flush=True)
-        rows.extend(
-            grade_notebook(
-                path,
-                chapter=chapter,
-                timeout=timeout,
-                preset=preset,
-                memory_gb=memory_gb,
-                name=show(path.relative_to(folder)),
+            print(
+                f"graded {shown}: {sub.points:g} of {sub.max_points:g} points ({sub.seconds:g} s)",
+                flush=True,
             )
-        )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["student_file", "exercise", "passed", "feedback"])
-    writer.writerows(r.as_csv() for r in rows)
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    text = summary(rows)
-    with atomic_path(out.with_name(out.name + ".summary.txt")) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    if verbose:
-        print(text, end="")
-        print(f"wrote {show(out)} and {show(out.name)}.summary.txt")
-    print(
-        f"{len(paths) + len(skipped)} submissions found, {len(paths)} graded, {len(skipped)} skipped",
-        file=sys.stderr if not verbose else sys.stdout,
-    )
-    return rows
+        if on_done is not None:
+            on_done(sub)
+        return sub
+
+    if jobs <= 1:
+        return [one(p) for p in paths]
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        return list(pool.map(one, paths))
+    except (
+        BaseException
+    ):  # Ctrl-C: end every running submission now, not when its time limit comes
+        pool.shutdown(wait=False, cancel_futures=True)
+        with _LOCK:
+            running = list(_RUNNING.items())
+        for proc, token in running:
+            end_processes(proc, token)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
+# The sandboxes running now (a Popen and its token each), so that Ctrl-C can end them all at once.
+_RUNNING: dict[subprocess.Popen, str] = {}
+_LOCK = threading.Lock()
+
+
+def check_sandbox(sandbox: bool) -> None:
+    """Refuse to grade without a sandbox unless the instructor said so (``--no-sandbox``)."""
+    if sandbox:
+        problem = bwrap_problem()
+        if problem:
+            raise GradingError(f"refusing to grade without a sandbox: {problem}")
 
 
 def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -431,7 +596,8 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     Every file, link and unreadable folder below ``folder`` is in one of the two lists, so each appears in
     the grade sheet or in the grader's output: Jupyter's autosaves (``.ipynb_checkpoints``), hidden files
     (macOS's ``._name.ipynb``), links that lead nowhere, pipes and other files are returned with the reason
-    they are not graded. Links to folders are not followed (no loop can trap the search).
+    they are not graded. A student's own files beside their notebook (``<student>/photos/...``) are listed
+    as "part of a submission". Links to folders are not followed (no loop can trap the search).
     """
     graded: list[Path] = []
     skipped: list[tuple[Path, str]] = []
@@ -445,9 +611,17 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     for top, dirs, files in os.walk(folder, onerror=unreadable, followlinks=False):
         entries += [Path(top, d) for d in dirs if os.path.islink(os.path.join(top, d))]
         entries += [Path(top, f) for f in files]
+    notebooks_in = {
+        p.parent
+        for p in entries
+        if p.suffix.lower() == ".ipynb"
+        and p.parent != folder
+        and ".ipynb_checkpoints" not in p.parts
+    }
     for path in sorted(entries):
         parts = path.relative_to(folder).parts
         notebook = path.suffix.lower() == ".ipynb"
+        owner = next((d for d in notebooks_in if d in path.parents), None)
         if ".ipynb_checkpoints" in parts:
             skipped.append(
                 (path, "a Jupyter autosave (.ipynb_checkpoints), not a submission")
@@ -463,6 +637,10 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
             skipped.append((path, "a symbolic link that leads nowhere (or to a loop)"))
         elif path.is_dir():
             skipped.append((path, "a link to a folder, not followed"))
+        elif not notebook and owner is not None:
+            skipped.append(
+                (path, f"part of the submission in {show(owner.relative_to(folder))}/")
+            )
         elif not notebook:
             skipped.append((path, "not a notebook (.ipynb)"))
         elif not path.is_file():
@@ -472,157 +650,9 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     return graded, skipped
 
 
-def summary(rows: list[Row]) -> str:
-    """Exercises passed per student file, then per exercise.
-
-    >>> print(summary([Row("a.ipynb", "2.1", True, ""), Row("a.ipynb", "2.2", False, "x")]), end="")
-    a.ipynb: 1 of 2 exercises passed
-    exercise 2.1: passed by 1 of 1 submissions
-    exercise 2.2: passed by 0 of 1 submissions
-    """
-    lines = []
-    students = list(dict.fromkeys(r.student_file for r in rows))
-    for s in students:
-        mine = [r for r in rows if r.student_file == s]
-        if len(mine) == 1 and mine[0].exercise == "-":
-            lines.append(f"{s}: not graded ({mine[0].feedback})")
-        else:
-            lines.append(
-                f"{s}: {sum(r.passed for r in mine)} of {len(mine)} exercises passed"
-            )
-    for ex in sorted(
-        {r.exercise for r in rows if r.exercise != "-"},
-        key=lambda e: tuple(map(int, e.split("."))),
-    ):
-        mine = [r for r in rows if r.exercise == ex]
-        lines.append(
-            f"exercise {ex}: passed by {sum(r.passed for r in mine)} of {len(mine)} submissions"
-        )
-    return "\n".join(lines) + "\n"
+def _default_threads() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
-# Output a notebook may keep in the grader's memory; beyond it, further output is dropped (errors are kept).
-MAX_OUTPUT_BYTES = 2_000_000
-
-
-def _become_subreaper() -> None:
-    """Linux: orphaned descendants (a daemon's double fork) become this process's children, not init's."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(
-                36, 1, 0, 0, 0
-            )  # PR_SET_CHILD_SUBREAPER
-
-
-def _execute_one(path: Path, report: Path) -> None:
-    """Child process: run every cell in a fresh kernel, errors allowed; write a JSON report."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
-    _become_subreaper()
-    _die_with_parent()
-    nb = nbformat.read(path, as_version=4)
-    result: dict = {"errors": []}
-    running: list[
-        int
-    ] = []  # index of the cell sent to the kernel last, recorded as it starts
-    kept = [0]  # bytes of output kept so far
-
-    def started(cell, cell_index: int, **kwargs) -> None:
-        running.append(cell_index)
-
-    class BoundedClient(NotebookClient):
-        """Keeps at most MAX_OUTPUT_BYTES of the notebook's output in memory (errors always)."""
-
-        def output(self, outs, msg, display_id, cell_index):
-            if msg.get("msg_type") != "error":
-                size = len(json.dumps(msg.get("content", {}), default=str))
-                kept[0] += size
-                if kept[0] > MAX_OUTPUT_BYTES:
-                    return None
-            return super().output(outs, msg, display_id, cell_index)
-
-    client = BoundedClient(
-        nb,
-        kernel_name="python3",
-        allow_errors=True,
-        timeout=None,
-        resources={"metadata": {"path": str(path.parent)}},
-        on_cell_execute=started,
-    )
-    try:
-        client.execute()
-    except DeadKernelError:
-        # The cell that was running when the kernel died: recorded when it started, so it does not
-        # depend on how far the outputs had arrived (which raced with the kernel's death under load).
-        result["kernel_died"] = (
-            f"while running cell {running[-1]}" if running else "before the first cell"
-        )
-    finally:
-        _end_descendants()
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                result["errors"].append(
-                    f"cell {i}: {out.get('ename')}: {out.get('evalue')}"
-                )
-    import resource
-
-    result["peak_memory_mb"] = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    )
-    result["kernel_peak_memory_mb"] = (
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
-    )
-    report.write_text(json.dumps(result))
-
-
-def _die_with_parent() -> None:
-    """If the grader goes away (killed, even with SIGKILL), end everything below this process and exit.
-
-    The grader ends this process's tree itself when it can; a grader that is killed cannot, and this process
-    lives in a session of its own, so it watches for its parent to change (it is then an orphan) instead.
-    """
-    import threading
-
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        _end_descendants()
-        os._exit(3)
-
-    threading.Thread(target=watch, name="tlbook-parent-watch", daemon=True).start()
-
-
-def _end_descendants() -> None:
-    """Kill every process below this one (the notebook's daemons included: this process is their subreaper)."""
-    if not os.path.isdir("/proc"):
-        return
-    me = os.getpid()
-    killed: set[int] = set()
-    for _ in range(1000):
-        table = _processes()
-        below = (_tree(table, me) - {me}) | (killed & set(table))
-        alive = [pid for pid in below if table[pid][1] not in ("Z", "X")]
-        for pid in below:  # reap the zombies that are ours
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
-        if not alive:
-            return
-        for pid in alive:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        killed.update(alive)
-        time.sleep(0.01)  # let the killed finish exiting before looking again
-
-
-if __name__ == "__main__":
-    # The child caps its own memory before it starts the kernel, which inherits the cap (a preexec_fn in the
-    # grader could deadlock: the grader may have threads).
-    _limit_memory(float(sys.argv[3]))
-    _execute_one(Path(sys.argv[1]), Path(sys.argv[2]))
+if __name__ == "__main__":  # pragma: no cover - the runner lives in tlbook.sandbox
+    sys.exit("run the grader with: python -m tlbook grade")
