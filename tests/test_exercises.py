@@ -139,3 +139,54 @@ def test_stub_markers_are_validated():
         )
         == "    a = ..."
     )
+
+
+def test_tlbook_own_implementations_are_refused(capsys):
+    """Each exercise whose answer tlbook ships is refused when answered with it, directly or wrapped."""
+    from tlbook.augment import shear
+    from tlbook.evaluation import per_class_scores, wilson_interval
+    from tlbook.studies import images_needed
+
+    answers = {
+        "2.1": [lambda phi: shear(0.0, phi)],
+        "5.1": [wilson_interval, lambda k, n, z=1.96: wilson_interval(k, n, z=z)],
+        "5.2": [lambda c: tuple(per_class_scores(c)[k] for k in ("precision", "recall"))],
+        "6.1": [images_needed, lambda rows, s, t: images_needed(rows, s, t)],
+    }
+    for exercise, tries in answers.items():
+        for answer in tries:
+            assert not check(exercise, answer), exercise
+            assert "uses tlbook's own" in capsys.readouterr().out, exercise
+    # and the library works again afterwards: the stand-ins are in place only while an answer runs
+    assert round(wilson_interval(1, 2)[0], 3) == 0.095
+
+
+def test_a_cifar_export_is_not_your_own_images(tmp_path, capsys):
+    import torch
+
+    from tlbook.data import ImageSet, export_image_folder, stand_in_photos
+
+    tiny = ImageSet(
+        torch.zeros(6, 3, 32, 32, dtype=torch.uint8),
+        torch.tensor([0, 0, 0, 1, 1, 1]),
+        ["cat", "dog"],
+    )
+    assert not check("1.3", export_image_folder(tiny, tmp_path / "export"))
+    assert "CIFAR-10's size" in capsys.readouterr().out
+    assert check("1.3", stand_in_photos(tmp_path / "photos", per_class=3))
+    assert not check("1.3", tmp_path / "nowhere")
+    assert "is not a folder" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_handouts_are_self_contained(source):
+    """A handout is read outside the book: no MyST cross-reference, no pointer to a run it does not hold."""
+    import re
+
+    nb = nbformat.read(ROOT / "exercises" / f"{source.stem}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert not re.search(r"\{(eq|doc|numref|ref|cite)[^}]*\}`", text), source.stem
+    assert not re.search(r"\babove\b(?! the)", text.replace("cell above", "")), source.stem
+    written = [c for c in nb.cells if c.get("metadata", {}).get("tlbook", {}).get("written")]
+    chapter = int(source.stem[:2])
+    assert len(written) == sum(len(e.written) for e in exercises_of(chapter))

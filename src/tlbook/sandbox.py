@@ -546,11 +546,10 @@ def _prober() -> None:
     *answers, cases = job
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # what answers print goes to the log, not into the outputs
-    names = {n for ex in exercises.EXERCISES.values() for n in ex.library}
-    for module in sorted(
-        {n.split(":")[0] for n in names}
-        | {"tlbook.augment", "tlbook.data", "tlbook.train"}
-    ):
+    # Only what these answers' exercises withhold is loaded (and swapped), with tlbook.augment, which
+    # chapter 2's answers build on: other tlbook modules stay unloaded, and the guard keeps them so.
+    names = {n for exercise, _ in answers for n in exercises.EXERCISES[exercise].library}
+    for module in sorted({n.split(":")[0] for n in names} | {"tlbook.augment"}):
         importlib.import_module(module)
     everything = tuple(sorted(names))
     with exercises.withheld(everything):
