@@ -841,3 +841,35 @@ def test_data_errors_are_values_too(tmp_path):
     for value, said in [("", "empty"), (str(tmp_path / "f"), "is a file")]:
         with pytest.raises(DataError, match=said):
             load_splits(data=value)
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["c", "c/sub", "c/.hid", "c/sub/deeper", "c/Sub"]),
+            st.one_of(NAMES, NAMES.map(lambda n: n + ".png"), NAMES.map(lambda n: n + ".JPG")),
+            KINDS,
+        ),
+        max_size=10,
+    )
+)
+def test_the_fast_image_listing_is_rglob_sorted(tmp_path_factory, entries):
+    """tlbook.data.image_files walks with os.scandir; on any tree it lists what Path.rglob did, in its order
+    (which images a seed draws depends on it)."""
+    from tlbook.data import IMAGE_EXTENSIONS, JUNK_NAMES, image_files
+
+    root = tmp_path_factory.mktemp("tree")
+    _make_tree(root, entries)
+    folder = root / "c"
+    if not folder.is_dir():
+        return
+    reference = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS
+        and (p.is_file() or p.is_symlink())
+        and not (p.name.startswith(".") or p.name.lower() in JUNK_NAMES)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    assert image_files(folder) == reference

@@ -169,11 +169,57 @@ def stratified_indices(
 
 
 # Files that operating systems and tools leave in folders: never images, never a reason to stop.
-def _is_junk(path: Path) -> bool:
-    return path.name.startswith(".") or path.name.lower() in {
-        "thumbs.db",
-        "desktop.ini",
-    }
+def image_files(folder: Path) -> list[Path]:
+    """The image files below ``folder`` in ``sorted(Path)`` order: hidden files and folders, ``Thumbs.db`` and
+    other junk left out, links to files kept (their decoder names a broken one), links to folders not followed.
+
+    Walks with ``os.scandir`` on strings: CIFAR-10's 60,000 files in a fraction of a second (``Path.rglob``
+    and ``Path`` sorting took seconds, in every notebook and every graded submission).
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("b.png", "a/c.JPG", ".hidden/d.png", "e.txt", "Thumbs.db"):
+    ...     (root / name).parent.mkdir(exist_ok=True); _ = (root / name).write_bytes(b"")
+    >>> [p.relative_to(root).as_posix() for p in image_files(root)]
+    ['a/c.JPG', 'b.png']
+    """
+    found: list[tuple[str, ...]] = []
+
+    def walk(rel: tuple[str, ...]) -> None:
+        try:
+            with os.scandir(os.path.join(folder, *rel)) as it:
+                entries = list(it)
+        except OSError:  # an unreadable folder: skipped, as rglob does
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # hidden: neither an image nor a folder to look into
+            parts = (*rel, entry.name)
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir and not entry.is_symlink():
+                walk(parts)
+            try:
+                is_file = entry.is_file()
+            except OSError:  # a loop of links: Path.is_file says False, as here
+                is_file = False
+            dot = entry.name.rfind(".")
+            suffix = entry.name[dot:].lower() if 0 < dot < len(entry.name) - 1 else ""
+            if (
+                suffix in IMAGE_EXTENSIONS
+                and (is_file or entry.is_symlink())
+                and entry.name.lower() not in JUNK_NAMES
+            ):
+                found.append(parts)
+
+    walk(())
+    found.sort()  # component by component, as Path sorts
+    return [folder.joinpath(*parts) for parts in found]
+
+
+JUNK_NAMES = {"thumbs.db", "desktop.ini"}
 
 
 def _available_memory() -> int:
@@ -231,16 +277,7 @@ def _list_folder(
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(found):
-        class_files = sorted(
-            p
-            for p in (root / name).rglob("*")
-            if p.suffix.lower() in IMAGE_EXTENSIONS
-            and (p.is_file() or p.is_symlink())
-            and not _is_junk(p)
-            and not any(
-                part.startswith(".") for part in p.relative_to(root / name).parts
-            )
-        )
+        class_files = image_files(root / name)
         if not class_files:
             raise DataError(
                 f"class folder {show(root / name)} has no images (looked for {', '.join(IMAGE_EXTENSIONS)}); "
