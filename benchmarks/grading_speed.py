@@ -8,7 +8,7 @@ submission and the ratio to the 300-second goal (below 1 meets it). Every
 copy must earn full marks: a benchmark of a broken grader is no benchmark.
 
     python benchmarks/grading_speed.py --chapter 1 --jobs 2
-    python benchmarks/grading_speed.py --chapter 1 --jobs 2 --out src/tlbook/results/grading-speed.json
+    python benchmarks/grading_speed.py --chapter 1 --jobs 2 --out src/tlbook/results/grading-speed-cpu.json
 
 Run it on a quiet machine: the time is the machine's, not only the grader's.
 """
@@ -98,8 +98,13 @@ def main() -> int:
         f"({seconds / args.students:.1f} s each); 40 would take {result['ratio_to_goal']:.2f} of the "
         f"{GOAL_SECONDS:.0f} s goal"
     )
-    if args.out:
-        write_json_atomic(args.out, result)
+    if args.out:  # one row per chapter and --jobs, the newest kept
+        import json
+
+        saved = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {"rows": []}
+        rows = [r for r in saved["rows"] if (r["chapter"], r["jobs"]) != (args.chapter, args.jobs)]
+        rows.append(result)
+        write_json_atomic(args.out, {"rows": sorted(rows, key=lambda r: (r["chapter"], r["jobs"]))})
     return 0
 
 

@@ -342,22 +342,30 @@ def _error(e: BaseException) -> dict[str, str]:
     return {"error": f"your code raised {type(e).__name__}: {message}"}
 
 
-def probe_answer(ex: Exercise, answer: Any, cases: list[Any]) -> list[Any]:
+def probe_answer(
+    ex: Exercise,
+    answer: Any,
+    cases: list[Any],
+    *,
+    library: tuple[str, ...] | None = None,
+) -> list[Any]:
     """The answer's outputs on ``cases``, as plain data; an output is ``{"error": ...}`` where it failed.
 
-    Runs the student's code (with tlbook's own implementation withheld); never raises.
+    Runs the student's code with tlbook's own implementations ``library`` (default: the exercise's)
+    withheld; never raises.
     """
+    library = ex.library if library is None else library
     if ex.answer == "function":
         if not callable(answer):
             what = type(answer).__name__
             return [{"error": f"expected a function, got a {what}"}] * len(cases)
-        copied = copies_library(answer, ex.library)
+        copied = copies_library(answer, library)
         if copied:
             return [
                 {"error": f"{WITHHELD} {copied} (a copy of its code): write your own"}
             ] * len(cases)
     outputs = []
-    with withheld(ex.library):
+    with withheld(library):
         for case in cases:
             try:
                 outputs.append(plain(ex.probe(answer, case)))

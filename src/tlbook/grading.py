@@ -328,7 +328,9 @@ def _run_sandboxed(
             _RUNNING[proc] = token
         try:
             assert proc.stdin is not None
-            proc.stdin.write(pickle.dumps((key, cases, timeout)))
+            counts = {ex: len(c) for ex, c in cases.items()}
+            job = (key, pickle.dumps(cases), counts, _library_code(cases), timeout)
+            proc.stdin.write(pickle.dumps(job))
             proc.stdin.close()
             # The runner stops the notebook at ``timeout`` itself and keeps what was handed in until then;
             # this limit is for the whole sandbox (the prober's cases included).
@@ -357,6 +359,13 @@ def _run_sandboxed(
             "failed": " | ".join(tail)
             or f"the runner exited with status {proc.returncode}"
         }
+
+
+def _library_code(cases: dict[str, list[Any]]) -> dict[str, list[bytes]]:
+    """Per exercise, the bytecode of tlbook's own implementations, which the runner looks for in answers."""
+    from .exercises import EXERCISES, library_code
+
+    return {ex: library_code(EXERCISES[ex].library) for ex in cases}
 
 
 def _tail(path: Path, size: int = 4096) -> str:

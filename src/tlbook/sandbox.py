@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -368,9 +369,15 @@ def _execute(notebook: Path, answers: Path, timeout: float) -> dict[str, Any]:
     return report
 
 
-def _read_answers(answers: Path) -> list[dict[str, Any]]:
-    """The attempts check() handed in, in order; each file is JSON (a student may have written any of them)."""
-    from .exercises import EXERCISES, answer_data, library_code
+def _read_answers(
+    answers: Path, library: dict[str, list[bytes]]
+) -> list[dict[str, Any]]:
+    """The attempts check() handed in, in order; each file is JSON (a student may have written any of them).
+
+    ``library`` is, per exercise, the bytecode of tlbook's own implementations (from the grader, so this
+    process need not import them): a function answer that carries one verbatim is a copy.
+    """
+    from .exercises import EXERCISES, answer_data
 
     attempts = []
     for f in sorted(answers.glob("*.json"))[:1000]:
@@ -389,7 +396,7 @@ def _read_answers(answers: Path) -> list[dict[str, Any]]:
             except OSError:
                 continue
             # A copy of tlbook's own implementation carries its bytecode verbatim.
-            if any(len(c) > 8 and c in payload for c in library_code(ex.library)):
+            if any(len(c) > 8 and c in payload for c in library.get(ex.id, [])):
                 attempt["error"] = (
                     f"{_withheld()} {ex.library[0].split(':')[1]} (a copy of its code): write your own"
                 )
@@ -412,15 +419,18 @@ def _withheld() -> str:
 
 
 def _probe_all(
-    attempts: list[dict[str, Any]], cases: dict[str, list[Any]], scratch: Path
+    attempts: list[dict[str, Any]], cases: bytes, counts: dict[str, int], scratch: Path
 ) -> None:
-    """Run the function answers on their cases in a fresh prober process; fill in each attempt's outputs."""
+    """Run the function answers on their cases in a fresh prober process; fill in each attempt's outputs.
+
+    ``cases`` is the grader's pickle of the cases, passed on unopened (this process needs no torch).
+    """
     todo = [a for a in attempts if "payload" in a]
     if not todo:
         return
-    job = pickle.dumps([(a["exercise"], a.pop("payload")) for a in todo] + [cases])
-    out = scratch / "prober.txt"
-    with open(out, "wb") as sink:
+    job = pickle.dumps(([(a["exercise"], a.pop("payload")) for a in todo], cases))
+    seconds = PROBE_SECONDS * (1 + sum(counts.get(a["exercise"], 1) for a in todo))
+    with open(scratch / "prober.txt", "wb") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tlbook.sandbox", "probe"],
             stdin=subprocess.PIPE,
@@ -429,11 +439,7 @@ def _probe_all(
             cwd=scratch,
         )
         try:
-            stdout, _ = proc.communicate(
-                job,
-                timeout=PROBE_SECONDS
-                * (1 + sum(len(cases.get(a["exercise"], [])) for a in todo)),
-            )
+            stdout, _ = proc.communicate(job, timeout=seconds)
         except subprocess.TimeoutExpired:
             stdout = b""
         finally:
@@ -444,7 +450,8 @@ def _probe_all(
             a["outputs"] = json.loads(lines[i])
         except (IndexError, ValueError):
             a["error"] = (
-                "running your function on the graded cases did not finish (an endless loop, or it ended the process)"
+                "running your function on the graded cases did not finish "
+                "(an endless loop, or it ended the process)"
             )
 
 
@@ -458,7 +465,7 @@ def _run(notebook: Path, scratch: Path, memory_gb: float) -> None:
     os.dup2(log, 2)
     # The grader's key and cases, read before any student code runs; the key signs the report, so nothing
     # in the sandbox that writes where the report goes can forge one.
-    key, cases, timeout = pickle.loads(sys.stdin.buffer.read())
+    key, cases, counts, library, timeout = pickle.loads(sys.stdin.buffer.read())
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     _not_dumpable()
@@ -470,8 +477,10 @@ def _run(notebook: Path, scratch: Path, memory_gb: float) -> None:
     started = time.monotonic()
     report = _execute(notebook, answers, timeout)
     report["notebook_seconds"] = round(time.monotonic() - started, 2)
-    report["attempts"] = _read_answers(answers)
-    _probe_all(report["attempts"], cases, scratch)
+    report["attempts"] = _read_answers(answers, library)
+    report["answers_seconds"] = round(time.monotonic() - started, 2)
+    _probe_all(report["attempts"], cases, counts, scratch)
+    report["probe_seconds"] = round(time.monotonic() - started, 2)
     import resource
 
     report["kernel_peak_memory_mb"] = (
@@ -540,18 +549,27 @@ def _prober() -> None:
 
     from . import exercises
 
-    job = pickle.loads(
-        sys.stdin.buffer.read()
-    )  # the runner's (trusted) job: read before any answer loads
-    *answers, cases = job
+    # The runner's (trusted) job, read before any answer loads; the cases are the grader's pickle.
+    answers, blob = pickle.loads(sys.stdin.buffer.read())
+    cases = pickle.loads(blob)
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # what answers print goes to the log, not into the outputs
-    # Only what these answers' exercises withhold is loaded (and swapped), with tlbook.augment, which
-    # chapter 2's answers build on: other tlbook modules stay unloaded, and the guard keeps them so.
-    names = {n for exercise, _ in answers for n in exercises.EXERCISES[exercise].library}
-    for module in sorted({n.split(":")[0] for n in names} | {"tlbook.augment"}):
-        importlib.import_module(module)
-    everything = tuple(sorted(names))
+    # cloudpickle names the modules a function's globals come from (``tlbook.augment`` for rotation):
+    # those are loaded now, before the guard, and no other tlbook module can be loaded after it. Of the
+    # implementations the exercises withhold, those in a loaded module are swapped for stand-ins; the
+    # others cannot be reached at all.
+    named = {
+        m.decode()
+        for _, payload in answers
+        for m in re.findall(rb"tlbook(?:\.[a-z_]+)+", payload)
+    }
+    for module in sorted(named):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    names = {
+        n for exercise, _ in answers for n in exercises.EXERCISES[exercise].library
+    }
+    everything = tuple(sorted(n for n in names if n.split(":")[0] in sys.modules))
     with exercises.withheld(everything):
         _guard(Path(exercises.__file__).parent, set(sys.modules))
         for exercise, payload in answers:
@@ -560,7 +578,10 @@ def _prober() -> None:
             signal.alarm(PROBE_SECONDS * max(1, len(cases[exercise])))
             try:
                 answer = pickle.loads(payload)
-                outputs = exercises.probe_answer(ex, answer, cases[exercise])
+                loaded = tuple(n for n in ex.library if n in everything)
+                outputs = exercises.probe_answer(
+                    ex, answer, cases[exercise], library=loaded
+                )
             except BaseException as e:  # noqa: BLE001 - whatever the answer does, the next one is probed
                 outputs = [
                     {
