@@ -101,10 +101,20 @@ def main() -> int:
     if args.out:  # one row per chapter and --jobs, the newest kept
         import json
 
-        saved = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {"rows": []}
-        rows = [r for r in saved["rows"] if (r["chapter"], r["jobs"]) != (args.chapter, args.jobs)]
+        saved = (
+            json.loads(Path(args.out).read_text())
+            if Path(args.out).exists()
+            else {"rows": []}
+        )
+        rows = [
+            r
+            for r in saved["rows"]
+            if (r["chapter"], r["jobs"]) != (args.chapter, args.jobs)
+        ]
         rows.append(result)
-        write_json_atomic(args.out, {"rows": sorted(rows, key=lambda r: (r["chapter"], r["jobs"]))})
+        write_json_atomic(
+            args.out, {"rows": sorted(rows, key=lambda r: (r["chapter"], r["jobs"]))}
+        )
     return 0
 
 

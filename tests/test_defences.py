@@ -848,7 +848,9 @@ def test_data_errors_are_values_too(tmp_path):
     st.lists(
         st.tuples(
             st.sampled_from(["c", "c/sub", "c/.hid", "c/sub/deeper", "c/Sub"]),
-            st.one_of(NAMES, NAMES.map(lambda n: n + ".png"), NAMES.map(lambda n: n + ".JPG")),
+            st.one_of(
+                NAMES, NAMES.map(lambda n: n + ".png"), NAMES.map(lambda n: n + ".JPG")
+            ),
             KINDS,
         ),
         max_size=10,

@@ -150,7 +150,9 @@ def test_tlbook_own_implementations_are_refused(capsys):
     answers = {
         "2.1": [lambda phi: shear(0.0, phi)],
         "5.1": [wilson_interval, lambda k, n, z=1.96: wilson_interval(k, n, z=z)],
-        "5.2": [lambda c: tuple(per_class_scores(c)[k] for k in ("precision", "recall"))],
+        "5.2": [
+            lambda c: tuple(per_class_scores(c)[k] for k in ("precision", "recall"))
+        ],
         "6.1": [images_needed, lambda rows, s, t: images_needed(rows, s, t)],
     }
     for exercise, tries in answers.items():
@@ -186,7 +188,11 @@ def test_handouts_are_self_contained(source):
     nb = nbformat.read(ROOT / "exercises" / f"{source.stem}.ipynb", as_version=4)
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert not re.search(r"\{(eq|doc|numref|ref|cite)[^}]*\}`", text), source.stem
-    assert not re.search(r"\babove\b(?! the)", text.replace("cell above", "")), source.stem
-    written = [c for c in nb.cells if c.get("metadata", {}).get("tlbook", {}).get("written")]
+    assert not re.search(r"\babove\b(?! the)", text.replace("cell above", "")), (
+        source.stem
+    )
+    written = [
+        c for c in nb.cells if c.get("metadata", {}).get("tlbook", {}).get("written")
+    ]
     chapter = int(source.stem[:2])
     assert len(written) == sum(len(e.written) for e in exercises_of(chapter))

@@ -98,6 +98,12 @@ class ExerciseResult:
     cell: str = ""  # "In [7]", as Jupyter numbers the cell of the attempt that counts
     attempts: int = 0
 
+    @staticmethod
+    def nothing(ex: Any, why: str) -> ExerciseResult:
+        """No points for exercise ``ex``, every part for the same reason."""
+        zero = {p.name: 0.0 for p in ex.parts}
+        return ExerciseResult(ex.id, 0.0, ex.points, zero, why, {p: why for p in zero})
+
 
 @dataclass
 class Submission:
@@ -463,14 +469,7 @@ def grade_notebook(
     if own is not None and own != expected:
         why = f"not graded: this is chapter {own}'s notebook, not chapter {expected}'s"
         for ex in exercises:
-            sub.results[ex.id] = ExerciseResult(
-                ex.id,
-                0.0,
-                ex.points,
-                {p.name: 0.0 for p in ex.parts},
-                why,
-                {p.name: why for p in ex.parts},
-            )
+            sub.results[ex.id] = ExerciseResult.nothing(ex, why)
         sub.note = why
         return sub
     cases = {ex.id: ex.cases(rng_for(secret, ex.id)) for ex in exercises}
@@ -526,14 +525,7 @@ def grade_notebook(
                 best = result
         if best is None:
             why = _why_not_attempted(ex.id, nb, report, timeout)
-            best = ExerciseResult(
-                ex.id,
-                0.0,
-                ex.points,
-                {p.name: 0.0 for p in ex.parts},
-                why,
-                {p.name: why for p in ex.parts},
-            )
+            best = ExerciseResult.nothing(ex, why)
         sub.results[ex.id] = best
     if report.get("timed_out"):
         sub.note = f"the notebook ran past the time limit of {timeout:g} s"
