@@ -505,7 +505,7 @@ check("2.1", vertical_shear)
 
 # %% tags=["exercise", "nbval-check-output"]
 def about_corner(degrees: float, size: int) -> torch.Tensor:
-    """3x3 matrix: rotation by degrees about the top-left corner of a size x size image."""
+    """3x3 matrix: turn by degrees about the top-left corner of a size x size image."""
     # BEGIN SOLUTION
     h = size / 2
     return translation(-h, -h) @ rotation(degrees) @ translation(h, h)
