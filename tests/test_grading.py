@@ -70,12 +70,32 @@ def test_the_three_sample_submissions(tmp_path, capsys):
     carol_rows = [r for r in feedback if r["id"] == "carol_crashes"]
     assert all(
         "the kernel died while running In [" in r["feedback"] for r in carol_rows
-    )
+    ), carol_rows
     written = (tmp_path / "grades.written" / "2.3-why.md").read_text()
     assert "black triangles" in written and "## bob_partial" in written
     assert not list(SAMPLES.glob("*.json")), (
         "grading writes nothing into the submissions folder"
     )
+
+
+def test_the_dying_cell_is_named_right_on_a_busy_machine(tmp_path):
+    """The cell that killed the kernel is numbered as Jupyter would, also when its count never arrived."""
+    import subprocess
+    import sys
+
+    burn = "import time\nend = time.time() + 60\nwhile time.time() < end: pass"  # bounded: stops by itself
+    burners = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(3)]
+    try:
+        sub = grade_notebook(SAMPLES / "carol_crashes.ipynb", timeout=180)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    carol = nbformat.read(SAMPLES / "carol_crashes.ipynb", as_version=4)
+    code = [c for c in carol.cells if c.cell_type == "code" and c.source.strip()]
+    count = 1 + next(i for i, c in enumerate(code) if "os._exit" in c.source)
+    for r in sub.results.values():
+        assert f"the kernel died while running In [{count}]" in r.feedback, r
 
 
 # --- forgeries: each scores what the answer is worth, never what the notebook claims ----------------------------

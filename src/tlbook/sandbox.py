@@ -359,7 +359,10 @@ def _execute(notebook: Path, answers: Path, timeout: float) -> dict[str, Any]:
         report["cells"].append(
             {
                 "index": i,
-                "count": cell.get("execution_count"),
+                # As Jupyter numbers it: the kernel's count, or, for a cell whose count never arrived
+                # (the kernel died running it), its place among the cells sent, which is the same.
+                "count": cell.get("execution_count")
+                or (running.index(i) + 1 if i in running else None),
                 "ran": i in running,
                 "error": f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
                 if errors
