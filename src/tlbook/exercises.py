@@ -102,7 +102,9 @@ class Exercise:
     answer: str  # one of ANSWER_KINDS
     parts: tuple[Part, ...]
     cases: Callable[[random.Random | None], list[Any]]
-    probe: Callable[[Any, Any], Any]
+    probe: Callable[
+        [Any, Any], Any
+    ]  # function answers only: data and folders are judged as handed in
     judge: Callable[
         ..., dict[str, str]
     ]  # (cases, outputs, *, reveal, reference) -> {part: problem}
@@ -495,10 +497,6 @@ def _call(answer: Any, case: Any) -> Any:
     return answer(*case)
 
 
-def _same_data(answer: Any, case: Any) -> Any:
-    return answer
-
-
 # --- chapter 1: concepts ----------------------------------------------------------------------------------
 
 
@@ -579,7 +577,6 @@ def _measured(
     answer="data",
     parts=(Part("prediction"), Part("pretrained measured"), Part("scratch measured")),
     cases=lambda rng: [None],
-    probe=_same_data,
     measure=_measure_transfer,
     written=(
         Written(
@@ -692,7 +689,6 @@ def _judge_folder(facts: dict, *, folder_part: str, own_part: str) -> dict[str, 
     answer="folder",
     parts=(Part("a folder of class folders"), Part("your own images")),
     cases=lambda rng: [None],
-    probe=_same_data,
     written=(
         Written(
             "1.3 why",
@@ -1399,7 +1395,6 @@ def _measure_temperature(cfg: Any) -> dict[str, float]:
     answer="data",
     parts=(Part("accuracy"), Part("ECE before"), Part("ECE after")),
     cases=lambda rng: [None],
-    probe=_same_data,
     measure=_measure_temperature,
     written=(
         Written(
@@ -1548,7 +1543,6 @@ _FAQ = {
     answer="data",
     parts=tuple(Part(f"statement {i + 1}") for i in range(len(_FAQ))),
     cases=lambda rng: [None],
-    probe=_same_data,
 )
 def _judge_faq(cases, outputs, *, reveal, reference) -> dict[str, str]:
     answer = outputs[0]

@@ -413,15 +413,16 @@ def summary(book: Gradebook) -> str:
     lines = []
     for row in grades_rows(book)[1:]:
         lines.append(f"{row[0]}: {row[-3]:g} of {row[-2]:g} points ({row[-1]})")
+    students = book.students()  # the roster matched once, not once per exercise
     for e in book.exercises:
         got = [
             s["best"]["results"][e["id"]]["points"]
-            for s in book.students()
+            for s in students
             if s["best"] and e["id"] in s["best"]["results"]
         ]
         full = sum(1 for g in got if g >= e["points"])
         lines.append(
-            f"exercise {e['id']}: full marks for {full} of {len(book.students())} students"
+            f"exercise {e['id']}: full marks for {full} of {len(students)} students"
         )
     for f in book.unclaimed():
         lines.append(f"{f}: matches no student in the roster (not in the grade sheet)")

@@ -35,7 +35,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -484,7 +483,7 @@ def grade_notebook(
         report = _run_sandboxed(
             copy,
             scratch,
-            {k: v for k, v in cases.items()},
+            cases,
             timeout=timeout,
             preset=preset,
             memory_gb=memory_gb,
@@ -649,11 +648,3 @@ def find_submissions(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
         else:
             graded.append(path)
     return graded, skipped
-
-
-def _default_threads() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
-if __name__ == "__main__":  # pragma: no cover - the runner lives in tlbook.sandbox
-    sys.exit("run the grader with: python -m tlbook grade")
