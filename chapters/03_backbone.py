@@ -161,7 +161,10 @@ print(f"share of the parameters in the last stage (layer4): {last_share} %")
 # more on the right and bottom for strided layers) and uses TensorFlow's BatchNorm
 # epsilon. timm's `efficientnet_lite0` has tensors of exactly the same shapes, so
 # the weights load into it without a word, and it is a slightly different
-# network. `tlbook`'s backbone table records both facts:
+# network. `tlbook` builds `tf_efficientnet_lite0` in plain PyTorch
+# (`tlbook.efficientnet_lite`; the tests check it against timm's
+# tensor for tensor, output for output), so a notebook that uses it never waits
+# for timm and torchvision to import. The backbone table records both facts:
 
 # %% tags=["nbval-check-output"]
 lite0 = create_model("efficientnet_lite0", num_classes=None, pretrained=False)

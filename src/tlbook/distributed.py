@@ -111,19 +111,17 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 def _sync_batchnorm(module: nn.Module) -> None:
-    """Replace, in place, every trained BatchNorm layer by its synchronised twin (timm's, which keeps
-    BatchNormAct's activation). A frozen one (:func:`tlbook.backbones.is_frozen_bn`) normalises with its
+    """Replace, in place, every trained BatchNorm layer by its synchronised twin (the backbones keep
+    activations in modules of their own, so torch's conversion loses nothing). A frozen one (:func:`tlbook.backbones.is_frozen_bn`) normalises with its
     running statistics once :func:`tlbook.backbones.set_bn_eval` has run, and needs no synchronising (the
     BatchNorm trap of chapter 4, frozen but left in training mode, is therefore not synchronised either)."""
-    from timm.layers import convert_sync_batchnorm
-
     from .backbones import is_frozen_bn
 
     for name, child in module.named_children():
         if isinstance(child, nn.modules.batchnorm._BatchNorm) and not is_frozen_bn(
             child
         ):
-            setattr(module, name, convert_sync_batchnorm(child))
+            setattr(module, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
         else:
             _sync_batchnorm(child)
 
