@@ -26,7 +26,7 @@ suggests a smaller ``storage_size`` or ``max_per_class``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +43,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "IMAGE_EXTENSIONS",
     "DEFAULT_STORAGE_SIZE",
+    "storage_size_for",
     "DataError",
     "stratified_indices",
     "load_image_folder",
@@ -183,6 +184,12 @@ def image_files(folder: Path) -> list[Path]:
     >>> [p.relative_to(root).as_posix() for p in image_files(root)]
     ['a/c.JPG', 'b.png']
     """
+    return [Path(p) for p in _image_paths(folder)]
+
+
+def _image_paths(folder: Path) -> list[str]:
+    """:func:`image_files` as strings: a ``Path`` per file costs more than the walk (CIFAR-10's 60,000: half a
+    second), so a dataset keeps strings and makes a ``Path`` of the few files it decodes, if any."""
     found: list[tuple[str, ...]] = []
 
     def walk(rel: tuple[str, ...]) -> None:
@@ -216,7 +223,7 @@ def image_files(folder: Path) -> list[Path]:
 
     walk(())
     found.sort()  # component by component, as Path sorts
-    return [folder.joinpath(*parts) for parts in found]
+    return [os.path.join(folder, *parts) for parts in found]
 
 
 JUNK_NAMES = {"thumbs.db", "desktop.ini"}
@@ -239,7 +246,7 @@ def _available_memory() -> int:
 
 def _list_folder(
     root: Path, *, classes: list[str] | None = None
-) -> tuple[list[Path], torch.Tensor, list[str]]:
+) -> tuple[list[str], torch.Tensor, list[str]]:
     """Image files of ``root/<class>/`` (sorted), their labels and the class names.
 
     Every entry has a defined fate: a class folder (or a link to one) is a
@@ -274,10 +281,10 @@ def _list_folder(
         raise DataError(
             f"{show(root)} has class folders {names}, expected {list(classes)}"
         )
-    files: list[Path] = []
+    files: list[str] = []
     labels: list[int] = []
     for label, name in enumerate(found):
-        class_files = image_files(root / name)
+        class_files = _image_paths(root / name)
         if not class_files:
             raise DataError(
                 f"class folder {show(root / name)} has no images (looked for {', '.join(IMAGE_EXTENSIONS)}); "
@@ -369,7 +376,7 @@ class _Split:
     take: Callable[
         [torch.Tensor, int | None], ImageSet
     ]  # (indices, storage size) -> images
-    files: list[Path] | None = None  # None: already in memory (torchvision)
+    files: list[str] | None = None  # None: already in memory (torchvision)
 
 
 def _open_folder(folder: Path) -> _Split:
@@ -377,7 +384,10 @@ def _open_folder(folder: Path) -> _Split:
 
     def take(idx: torch.Tensor, size: int | None) -> ImageSet:
         return _decode_files(
-            [files[i] for i in idx.tolist()], labels[idx], classes, storage_size=size
+            [Path(files[i]) for i in idx.tolist()],
+            labels[idx],
+            classes,
+            storage_size=size,
         )
 
     return _Split(labels, classes, take, files)
@@ -389,9 +399,12 @@ def _take_all(
     """Decode every pick with one storage size, decided over all of them together."""
     if storage_size == "auto":
         chosen = [
-            s.files[i] for s, idx in picks if s.files is not None for i in idx.tolist()
+            Path(s.files[i])
+            for s, idx in picks
+            if s.files is not None
+            for i in idx.tolist()
         ]
-        storage_size = _auto_storage_size(chosen) if chosen else None
+        storage_size = storage_size_for(chosen) if chosen else None
     if isinstance(storage_size, str):
         raise ValueError(
             f"storage_size must be a number of pixels, None or 'auto', got {storage_size!r}"
@@ -399,8 +412,11 @@ def _take_all(
     return [s.take(idx, storage_size) for s, idx in picks]
 
 
-def _auto_storage_size(files: list[Path]) -> int | None:
-    """Keep the files' size when they all share one *square* size no larger than the default; else resize.
+def storage_size_for(files: Sequence[Path | bytes]) -> int | None:
+    """The size images are decoded at: the files' own when they all share one *square* size no larger
+    than the default, else :data:`DEFAULT_STORAGE_SIZE`. :func:`tlbook.predict` applies the
+    same rule to each photo, so an image of a folder whose images share one size is decoded
+    there as evaluation decoded it.
 
     Resizing (:func:`decode_image`) scales the shorter side and centre-crops a
     square, the usual convention, so a non-square photograph is never stretched.
