@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "src" / "tlbook" / "results"
-FILES = ("README.md", "book/reproduce.md", "book/benchmarks.md")
+FILES = ("README.md", "book/reproduce.md", "book/benchmarks.md", "book/instructors.md")
 REGION = re.compile(
     r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)",
     re.S,
@@ -428,6 +428,21 @@ def padding_line() -> str:
     )
 
 
+def grading_speed_line() -> str:
+    """benchmarks/grading_speed.py's saved classes: seconds for 40 solved handouts per chapter, --jobs 2."""
+    rows = sorted(
+        (r for r in _saved("grading-speed")["rows"] if r["jobs"] == 2),
+        key=lambda r: r["chapter"],
+    )
+    each = ", ".join(f"chapter {r['chapter']} {r['seconds']:.0f} s" for r in rows)
+    slowest = max(rows, key=lambda r: r["ratio_to_goal"])
+    return (
+        f"{rows[0]['students']} solved handouts of each chapter with --jobs 2 on "
+        f"{rows[0]['machine']}: {each}; the slowest, chapter {slowest['chapter']}, takes "
+        f"{slowest['ratio_to_goal']:.2f} of the 5-minute goal"
+    )
+
+
 CLAIMS: dict[str, Callable[[], str]] = {
     "ladder-line": ladder_line,
     "ladder-table": ladder_table,
@@ -444,6 +459,7 @@ CLAIMS: dict[str, Callable[[], str]] = {
     "benchmark-machine": benchmark_machine,
     "benchmark-line": benchmark_line,
     "padding-line": padding_line,
+    "grading-speed": grading_speed_line,
 }
 
 
