@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing tlbook and its dependencies into $(VENV) (about 6 GB with the CUDA build of torch; see README)"
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on \
-	    -c .ci/constraints.txt -e '.[book,test]' 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -c "import tlbook, torch, torchvision, timm, jupyter_book, nbval, hypothesis, ruff, mypy"
+	    -c .ci/constraints.txt -e '.[book,test,export]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import tlbook, torch, torchvision, timm, jupyter_book, nbval, hypothesis, ruff, mypy, onnxruntime, onnxscript"
 	touch $@
 
 setup: $(STAMP)

@@ -157,3 +157,21 @@ def test_padding_benchmark_prints_and_saves_one_ratio_per_size(capsys, tmp_path)
     assert row["size"] == 32 and f"{row['ratio']:.2f}" == ratio and saved["rounds"] == 1
     with pytest.raises(SystemExit):
         padding.main(["--rounds", "0"])
+
+
+def test_probe_benchmark_prints_the_ratio_and_agreement(capsys, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "probe_speed", SCRIPT.parent / "probe_speed.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out_file = tmp_path / "probe.json"
+    args = ["--per-class", "3", "--image-size", "32", "--max-iter", "5"]
+    assert module.main([*args, "--out", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        r"cached probe [\d.]+ s, uncached [\d.]+ s \(\d+ backbone passes\): \d+x", out
+    )
+    saved = json.loads(out_file.read_text())
+    assert saved["same_test_predictions"] is True
+    assert saved["backbone_passes_uncached"] > 1

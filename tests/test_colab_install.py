@@ -46,9 +46,12 @@ nbformat.write(nb, sys.argv[2])
 
 def install_command(python: Path, checkout: Path) -> list[str]:
     """The setup cell's pip command, with a local checkout's path for the repository URL."""
-    cell = builder.colab_cell_source()
+    source = (ROOT / "chapters" / f"{STUDIES_CHAPTER.stem}.py").read_text()
+    cell = builder.colab_cell_source(builder.chapter_extras(source))  # with its extras
     requirement = next(
-        part for part in cell.split('"') if part.startswith("tlbook @ git+")
+        part
+        for part in cell.split('"')
+        if part.startswith("tlbook") and " @ git+" in part
     )
     local = requirement.replace(f"git+{builder.repository_url()}", checkout.as_uri())
     return [
@@ -106,7 +109,7 @@ def test_setup_cell_install_then_chapter_runs(tmp_path, cifar):
         ),
     )
     cmd = install_command(python, checkout)
-    assert cmd[-1].startswith("tlbook @ file://")
+    assert cmd[-1].startswith("tlbook[export] @ file://")
     subprocess.run(cmd, check=True, cwd=tmp_path)
     installed = list(site.glob("tlbook-*.dist-info"))
     assert installed, "pip did not install tlbook into the fresh environment"

@@ -564,6 +564,7 @@ def test_cli_numbers_outside_the_commands_own_domains_are_refused(capsys):
     for flag, domain, args in [
         ("--seeds", CLI_DOMAINS["seeds"], ["compare"]),
         ("--timeout", CLI_DOMAINS["timeout"], ["grade", ".", "--out", "g.csv"]),
+        ("--top", CLI_DOMAINS["top"], ["predict", "photo.jpg", "--run", "run"]),
     ]:
         for value in ("0", "-1", str(int(domain.high) + 1), "nan", "x"):
             with pytest.raises(SystemExit) as e:
@@ -590,7 +591,9 @@ def test_every_subcommand_has_help():
 
 @pytest.mark.slow
 def test_help_of_every_command_in_a_real_process():
-    for name in ["train", "evaluate", "compare", "study", "grade"]:
+    commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert {"train", "probe", "predict", "export", "grade"} <= set(commands)
+    for name in commands:
         proc = subprocess.run(
             [sys.executable, "-m", "tlbook", name, "--help"],
             capture_output=True,

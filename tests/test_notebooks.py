@@ -51,7 +51,8 @@ def test_notebook_is_executed_without_errors(path):
 def test_first_code_cell_is_the_canonical_colab_cell(path):
     nb = nbformat.read(path, as_version=4)
     first = next(c for c in nb.cells if c.cell_type == "code")
-    assert first.source == builder.colab_cell_source()
+    source = (ROOT / "chapters" / f"{path.stem}.py").read_text()
+    assert first.source == builder.colab_cell_source(builder.chapter_extras(source))
     assert '"google.colab" in sys.modules' in first.source
 
 

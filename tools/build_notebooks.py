@@ -70,15 +70,25 @@ def repository_url() -> str:
 SETUP_MARKER = "# Setup: in Colab,"
 
 
-def colab_cell_source() -> str:
-    """The first code cell of every notebook: only inside Colab, installs tlbook and says what the runtime is."""
+def chapter_extras(source_text: str) -> str:
+    """The optional extras a chapter's Colab install needs: ``[export]`` where it exports to ONNX.
+
+    >>> chapter_extras("from tlbook.export import export_onnx"), chapter_extras("import torch")
+    ('[export]', '')
+    """
+    return "[export]" if "tlbook.export" in source_text else ""
+
+
+def colab_cell_source(extras: str = "") -> str:
+    """The first code cell of every notebook: only inside Colab, installs tlbook (with ``extras``, e.g.
+    ``"[export]"``) and says what the runtime is."""
     return (
         f"{SETUP_MARKER} install the book's library (Colab's own torch is kept) and say\n"
         "# what this runtime is: its device, and on a CPU how to switch to a GPU.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install --quiet "tlbook @ git+{repository_url()}"\n'
+        f'    %pip install --quiet "tlbook{extras} @ git+{repository_url()}"\n'
         "    from tlbook.devices import runtime_report\n"
         "\n"
         "    print(runtime_report())"
@@ -151,8 +161,8 @@ def exercise_id(cell: nbformat.NotebookNode) -> str:
     return match.group(1)
 
 
-def colab_cell() -> nbformat.NotebookNode:
-    colab = nbformat.v4.new_code_cell(colab_cell_source())
+def colab_cell(extras: str = "") -> nbformat.NotebookNode:
+    colab = nbformat.v4.new_code_cell(colab_cell_source(extras))
     colab.metadata["tags"] = ["hide-input"]  # the rendered book shows it folded
     return colab
 
@@ -168,7 +178,7 @@ def notebook_cells(source_text: str) -> list[nbformat.NotebookNode]:
             cell.source = solution_code(cell.source)
             cell.metadata["tags"] = [*cell.metadata["tags"], "hide-input"]
     at = 1 if cells and cells[0].cell_type == "markdown" else 0
-    return cells[:at] + [colab_cell()] + cells[at:]
+    return cells[:at] + [colab_cell(chapter_extras(source_text))] + cells[at:]
 
 
 def generated_marker(source: Path, command: str) -> dict:

@@ -27,10 +27,10 @@ from torch import nn
 
 from .backbones import ARCHITECTURE_BEFORE_IT_WAS_RECORDED, create_model, get_spec
 from .errors import CheckpointMismatch, CheckpointMissing
-from .files import atomic_path, show, validate
+from .files import atomic_folder, atomic_path, show, validate, write_json_atomic
 from .schemas import CHECKPOINT
 
-__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "save_run"]
 
 CHECKPOINT_FORMAT = "tlbook-checkpoint-1"
 
@@ -57,6 +57,34 @@ def save_checkpoint(
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
+
+
+def save_run(
+    folder: str | os.PathLike,
+    model: nn.Module,
+    *,
+    backbone: str,
+    classes: list[str],
+    metrics: dict,
+) -> Path:
+    """A run folder as ``tlbook train`` writes it: ``model.pt`` and ``metrics.json``, swapped in whole.
+
+    An existing folder is replaced only once both files are written, so it
+    never holds a file of an earlier run, and a failure leaves it as it was.
+    The metrics are also the checkpoint's metadata (its preprocessing, for
+    :func:`tlbook.prediction.load_run`).
+    """
+    with atomic_folder(folder) as staging:
+        # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
+        save_checkpoint(
+            staging / "model.pt",
+            model,
+            backbone=backbone,
+            classes=classes,
+            meta=metrics,
+        )
+        write_json_atomic(staging / "metrics.json", metrics)
+    return Path(folder)
 
 
 def load_checkpoint(

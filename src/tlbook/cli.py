@@ -26,7 +26,7 @@ from typing import Any
 
 from . import grading, schemas
 from .backbones import BACKBONES, get_spec, preprocessing_for
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import load_checkpoint, save_run
 from .config import DOMAINS, PLAN_FIELDS, PRESETS, Config, Domain, get_config
 from .data import DATA_HELP, load_test_split
 from .errors import (
@@ -42,19 +42,20 @@ from .errors import (
 from .experiment import STRATEGIES, run
 from .files import (
     AnyValue,
-    atomic_folder,
     check_writable,
     input_path,
     read_json,
     show,
     write_json_atomic,
 )
+from .prediction import DEFAULT_TOP
 from .studies import STUDIES
 from .train import evaluate
 
 # Config field -> command-line flag (tlbook.studies prints them to say how a saved study was made).
 CONFIG_FLAGS: dict[str, str] = {
     "train_per_class": "--per-class",
+    "val_per_class": "--val-per-class",
     "test_per_class": "--test-per-class",
     "epochs": "--epochs",
     "image_size": "--image-size",
@@ -93,10 +94,11 @@ CLI_DOMAINS: dict[str, Domain] = {
     "timeout": Domain(False, 0, 7 * 24 * 3600, low_open=True),
     "memory": Domain(False, 0.5, 1024),
     "jobs": Domain(True, 1, 64),
+    "top": Domain(True, 1, 1000),
 }
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_common(p: argparse.ArgumentParser, *, leave_out: tuple[str, ...] = ()) -> None:
     g = p.add_argument_group(
         "configuration (defaults: the preset's; see tlbook.config)"
     )
@@ -118,6 +120,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
     texts = {  # Config field -> help; the flag's name comes from CONFIG_FLAGS, its range from DOMAINS
         "train_per_class": "training images per class",
+        "val_per_class": "validation images per class, where choices are made",
         "test_per_class": "test images per class",
         "epochs": "passes over the training images",
         "image_size": "side of the square the network sees, in pixels",
@@ -126,6 +129,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "seed": "which images are drawn and how the head starts",
     }
     for field, text in texts.items():
+        if field in leave_out:  # a setting this command has no use for gets no flag
+            continue
         domain = DOMAINS[field]
         g.add_argument(
             CONFIG_FLAGS[field],
@@ -147,7 +152,7 @@ def _config(args: argparse.Namespace) -> Config:
             raise DataError(f"{e}. {DATA_HELP}") from None
     return get_config(
         args.preset,
-        **{f: getattr(args, f) for f in fields if getattr(args, f) is not None},
+        **{f: getattr(args, f) for f in fields if getattr(args, f, None) is not None},
     )
 
 
@@ -221,16 +226,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _write_run(out: Path, result, metrics: dict, *, backbone: str) -> None:
     """model.pt and metrics.json into ``out``, swapped in whole: --overwrite leaves no file of an earlier run,
     and a failure leaves the earlier run as it was."""
-    with atomic_folder(out) as staging:
-        # Checkpoint first, metrics last: a metrics.json always has its checkpoint beside it.
-        save_checkpoint(
-            staging / "model.pt",
-            result.model,
-            backbone=backbone,
-            classes=result.test.classes,
-            meta=metrics,
-        )
-        write_json_atomic(staging / "metrics.json", metrics)
+    save_run(
+        out,
+        result.model,
+        backbone=backbone,
+        classes=result.test.classes,
+        metrics=metrics,
+    )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -339,6 +341,66 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.out:
         write_json_atomic(args.out, rows)
         print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .experiment import load_data
+    from .probe import train_probe
+
+    cfg = _config(args)
+    out = Path(args.out)
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise OutputError(
+            f"output folder {show(out)} is not empty; choose another --out or pass --overwrite"
+        )
+    check_writable(out, folder=True)  # now, not after the features
+    print(
+        f"{cfg.describe()}\nloading data and the {cfg.backbone} weights ...", flush=True
+    )
+    result = train_probe(
+        cfg, data=load_data(cfg), cache_dir=Path(cfg.cache) / "features"
+    )
+    metrics = result.metrics()
+    _write_run(out, result, metrics, backbone=cfg.backbone)
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    _print_result("cached_probe", metrics)
+    print(f"L2 strength {result.weight_decay:g}, chosen on validation; {steps}")
+    print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .prediction import predict
+
+    if args.json:
+        check_writable(args.json, folder=False)
+    predictions = predict(args.photos, args.run, top=args.top)
+    if args.json:
+        write_json_atomic(args.json, [p.to_dict() for p in predictions])
+    for p in predictions:
+        ranked = ", ".join(f"{c} {q:.1%}" for c, q in zip(p.classes, p.probabilities))
+        print(f"{p.source}: {ranked}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    check = None
+    if args.check_with:
+        from .data import load_image_folder
+
+        folder = input_path(args.check_with, kind="folder", what="--check-with")
+        check = load_image_folder(folder, max_per_class=8).images  # (N, 3, H, W) uint8
+    info = export_onnx(args.run, args.out, check_images=check, overwrite=args.overwrite)
+    c = info["check"]
+    print(
+        f"wrote {show(Path(args.out) / 'model.onnx')} and model.json: {len(info['classes'])} classes, "
+        f"input uint8 (batch, 3, {info['preprocessing']['size']}, {info['preprocessing']['size']}); "
+        f"checked with ONNX Runtime on {c['images']} {c['kind']}: same top-1, largest logit "
+        f"difference {c['largest_logit_difference']:.1e} (tolerance {c['tolerance']:.0e})"
+    )
     return 0
 
 
@@ -581,6 +643,65 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", help="also write the evaluation to this JSON file")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "probe",
+        help="train a linear probe on cached features (seconds on a CPU); write metrics.json and model.pt",
+        description="Compute the frozen backbone's features of the training and validation images once "
+        "(kept in the cache folder), train a softmax-regression head on them with L-BFGS for each L2 "
+        "strength of tlbook.probe.WEIGHT_DECAYS, keep the best on validation, test once.",
+    )
+    _add_common(p, leave_out=("epochs", "batch_size", "lr"))
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created; must be empty unless --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files in a non-empty --out",
+    )
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser(
+        "predict", help="print the most probable classes of new photos by a trained run"
+    )
+    p.add_argument(
+        "photos",
+        nargs="+",
+        help="image files (JPEG, PNG, ...; phone photos come upright)",
+    )
+    p.add_argument("--run", required=True, help="folder written by 'train' or 'probe'")
+    p.add_argument(
+        "--top",
+        type=_typed(CLI_DOMAINS["top"]),
+        default=DEFAULT_TOP,
+        help=f"classes shown per photo ({CLI_DOMAINS['top'].describe()}; default {DEFAULT_TOP})",
+    )
+    p.add_argument("--json", help="also write the predictions to this JSON file")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "export",
+        help="write a trained run as ONNX (runs without tlbook), checked against PyTorch",
+        description="Write OUT/model.onnx (uint8 RGB images in, logits out; normalisation inside) and "
+        "OUT/model.json (classes, input size, resize rule). ONNX Runtime must agree with PyTorch on the "
+        "check images before anything is kept. Needs the optional packages: pip install 'tlbook[export]'.",
+    )
+    p.add_argument("--run", required=True, help="folder written by 'train' or 'probe'")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="folder to write (must not exist unless --overwrite)",
+    )
+    p.add_argument(
+        "--check-with",
+        help="a folder of class folders whose images (8 per class) check the export; "
+        "default: seeded noise",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "compare", help="train several strategies on the same data; print a table"

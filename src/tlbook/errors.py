@@ -31,6 +31,7 @@ __all__ = [
     "BackboneUnavailable",
     "TrainingDiverged",
     "GradingError",
+    "ExportError",
 ]
 
 
@@ -84,3 +85,7 @@ class TrainingDiverged(TlbookError, ArithmeticError):
 
 class GradingError(TlbookError, FileNotFoundError):
     """A submissions folder that cannot be graded; the message says why."""
+
+
+class ExportError(TlbookError, RuntimeError):
+    """An export that cannot be made (a missing optional package) or disagrees with the PyTorch model."""

@@ -27,6 +27,7 @@ from .lr_finder import LRFinderResult
 from .train import History, Recipe, lr_factor
 
 __all__ = [
+    "plot_prediction",
     "glue",
     "BookFigure",
     "to_display",
@@ -131,6 +132,51 @@ def show_images(
         fig.delaxes(ax)
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_prediction(
+    images: Sequence[torch.Tensor],
+    classes: Sequence[str],
+    probabilities: Sequence[float],
+    *,
+    titles: Sequence[str],
+) -> Figure:
+    """Photos ``(3, H, W)`` uint8 side by side, then a bar per class of the prediction's probabilities.
+
+    >>> fig = plot_prediction([torch.zeros(3, 8, 8, dtype=torch.uint8)], ["cat", "dog"], [0.9, 0.1],
+    ...                       titles=["photo"])
+    >>> [t.get_text() for t in fig.axes[-1].get_yticklabels()]
+    ['cat', 'dog']
+    """
+    n = len(images)
+    fig = BookFigure(figsize=(2.2 * n + 3.6, 2.4))
+    grid = fig.add_gridspec(1, n + 2)
+    for i, (image, title) in enumerate(zip(images, titles)):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(to_display(image), interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    bars = fig.add_subplot(grid[0, n:])
+    y = np.arange(len(classes))
+    bars.barh(y, probabilities, color="C0")
+    bars.set_yticks(y, list(classes))
+    bars.invert_yaxis()  # the most probable class on top
+    bars.set_xlim(0, 1)
+    bars.set_xlabel("probability")
+    for yi, p in zip(y, probabilities):
+        inside = p > 0.78  # a long bar carries its label inside, in white
+        x = p - 0.02 if inside else p + 0.02
+        bars.text(
+            x,
+            float(yi),
+            f"{p:.1%}",
+            va="center",
+            ha="right" if inside else "left",
+            color="white" if inside else "black",
+            fontsize=9,
+        )
     fig.tight_layout()
     return fig
 
