@@ -141,6 +141,29 @@ def _add_common(p: argparse.ArgumentParser, *, leave_out: tuple[str, ...] = ()) 
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_run_output(p: argparse.ArgumentParser) -> None:
+    """--out and --overwrite of a command that writes a run folder (model.pt, metrics.json)."""
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder (created; must be empty unless --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files in a non-empty --out",
+    )
+
+
+def _check_run_output(out: Path, *, overwrite: bool) -> None:
+    """Refuse a non-empty --out without --overwrite, and an unwritable one, before any work."""
+    if out.exists() and out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise OutputError(
+            f"output folder {show(out)} is not empty; choose another --out or pass --overwrite"
+        )
+    check_writable(out, folder=True)
+
+
 def _config(args: argparse.Namespace) -> Config:
     fields = ("data", "backbone", *CONFIG_FLAGS)
     if (
@@ -183,16 +206,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "at least 2 images each (BatchNorm cannot train on one)"
             )
         if main_process:
-            if (
-                out.exists()
-                and out.is_dir()
-                and any(out.iterdir())
-                and not args.overwrite
-            ):
-                raise OutputError(
-                    f"output folder {out} is not empty; choose another --out or pass --overwrite"
-                )
-            check_writable(out, folder=True)  # now, not after training
+            _check_run_output(out, overwrite=args.overwrite)  # now, not after training
             where = (
                 f", {processes} processes ({device.type}), global batch {cfg.batch_size}"
                 if processes > 1
@@ -350,11 +364,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     out = Path(args.out)
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise OutputError(
-            f"output folder {show(out)} is not empty; choose another --out or pass --overwrite"
-        )
-    check_writable(out, folder=True)  # now, not after the features
+    _check_run_output(out, overwrite=args.overwrite)  # now, not after the features
     print(
         f"{cfg.describe()}\nloading data and the {cfg.backbone} weights ...", flush=True
     )
@@ -611,16 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="finetune",
         help="; ".join(f"{s.name}: {s.description}" for s in STRATEGIES.values()),
     )
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder (created; must be empty unless --overwrite)",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files in a non-empty --out",
-    )
+    _add_run_output(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a trained run on the test set")
@@ -652,16 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
         "strength of tlbook.probe.WEIGHT_DECAYS, keep the best on validation, test once.",
     )
     _add_common(p, leave_out=("epochs", "batch_size", "lr"))
-    p.add_argument(
-        "--out",
-        required=True,
-        help="output folder (created; must be empty unless --overwrite)",
-    )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace the files in a non-empty --out",
-    )
+    _add_run_output(p)
     p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser(
