@@ -448,11 +448,15 @@ command = [
     "-m",
     "tlbook",
     "predict",
-    str(new_photo),
+    new_photo.name,
     "--run",
     str(run_folder),
 ]
-print(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+# Run beside the photo, so the output names it as you would type it: new_photo.jpg
+done = subprocess.run(
+    command, capture_output=True, text=True, check=True, cwd=new_photo.parent
+)
+print(done.stdout)
 
 # %% [markdown]
 # With your own photos, check three things first: that every class folder holds

@@ -594,22 +594,3 @@ def test_a_killed_grader_leaves_nothing_running(tmp_path):
     assert not [p for p in started if _alive(p)], (
         "the daemon or the kernel outlived a killed grader"
     )
-
-
-def test_references_are_measured_once_ahead_of_the_first_judge(monkeypatch):
-    import types
-
-    import tlbook.exercises
-    from tlbook.grading import References
-
-    calls = []
-    fake = types.SimpleNamespace(
-        id="9.1", measure=lambda cfg: calls.append(cfg.preset) or {"accuracy": 0.5}
-    )
-    monkeypatch.setattr(tlbook.exercises, "exercises_of", lambda chapter: [fake])
-    refs = References("smoke")
-    refs.prefetch(9).join(timeout=60)
-    assert calls == ["smoke"]
-    assert refs.get(fake) == {"accuracy": 0.5} and calls == [
-        "smoke"
-    ]  # not measured again

@@ -177,7 +177,6 @@ class EfficientNetLite(nn.Module):
         self.bn2 = _bn(_FEATURES)
         self.act2 = nn.ReLU6(inplace=True)
         self.classifier = nn.Linear(_FEATURES, num_classes)
-        self.num_features = _FEATURES
         for module in self.modules():
             _init_like_tensorflow(module)
 

@@ -221,19 +221,6 @@ class References:
                     self.problems[ex.id] = f"{type(e).__name__}: {e}"
             return self._done[ex.id]
 
-    def prefetch(self, chapter: int) -> threading.Thread:
-        """Start measuring ``chapter``'s references now, in a thread, while the first notebooks run (the
-        first judge would otherwise wait for them with a core idle); :meth:`get` then finds them made."""
-        from .exercises import exercises_of
-
-        def measure_all() -> None:
-            for ex in exercises_of(chapter):
-                self.get(ex)
-
-        thread = threading.Thread(target=measure_all, name="references", daemon=True)
-        thread.start()
-        return thread
-
 
 # --- one submission ---------------------------------------------------------------------------------------------
 
@@ -559,9 +546,6 @@ def grade_many(
     """Grade ``paths``, ``jobs`` at a time (each job's torch gets its share of the cores); in order."""
     cores = os.cpu_count() or 1
     threads = max(1, cores // max(1, jobs))
-    references, chapter = options.get("references"), options.get("chapter")
-    if isinstance(references, References) and chapter is not None and len(paths) > 1:
-        references.prefetch(chapter)
 
     def one(path: Path) -> Submission:
         shown = show(path.relative_to(root)) if root is not None else show(path.name)

@@ -140,7 +140,7 @@ def save_photos(
 def _summary(root: Path) -> str:
     classes = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     counts = [f"{p.name} ({sum(1 for _ in p.glob('*.jpg'))})" for p in classes]
-    return f"{show(root)}: " + (", ".join(counts) if counts else "no classes yet")
+    return f"{show(root.name)}/: " + (", ".join(counts) if counts else "no classes yet")
 
 
 def add_photos(root: str | os.PathLike, label: str | None = None) -> Any:
