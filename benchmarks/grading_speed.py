@@ -16,8 +16,6 @@ Run it on a quiet machine: the time is the machine's, not only the grader's.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import build_notebooks as builder  # noqa: E402 - tools/ is not a package
 
+from tlbook.devices import machine_description  # noqa: E402
 from tlbook.files import write_json_atomic  # noqa: E402
 from tlbook.grading import References, check_sandbox, grade_many  # noqa: E402
 
@@ -91,7 +90,8 @@ def main() -> int:
         "seconds_per_student": round(seconds / args.students, 2),
         "goal_seconds_for_40": GOAL_SECONDS,
         "ratio_to_goal": round(seconds / args.students * 40 / GOAL_SECONDS, 3),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores ({platform.processor() or 'cpu'})",
+        "machine": machine_description("cpu"),
+        "date": time.strftime("%Y-%m-%d"),
     }
     print(
         f"chapter {args.chapter}: {args.students} students in {seconds:.0f} s with --jobs {args.jobs} "

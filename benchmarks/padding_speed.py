@@ -20,8 +20,6 @@ its load. A ratio below 1 means the TensorFlow-padding network is slower.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 
@@ -30,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from tlbook.config import PRESETS
-from tlbook.devices import default_device
+from tlbook.devices import default_device, machine_description
 from tlbook.files import write_json_atomic
 
 
@@ -97,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = args.sizes or [PRESETS["cpu"].image_size, 224]
     if rounds < 1:
         parser.error(f"--rounds must be at least 1, got {rounds}")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, device {device}"
+    machine = machine_description(device)
     print(
         f"{machine}, batch {batch_size}, {rounds} rounds of {steps} steps per network and size"
     )

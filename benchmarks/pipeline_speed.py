@@ -40,8 +40,6 @@ import argparse
 import contextlib
 import functools
 import itertools
-import os
-import platform
 import statistics
 import time
 
@@ -55,7 +53,7 @@ from tlbook.augment import SOURCE_AUGMENT, preprocess, sample_matrices
 from tlbook.backbones import BACKBONES, create_model
 from tlbook.config import PRESETS, Config, get_config
 from tlbook.data import ImageSet, load_split
-from tlbook.devices import default_device, mixed_precision
+from tlbook.devices import default_device, machine_description, mixed_precision
 from tlbook.files import write_json_atomic
 
 DEFAULT_BACKBONE = Config.backbone  # the book's default network
@@ -218,10 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = args.sizes or (
         [32, PRESETS["cpu"].image_size] if device.type == "cpu" else [32, 224]
     )
-    machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"device {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}"
-    )
+    machine = machine_description(device)
     print(f"machine: {machine}, backbone {args.backbone}")
     table = []  # the printed rows, for --out
     print(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import torch
 from tlbook.anatomy import extract_features
 from tlbook.backbones import create_model, preprocessing_for
 from tlbook.data import load_splits, stand_in_photos
+from tlbook.devices import machine_description
 from tlbook.files import write_json_atomic
 from tlbook.probe import features, fit_head
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "backbone_passes_uncached": passes,
         "ratio_uncached_to_cached": round(uncached_s / cached_s, 1),
         "same_test_predictions": agree,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "machine": machine_description("cpu"),
     }
     print(
         f"{len(train)} training images at {args.image_size} px ({args.backbone}): cached probe "

@@ -16,6 +16,7 @@ import torch
 __all__ = [
     "default_device",
     "runtime_report",
+    "machine_description",
     "to_device",
     "autocast_dtype",
     "mixed_precision",
@@ -45,6 +46,41 @@ def runtime_report() -> str:
         "says how many). For a GPU: Runtime > Change runtime type > a GPU (T4), then run this cell again. "
         "The numbers stay those of the page (the cpu preset); a GPU brings them in seconds and makes "
         "%env TLBOOK_PRESET=full (all of CIFAR-10 at 224 px) practical."
+    )
+
+
+def machine_description(device: torch.device | str | None = None) -> str:
+    """The machine a measurement was made on, for the files that record timings.
+
+    The processor's model name (Linux's ``/proc/cpuinfo``, else ``platform``), the
+    architecture, the cores this process may use, torch's version and the device.
+
+    >>> "cores, torch" in machine_description("cpu")
+    True
+    """
+    import platform
+
+    device = torch.device(device) if device is not None else default_device()
+    model = platform.processor()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in f
+                    if line.startswith("model name")
+                ),
+                model,
+            )
+    cores = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count()
+    )
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    return (
+        f"{model or 'unknown processor'}, {platform.machine()}, {cores} cores, "
+        f"torch {torch.__version__}, device {device.type}{gpu}"
     )
 
 
