@@ -31,18 +31,23 @@ def lite0_imagenet() -> nn.Module:
 
 
 def test_unknown_backbone_lists_the_known_ones():
-    with pytest.raises(ValueError, match="resnet50.*efficientnet_lite0, resnet18"):
+    with pytest.raises(
+        ValueError,
+        match="resnet50.*efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18",
+    ):
         get_spec("resnet50")
 
 
-def test_lite0_weights_are_the_real_imagenet_ones(lite0_imagenet):
-    pre = preprocessing_for("efficientnet_lite0")
+@pytest.mark.parametrize("name", [n for n in sorted(BACKBONES) if "lite" in n])
+def test_lite_weights_are_the_real_imagenet_ones(name):
+    model = _pretrained_or_skip(name)
+    pre = preprocessing_for(name)
     cat = torch.from_numpy(skdata.chelsea()).permute(2, 0, 1)[
         None
     ]  # (1, 3, H, W) uint8
     with torch.no_grad():
         top = (
-            lite0_imagenet(preprocess(cat, size=pre.size, mean=pre.mean, std=pre.std))
+            model(preprocess(cat, size=pre.size, mean=pre.mean, std=pre.std))
             .argmax(1)
             .item()
         )
@@ -117,9 +122,12 @@ def _pretrained_or_skip(name: str) -> nn.Module:
 
 # What each backbone's weights must NOT be fed: the other common normalisation.
 _WRONG = {
-    "efficientnet_lite0": Preprocessing(
-        224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-    ),  # ImageNet mean/std
+    **{
+        f"efficientnet_lite{v}": Preprocessing(
+            224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        )  # ImageNet mean/std
+        for v in (0, 1, 2)
+    },
     "resnet18": Preprocessing(
         224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
     ),  # the source's Normalize(0.5)

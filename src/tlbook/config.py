@@ -62,7 +62,12 @@ MAX_IMAGE_SIZE = 1024
 
 # The backbones tlbook.backbones builds, by name (its table must name the same ones; it checks that on
 # import): here so that a configuration is checked without importing torch.
-BACKBONE_NAMES = ("efficientnet_lite0", "resnet18")
+BACKBONE_NAMES = (
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "resnet18",
+)
 
 
 def _number(x: float) -> str:
