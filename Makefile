@@ -20,7 +20,7 @@ STAMP  := $(VENV)/.tlbook-installed
 # outputs of cells tagged nbval-check-output.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
 
-.PHONY: setup book pdf test lint unit slow notebooks browser-test browser-deps grader-deps reproduce benchmark clean
+.PHONY: setup book pdf test lint unit slow notebooks timings browser-test browser-deps grader-deps reproduce benchmark clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,7 +62,14 @@ pdf: $(STAMP) browser-deps
 	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
 	$(BIN)/python tools/print_pdf.py
 
-# Chapters re-executed in the cpu preset (about half an hour on 2 cores), student notebooks, sample submissions.
+# Every chapter re-executed in the cpu preset, one after another in fresh kernels, each one's wall time
+# recorded in its notebook; the opening boxes, README and instructors' page quote those records. Run it on
+# a quiet machine: a busy one makes every time longer (the records say so).
+timings: $(STAMP)
+	$(BIN)/python tools/build_notebooks.py --timings
+	$(BIN)/python tools/claims.py
+
+# Chapters re-executed in the cpu preset (see make timings for how long), student notebooks, sample submissions.
 notebooks: $(STAMP)
 	$(BIN)/python tools/build_notebooks.py
 	$(BIN)/python tools/make_sample_submissions.py

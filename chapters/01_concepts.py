@@ -8,10 +8,11 @@
 # work: the same network trained on a few hundred CIFAR-10 images, once from
 # ImageNet weights and once from scratch.
 #
-# **Runtime**: about 6 minutes on a 2-core CPU (`cpu` preset; four training
-# runs, one of them fifty epochs long); on a Colab T4 GPU an estimated 2
-# minutes, most of it installing the package and loading the data and weights
-# (an estimate from the GPU's speed on this network, not yet timed).
+# **Runtime**: <!-- runtime --><!-- /runtime -->: four training runs, one of them
+# fifty epochs long.
+# On a GPU the training takes seconds, and installing the package and loading
+# the data and weights take most of the time (not timed: this project has had
+# no GPU to measure on).
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime
 # runs that preset unless you ask for another, Colab's GPU runtime too (where it

@@ -9,9 +9,10 @@
 # weights already know before any fine-tuning; why preprocessing belongs to the
 # weights, and how to test that claim; and how the head is replaced.
 #
-# **Runtime**: about 3 minutes on a 2-core CPU (`cpu` preset); on a Colab T4 GPU
-# an estimated 2 minutes, most of it installing the package and loading the data
-# and weights (an estimate from the GPU's speed on this network, not yet timed).
+# **Runtime**: <!-- runtime --><!-- /runtime -->.
+# On a GPU the training takes seconds, and installing the package and loading
+# the data and weights take most of the time (not timed: this project has had
+# no GPU to measure on).
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime
 # runs that preset unless you ask for another, Colab's GPU runtime too (where it

@@ -12,13 +12,14 @@
 # each buys on 100 images per class; the BatchNorm trap when freezing; and what
 # each flaw of the source's recipe costs.
 #
-# **Runtime**: about 5 minutes on a 2-core CPU (`cpu` preset: the plain loop's
-# training run and the learning-rate finder); on a Colab T4 GPU an estimated 2
-# minutes, most of it installing the package and loading the data and weights
-# (an estimate from the GPU's speed on this network, not yet timed). The
-# multi-run tables are computed by `python -m tlbook study ...` (20 to 50
-# minutes each on 2 cores) and loaded from `src/tlbook/results/`; in other presets
-# this notebook computes them itself.
+# **Runtime**: <!-- runtime --><!-- /runtime -->: the plain loop's training run and
+# the learning-rate finder.
+# On a GPU the training takes seconds, and installing the package and loading
+# the data and weights take most of the time (not timed: this project has had
+# no GPU to measure on).
+# The multi-run tables are computed by `python -m tlbook study ...` (each study's
+# run time is on the {doc}`reproduce` page) and loaded from the saved results that
+# come with the package; in other presets this notebook computes them itself.
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime
 # runs that preset unless you ask for another, Colab's GPU runtime too (where it
@@ -684,6 +685,87 @@ print(
 # probe with only the parameters frozen: it lands {glue:text}`trap_cost:.1f`
 # points below the real linear probe (mean over seeds), although both train
 # exactly the same 12,810 parameters.
+#
+# ## Accuracy per second: the frontier
+#
+# Every strategy above pays, for each training image in every epoch, a forward
+# pass through the whole network and a backward pass through the part it
+# trains. At a given size that is a fixed number of operations per image, so on
+# a given machine there are three ways to more accuracy per second: fewer
+# operations, more operations per second, or more accuracy per operation
+# (better features for the same cost).
+#
+# A linear probe takes the first way to its end. With the backbone frozen and
+# its BatchNorm in eval mode, an image's features never change, so
+# `tlbook.probe` computes them once, without augmentation, and fits the head on
+# that table: softmax regression by full-batch L-BFGS (a convex problem, no
+# epochs), one head per L2 strength, the best on validation. The seconds saved
+# can buy a bigger network of the same family, EfficientNet-Lite2 (the same
+# provenance and preprocessing as Lite0, {doc}`03_backbone`; wider and deeper,
+# so more operations per image), at a larger size. The
+# frontier study times each recipe on the machine at hand. Its "seconds of
+# training" count everything before the test set is read: for a probe, the
+# features of the training *and* validation images and every candidate head.
+
+# %%
+from tlbook.plots import plot_accuracy_cost
+from tlbook.studies import FRONTIER_GOALS, frontier_goals, frontier_summary
+
+front = load_or_run("frontier", cfg)
+recipes = frontier_summary(front)
+print(f"{'recipe':<44}{'test acc (mean)':>16}{'sd':>6}{'seconds':>9}")
+for name, m in recipes.items():
+    mean, sd = 100 * m["mean"], 100 * m["std"]
+    print(f"{name:<44}{mean:>15.1f}%{sd:>6.1f}{m['seconds']:>9.0f}")
+machines = sorted({r["machine"] for r in front})
+print(f"seeds {sorted({r['seed'] for r in front})}, measured on {'; '.join(machines)}")
+for i, sentence in enumerate(frontier_goals(front)):
+    glue(f"frontier_goal_{i}", sentence)
+    print(sentence)
+# The cpu preset's recipe, and the most accurate one within the first goal's time.
+preset = recipes[next(name for name in recipes if "cpu preset" in name)]
+budget = glue("frontier_budget_s", round(FRONTIER_GOALS[0][1]))
+fast = max(
+    (name for name in recipes if recipes[name]["seconds"] <= budget),
+    key=lambda name: recipes[name]["mean"],
+)
+glue("frontier_preset", round(100 * preset["mean"], 1))
+glue("frontier_preset_s", round(preset["seconds"]))
+glue("frontier_fast", fast)
+glue("frontier_fast_acc", round(100 * recipes[fast]["mean"], 1))
+glue("frontier_fast_s", round(recipes[fast]["seconds"]))
+glue("frontier_fast_times", round(preset["seconds"] / recipes[fast]["seconds"], 1))
+glue("frontier_seeds", len({r["seed"] for r in front}))
+
+# %% figure={"caption": "The frontier: mean test accuracy over seeds against seconds of training on this machine (logarithmic axis), one point per recipe, with the standard deviation as error bars; the shaded corners are the two goals (at least that accuracy in at most that time).", "name": "fig-frontier", "alt": "Seven points, named in a legend beside the chart, on a logarithmic axis of seconds, from a few seconds to about two minutes, with test accuracies between about 70 and 76 percent: the three Lite2 probes are the highest, the Lite0 probe at 112 px is the fastest and lowest, and the cpu preset's full fine-tuning sits at the far right no higher than the Lite2 probes; the two shaded goal corners, 78 percent within 30 seconds and 85 percent within 180 seconds, lie above every point."}
+plot_accuracy_cost(
+    {name: (m["seconds"], m["mean"], m["std"]) for name, m in recipes.items()},
+    xlabel="seconds of training (log scale)",
+    goals={f"goal: {100 * a:.0f} % in {t:.0f} s": (a, t) for a, t in FRONTIER_GOALS},
+    legend=True,
+    title=f"accuracy per second, mean of {len({r['seed'] for r in front})} seed(s)",
+)
+
+# %% [markdown]
+# Each point is one recipe: its mean test accuracy over
+# {glue:text}`frontier_seeds` seeds (each drawing its own images) against its
+# mean seconds of training on the machine printed above. Within
+# {glue:text}`frontier_budget_s` s, the most accurate recipe is
+# {glue:text}`frontier_fast`: {glue:text}`frontier_fast_acc:.1f` % in
+# {glue:text}`frontier_fast_s` s, where the `cpu` preset's full fine-tuning of
+# Lite0 reaches {glue:text}`frontier_preset:.1f` % in
+# {glue:text}`frontier_preset_s` s, {glue:text}`frontier_fast_times` times as
+# long. The goals this study was set: {glue:text}`frontier_goal_0`;
+# {glue:text}`frontier_goal_1`.
+#
+# Read the table for what does *not* buy accuracy here as well. CIFAR-10's
+# images have 32 x 32 pixels: enlarging them adds operations but no detail. For
+# Lite2, 224 and 260 px cost two to three and a half times the seconds of
+# 160 px, and their means differ from it by less than the seeds' standard
+# deviations; Lite0 still gains from 224 px, but does not reach Lite2 at 160.
+# Better features, not more pixels or more epochs, moved this frontier. How
+# close each recipe runs to the machine's limit, in operations per second, is
+# measured on the {doc}`benchmarks` page.
 #
 # ## Summary
 #

@@ -11,14 +11,15 @@
 # pretrained versus from scratch (the source's central claim, measured); and how
 # robust the model is to common corruptions.
 #
-# **Runtime**: about 7 minutes on a 2-core CPU (`cpu` preset): two training runs
-# and a few thousand evaluations; on a Colab T4 GPU an estimated 3 minutes, most
-# of it installing the package and loading the data and weights (an estimate
-# from the GPU's speed on this network, not yet timed). The data-efficiency
-# curve (30 training runs, about 30 minutes on 2 cores) is computed by `python
-# -m tlbook study curve --preset cpu --image-size 96 --out
-# src/tlbook/results/curve-cpu.json` and loaded; in other presets this notebook
-# computes it itself.
+# **Runtime**: <!-- runtime --><!-- /runtime -->: two training runs and a few
+# thousand evaluations.
+# On a GPU the training takes seconds, and installing the package and loading
+# the data and weights take most of the time (not timed: this project has had
+# no GPU to measure on).
+# The data-efficiency curve (30 training runs; its run time is on the
+# {doc}`reproduce` page) is computed by `python -m tlbook study curve --preset cpu
+# --image-size 96 --out src/tlbook/results/curve-cpu.json` and loaded; in other
+# presets this notebook computes it itself.
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime
 # runs that preset unless you ask for another, Colab's GPU runtime too (where it

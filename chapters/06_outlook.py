@@ -8,10 +8,11 @@
 # source's FAQ; and how to go from **a folder of your own photos** to a model
 # that predicts on a new photo and runs without `tlbook`.
 #
-# **Runtime**: about 1 minute on a 2-core CPU (`cpu` preset): a probe, two small
-# training runs on folders of images and an ONNX export; on a Colab T4 GPU an
-# estimated 2 minutes, most of it installing the package and loading the data
-# and weights (an estimate from the GPU's speed on this network, not yet timed).
+# **Runtime**: <!-- runtime --><!-- /runtime -->: a probe, two small training runs
+# on folders of images and an ONNX export.
+# On a GPU the training takes seconds, and installing the package and loading
+# the data and weights take most of the time (not timed: this project has had
+# no GPU to measure on).
 #
 # **Presets**: the outputs shown come from the `cpu` preset, and every runtime
 # runs that preset unless you ask for another, Colab's GPU runtime too (where it

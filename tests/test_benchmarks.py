@@ -175,3 +175,66 @@ def test_probe_benchmark_prints_the_ratio_and_agreement(capsys, tmp_path):
     saved = json.loads(out_file.read_text())
     assert saved["same_test_predictions"] is True
     assert saved["backbone_passes_uncached"] > 1
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_frontier_operations_count_what_each_recipe_computes():
+    ops = _script("frontier_ops")
+    forward, none = ops.operations_per_image("probe", "efficientnet_lite0", 64)
+    assert forward > 0 and none == 0
+    f_full, step_full = ops.operations_per_image("finetune", "efficientnet_lite0", 64)
+    _, step_partial = ops.operations_per_image("partial", "efficientnet_lite0", 64)
+    assert f_full == forward  # the same network at the same size
+    # A backward pass costs about twice a forward one (the first layer's input needs no gradient);
+    # frozen layers need no weight gradients, and nothing below the first trained layer runs backward.
+    assert 2.5 * forward < step_full <= 3 * forward
+    assert forward < step_partial < step_full
+    assert ops.operations_per_image("probe", "efficientnet_lite2", 64)[0] > forward
+
+
+def test_frontier_operations_match_the_textbook_count_of_a_small_network(monkeypatch):
+    """One 3x3 convolution and a linear layer, counted by hand: 2 operations per multiply-add."""
+    import torch
+    from torch import nn
+
+    ops = _script("frontier_ops")
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1, groups=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 10)
+    )
+    out = net[0](torch.zeros(1, 3, 8, 8))
+    assert ops._layer_operations(net[0], out) == 2 * (4 * 8 * 8) * 3 * 9
+    depthwise = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+    assert ops._layer_operations(depthwise, depthwise(out)) == 2 * (4 * 8 * 8) * 1 * 9
+    assert ops._layer_operations(net[2], torch.zeros(1, 10)) == 2 * 10 * 256
+
+
+def test_frontier_benchmark_prints_and_saves_a_fraction_of_peak(capsys, tmp_path):
+    from tlbook.studies import FRONTIER
+
+    ops = _script("frontier_ops")
+    config = {"preset": "smoke"}
+    rows = [
+        {
+            "recipe": r.name,
+            "seed": 0,
+            "test_accuracy": 0.5,
+            "seconds": 2.0,
+            "machine": "m",
+        }
+        for r in FRONTIER
+    ]
+    study = tmp_path / "frontier.json"
+    study.write_text(json.dumps({"study": "frontier", "config": config, "rows": rows}))
+    out_file = tmp_path / "ops.json"
+    assert ops.main(["--study", str(study), "--out", str(out_file)]) == 0
+    assert "of peak" in capsys.readouterr().out
+    saved = json.loads(out_file.read_text())
+    assert [r["recipe"] for r in saved["rows"]] == [r.name for r in FRONTIER]
+    assert saved["peak_gflop_per_second"] > 0
+    assert all(0 < r["fraction_of_peak"] for r in saved["rows"])

@@ -207,12 +207,13 @@ def test_module_entry_point_runs(dataset_root, tmp_path):
     assert "test accuracy" in proc.stdout and (out / "model.pt").is_file()
 
 
-@pytest.mark.parametrize("name", ["ladder", "strategies", "curve", "sweep"])
+@pytest.mark.parametrize("name", ["ladder", "strategies", "curve", "sweep", "frontier"])
 def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
     out = tmp_path / f"{name}.json"
     extra = {
         "curve": ["--sizes", "2", "4", "--seeds", "1"],
         "strategies": ["--seeds", "2"],
+        "frontier": ["--seeds", "2"],
     }.get(name, [])
     assert (
         main(
@@ -272,6 +273,17 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
             == rows[0]["batch_size"]
         )
         assert rows[0]["steps"] > 0
+    elif name == "frontier":
+        from tlbook.studies import FRONTIER
+
+        assert [(r["seed"], r["recipe"]) for r in rows] == [
+            (seed, recipe.name) for seed in (0, 1) for recipe in FRONTIER
+        ]
+        # The smoke preset scales the cpu preset's sizes (112 px) to its own (32 px).
+        assert {r["image_size"] for r in rows} == {32, 64, 46, 74}
+        assert all(r["seconds"] > 0 and r["machine"] for r in rows)
+        assert all((r["epochs"] is None) == (r["method"] == "probe") for r in rows)
+        assert "probe, Lite2, 260 px (native):" in capsys.readouterr().out
     elif name == "strategies":
         from tlbook.experiment import STRATEGIES
 

@@ -11,7 +11,13 @@ the same line turns the cell's image into a numbered figure with alt text
    after the title (one text, built from the repository URL in ``_config.yml``),
 2. writes ``book/NN_name.ipynb``,
 3. executes it in a fresh kernel in the ``cpu`` preset (or ``--preset``),
-   saving widget state so that widgets render in the static book.
+   saving widget state so that widgets render in the static book, and records
+   how long that took, on which machine, in the notebook's metadata
+   (``tlbook.execution``): the time it took to make exactly those outputs;
+4. writes that time into the chapter's opening box, between the markers
+   ``<!-- runtime -->`` and ``<!-- /runtime -->`` of the source (so no
+   runtime is typed; ``tools/claims.py`` quotes the same records in the
+   README and the instructors' page).
 
 The executed notebooks are committed; the book renders their outputs and
 ``make test`` re-runs them under nbval in the ``smoke`` preset.
@@ -29,6 +35,7 @@ solution is shown folded, with the check's output; the student version,
     python tools/build_notebooks.py 02_augmentation # one chapter
     python tools/build_notebooks.py --text-only     # after editing prose or code layout only: keep outputs
     python tools/build_notebooks.py --no-execute    # structure only
+    python tools/build_notebooks.py --timings       # every chapter, one after another: what make timings runs
     python tools/build_notebooks.py --exercises-only  # the student notebooks only
 """
 
@@ -56,6 +63,10 @@ BOOK = ROOT / "book"
 EXERCISES = ROOT / "exercises"  # student handouts: not part of the book, not executed
 SOLUTION = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?: stub: (?P<stub>.*))?$")
 END_SOLUTION = re.compile(r"^\s*# END SOLUTION\s*$")
+RUNTIME = re.compile(r"(<!-- runtime -->)(.*?)(<!-- /runtime -->)", re.S)
+# Other processes' CPU time during a timed run, as a share of its wall time, above which the time is
+# not the notebook's alone (a tenth of one core: more than the background of an idle machine).
+BUSY_SHARE = 0.1
 
 
 def repository_url() -> str:
@@ -167,12 +178,97 @@ def colab_cell(extras: str = "") -> nbformat.NotebookNode:
     return colab
 
 
-def notebook_cells(source_text: str) -> list[nbformat.NotebookNode]:
+def cpu_seconds() -> tuple[float, float] | None:
+    """(CPU seconds every process has used, CPU seconds this process and its reaped children have used).
+
+    The first from Linux's ``/proc/stat`` (None elsewhere); their difference over a run is what other
+    processes took from the machine meanwhile. The notebook's kernel is a child, reaped when it shuts down.
+    """
+    import resource
+
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal: all but idle and iowait is work.
+    machine = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    own = sum(
+        u.ru_utime + u.ru_stime
+        for u in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+    return machine, own
+
+
+def execution_record(
+    seconds: float, *, preset: str, before: tuple[float, float] | None
+) -> dict:
+    """What ``tlbook.execution`` holds: the wall time of one fresh-kernel run, where it ran, and how much
+    CPU time other processes took meanwhile (from :func:`cpu_seconds` before the run and now)."""
+    from tlbook.devices import machine_description
+
+    after = cpu_seconds()
+    other = None
+    if before is not None and after is not None:
+        other = round(max(0.0, (after[0] - before[0]) - (after[1] - before[1])), 1)
+    return {
+        "seconds": round(seconds, 1),
+        "preset": preset,
+        "machine": machine_description("cpu"),
+        "date": time.strftime("%Y-%m-%d"),
+        "other_cpu_seconds": other,
+    }
+
+
+def busy(execution: dict) -> bool:
+    """Whether other processes used more than BUSY_SHARE of a core during the run (unknown: not busy)."""
+    other = execution.get("other_cpu_seconds")
+    return other is not None and other > BUSY_SHARE * execution["seconds"]
+
+
+def duration(seconds: float) -> str:
+    """A wall time as a reader plans with it: "under 1 minute", "about 3 minutes", "about 2.5 hours"."""
+    if seconds < 60:
+        return "under 1 minute"
+    if seconds >= 2 * 3600:
+        return f"about {seconds / 3600:.1f} hours"
+    n = round(seconds / 60)
+    return f"about {n} minute{'s' if n != 1 else ''}"
+
+
+def runtime_text(execution: dict | None) -> str:
+    """The opening box's runtime, from the notebook's own record of its execution."""
+    if not execution:
+        return "not yet timed (run make timings)"
+    note = (
+        f"; other processes used {execution['other_cpu_seconds']:.0f} CPU seconds meanwhile, "
+        "so it is an upper bound"
+        if busy(execution)
+        else ""
+    )
+    return (
+        f"{duration(execution['seconds'])} ({execution['seconds']:.0f} s in the `{execution['preset']}` "
+        f"preset, a fresh kernel, measured on {execution['machine']}, {execution['date']}{note})"
+    )
+
+
+def notebook_cells(
+    source_text: str, execution: dict | None = None
+) -> list[nbformat.NotebookNode]:
     """The chapter's cells with the Colab setup cell right after the opening markdown cell.
 
-    Exercise cells show their solution (markers removed), folded in the book.
+    Exercise cells show their solution (markers removed), folded in the book; the
+    runtime markers hold ``runtime_text(execution)``.
     """
     cells = parse_percent(source_text)
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = RUNTIME.sub(
+                lambda m: m[1] + runtime_text(execution) + m[3], cell.source
+            )
     for cell in cells:
         if "exercise" in cell.metadata.get("tags", []):
             cell.source = solution_code(cell.source)
@@ -299,6 +395,9 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
     target = BOOK / f"{source.stem}.ipynb"
     if execute == "if-code-changed" and target.exists():
         old = nbformat.read(target, as_version=4)
+        if "execution" in old.metadata.get("tlbook", {}):
+            marker["execution"] = old.metadata["tlbook"]["execution"]
+            nb.cells = notebook_cells(source.read_text(), marker["execution"])
         old_code = [c for c in old.cells if c.cell_type == "code"]
         new_code = [c for c in nb.cells if c.cell_type == "code"]
         if len(old_code) == len(new_code) and all(
@@ -327,6 +426,7 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
                 "MPLBACKEND", "module://matplotlib_inline.backend_inline"
             ),
         }
+        before = cpu_seconds()
         start = time.perf_counter()
         NotebookClient(
             nb,
@@ -335,9 +435,20 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
             store_widget_state=True,
             resources={"metadata": {"path": str(BOOK)}},
         ).execute(env=env)
-        print(
-            f"executed {target.name} in the {preset} preset in {time.perf_counter() - start:.0f} s"
-        )
+        seconds = time.perf_counter() - start
+        print(f"executed {target.name} in the {preset} preset in {seconds:.0f} s")
+        marker["execution"] = execution_record(seconds, preset=preset, before=before)
+        # Assigning the marker above stored a copy: store it again, with the record.
+        nb.metadata["tlbook"] = marker
+        if busy(marker["execution"]):
+            print(
+                f"note: other processes ran meanwhile: {target.name}'s time is too long"
+            )
+        fresh = notebook_cells(source.read_text(), marker["execution"])
+        for cell, text in zip(
+            nb.cells, fresh
+        ):  # only markdown holds the runtime; code is unchanged
+            cell.source = text.source
     write_notebook(nb, target)
     return target
 
@@ -363,6 +474,12 @@ def main() -> int:
         action="store_true",
         help="write only the student notebooks in exercises/",
     )
+    parser.add_argument(
+        "--timings",
+        action="store_true",
+        help="execute every chapter named (default: all) even if its code is unchanged, one after "
+        "another, and record each one's wall time (make timings); run it on a quiet machine",
+    )
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     args = parser.parse_args()
@@ -378,7 +495,9 @@ def main() -> int:
     for source in sources:
         if not args.exercises_only:
             execute: bool | str = (
-                "if-code-changed" if args.text_only else not args.no_execute
+                "if-code-changed"
+                if args.text_only and not args.timings
+                else args.timings or not args.no_execute
             )
             build(source, execute=execute, preset=args.preset, timeout=args.timeout)
         print(f"wrote {write_student_notebook(source).relative_to(ROOT)}")

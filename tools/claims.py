@@ -25,17 +25,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "src" / "tlbook" / "results"
 FILES = ("README.md", "book/reproduce.md", "book/benchmarks.md", "book/instructors.md")
+BOOK = ROOT / "book"
+STUDIES = ("sweep", "ladder", "strategies", "curve", "frontier")
 REGION = re.compile(
     r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)",
     re.S,
 )
 
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tools"))
+from build_notebooks import busy, duration  # noqa: E402 - tools/ is not a package
+
 from tlbook.studies import (  # noqa: E402 - from this checkout's src/, put on the path above
     CONVERGED_SCRATCH,
     chosen_by_validation,
     compare_strategies,
     curve_means,
+    frontier_goals,
+    frontier_summary,
     images_needed,
     strategy_summary,
     verdict,
@@ -436,14 +443,111 @@ def grading_speed_line() -> str:
     )
     each = ", ".join(f"chapter {r['chapter']} {r['seconds']:.0f} s" for r in rows)
     slowest = max(rows, key=lambda r: r["ratio_to_goal"])
+    machines = sorted({f"{r['machine']}, {r.get('date', 'undated')}" for r in rows})
     return (
         f"{rows[0]['students']} solved handouts of each chapter with --jobs 2 on "
-        f"{rows[0]['machine']}: {each}; the slowest, chapter {slowest['chapter']}, takes "
+        f"{' and '.join(machines)}: {each}; the slowest, chapter {slowest['chapter']}, takes "
         f"{slowest['ratio_to_goal']:.2f} of the 5-minute goal"
     )
 
 
+def frontier_table() -> str:
+    """The frontier study: each recipe's mean test accuracy over seeds and mean seconds of training."""
+    rows = _rows("frontier")
+    machines = sorted({r["machine"] for r in rows})
+    loads = [r["load_before"] for r in rows]
+    lines = [
+        "| recipe | test accuracy (mean ± sd) | seconds of training (mean) | seeds |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, m in frontier_summary(rows).items():
+        lines.append(
+            f"| {name} | {pct(m['mean'])} ± {100 * m['std']:.1f} | {m['seconds']:.0f} | {m['seeds']} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Measured on {' and '.join(machines)}"
+        + f"; the 1-minute load average before each run was {min(loads):.1f} to {max(loads):.1f} "
+        "(it includes the study's own previous run)"
+        + ". Goals: "
+        + "; ".join(frontier_goals(rows))
+        + "."
+    )
+    return "\n".join(lines)
+
+
+def frontier_ops_table() -> str:
+    """benchmarks/frontier_ops.py: each recipe's operations and the fraction of the measured peak it reaches."""
+    saved = _saved("frontier-ops")
+    lines = [
+        "| recipe | GFLOP per image, forward | per training step | GFLOP/s achieved | fraction of peak |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in saved["rows"]:
+        step = r["training_step_gflop_per_image"]
+        lines.append(
+            f"| {r['recipe']} | {r['forward_gflop_per_image']:.2f} | {f'{step:.2f}' if step else '(none)'} | "
+            f"{r['achieved_gflop_per_second']:.1f} | {r['fraction_of_peak']:.2f} |"
+        )
+    lines.append("")
+    lines.append(
+        f"Peak: {saved['peak_gflop_per_second']:.0f} GFLOP/s (float32 matrix product), measured on "
+        f"{saved['machine']}, {saved['date']}; seconds from the frontier study, measured on "
+        f"{' and '.join(saved['study_machine'])}."
+    )
+    return "\n".join(lines)
+
+
+def frontier_line() -> str:
+    return "; ".join(frontier_goals(_rows("frontier")))
+
+
+def _executions() -> dict[int, dict]:
+    """Each chapter's record of the fresh-kernel run that made its committed outputs (make timings)."""
+    import nbformat
+
+    return {
+        int(path.stem[:2]): nbformat.read(path, as_version=4).metadata["tlbook"][
+            "execution"
+        ]
+        for path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+    }
+
+
+def chapter_runtime(chapter: int) -> str:
+    return duration(_executions()[chapter]["seconds"])
+
+
+def book_runtime() -> str:
+    """The whole book's wall time, one chapter after another, and the machine it was measured on."""
+    runs = _executions()
+    machines = sorted({f"{r['machine']}, {r['date']}" for r in runs.values()})
+    loaded = [str(c) for c, r in runs.items() if busy(r)]
+    note = (
+        f"; chapter(s) {', '.join(loaded)} shared the machine with other work, so theirs are upper bounds"
+        if loaded
+        else ""
+    )
+    each = ", ".join(f"chapter {c} {r['seconds']:.0f} s" for c, r in runs.items())
+    total = sum(r["seconds"] for r in runs.values())
+    return (
+        f"{duration(total)} in all ({each}; measured on {' and '.join(machines)}{note})"
+    )
+
+
+def study_time(name: str) -> str:
+    """A study's runs' recorded wall times, added up (a study saves each run's seconds)."""
+    rows = _rows(name)
+    return f"{duration(sum(r['seconds'] for r in rows))} ({len(rows)} runs)"
+
+
 CLAIMS: dict[str, Callable[[], str]] = {
+    **{f"runtime-{c:02d}": (lambda c=c: chapter_runtime(c)) for c in range(1, 7)},
+    "book-runtime": book_runtime,
+    "frontier-table": frontier_table,
+    "frontier-line": frontier_line,
+    "frontier-ops-table": frontier_ops_table,
+    **{f"study-time-{s}": (lambda s=s: study_time(s)) for s in STUDIES},
     "ladder-line": ladder_line,
     "ladder-table": ladder_table,
     "strategies-line": strategies_line,

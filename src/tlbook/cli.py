@@ -448,6 +448,10 @@ def cmd_study(args: argparse.Namespace) -> int:
                 f"{name}: chosen on validation: lr {pick['lr']:g} "
                 f"(best validation accuracy {pick['val_accuracy']:.1%})"
             )
+    elif args.name == "frontier":
+        rows = studies.frontier(cfg, seeds=seeds, **common)
+        for name, m in studies.frontier_summary(rows).items():
+            print(f"{name}: {m['mean']:.1%} +- {m['std']:.1%} in {m['seconds']:.0f} s")
     else:
         rows = studies.data_curve(
             cfg,
@@ -724,7 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(STUDIES),
         help="ladder: the source's recipe, one fix at a time; strategies: all strategies and the "
         "BatchNorm trap; curve: accuracy against images per class, pretrained vs scratch; "
-        "sweep: each strategy's learning rate, chosen on validation accuracy (test never read)",
+        "sweep: each strategy's learning rate, chosen on validation accuracy (test never read); "
+        "frontier: test accuracy against seconds of training, probes on cached features vs fine-tuning",
     )
     p.add_argument("--out", required=True, help="JSON file to write")
     p.add_argument(

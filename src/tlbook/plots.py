@@ -397,21 +397,29 @@ def plot_reliability(
 
 
 def plot_accuracy_cost(
-    points: dict[str, tuple[float, float, float]], *, xlabel: str, title: str = ""
+    points: dict[str, tuple[float, float, float]],
+    *,
+    xlabel: str,
+    title: str = "",
+    goals: dict[str, tuple[float, float]] | None = None,
+    legend: bool = False,
 ) -> Figure:
     """Accuracy against a cost, one labelled point per strategy: ``points[name] = (cost, mean, sd)``.
 
     The cost axis is logarithmic (trainable parameters span five orders of
     magnitude); accuracies are fractions, drawn in percent with the standard
-    deviation as error bars.
+    deviation as error bars. Each of ``goals``, ``{label: (accuracy, cost)}``,
+    is drawn as a shaded corner: a point inside it (at least that accuracy for
+    at most that cost) meets it. ``legend`` names the points in a legend beside
+    the axes instead of next to each point (for points too close to label).
 
     >>> fig = plot_accuracy_cost({"probe": (1e4, 0.6, 0.01), "full": (3e6, 0.7, 0.02)}, xlabel="parameters")
     >>> [t.get_text() for t in fig.axes[0].texts]
     ['probe', 'full']
     """
-    fig = BookFigure(figsize=(6.5, 4))
+    fig = BookFigure(figsize=(9.5 if legend else 6.5, 4))
     ax = fig.subplots()
-    for i, (cost, mean, sd) in enumerate(points.values()):
+    for i, (name, (cost, mean, sd)) in enumerate(points.items()):
         ax.errorbar(
             [cost],
             [100 * mean],
@@ -419,19 +427,51 @@ def plot_accuracy_cost(
             marker="o",
             capsize=3,
             color=TAB10[i % 10],
+            label=name,
         )
     ax.set_xscale("log")
     ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
-    costs = [c for c, _, _ in points.values()]
+    goals = goals or {}
+    costs = [c for c, _, _ in points.values()] + [c for _, c in goals.values()]
     lo, hi = math.log10(min(costs)), math.log10(max(costs))
     ax.set_xlim(10 ** (lo - 0.6), 10 ** (hi + 0.6))  # room for the labels on both sides
-    accuracies = [100 * m for _, m, _ in points.values()]
+    accuracies = [100 * m for _, m, _ in points.values()] + [
+        100 * a for a, _ in goals.values()
+    ]
     span = max(accuracies) - min(accuracies) or 1.0
     ax.set_ylim(min(accuracies) - 0.12 * span, max(accuracies) + 0.12 * span)
-    _label_points(
-        ax, {name: (c, 100 * m) for name, (c, m, _) in points.items()}, gap=0.06 * span
-    )
+    for label, (
+        accuracy,
+        cost,
+    ) in goals.items():  # the corner "at least this accuracy, at most this cost"
+        ax.fill_between(
+            [10 ** (lo - 0.6), cost],
+            100 * accuracy,
+            ax.get_ylim()[1],
+            color="0.85",
+            zorder=0,
+        )
+        ax.annotate(
+            label,
+            (cost, 100 * accuracy),
+            xytext=(-4, 4),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="0.35",
+        )
+    if legend:
+        ax.legend(
+            loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False
+        )
+    else:
+        _label_points(
+            ax,
+            {name: (c, 100 * m) for name, (c, m, _) in points.items()},
+            gap=0.06 * span,
+        )
     fig.tight_layout()
     return fig
 

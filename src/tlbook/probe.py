@@ -55,6 +55,10 @@ __all__ = ["WEIGHT_DECAYS", "ProbeResult", "features", "fit_head", "train_probe"
 
 # L2 strengths tried for the head (on standardised features); validation accuracy picks one.
 WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+# Images per forward pass when computing features: measured once on this project's 2-core CPU (AMD EPYC,
+# 2026-12-02), small batches stay in cache and run 1.3x (Lite0, 112 px) to 2x (Lite2, 160-224 px) faster
+# than batches of 200; the features are the same (eval mode: each image on its own).
+FEATURE_BATCH_SIZE = 16
 MAX_ITER = (
     200  # L-BFGS iterations: the problem is convex and small, it converges well before
 )
@@ -88,7 +92,12 @@ def features(
             if isinstance(cached, torch.Tensor) and cached.shape[0] == len(images):
                 return cached
     out = extract_features(
-        model, backbone, images.images, preprocessing=preprocessing, device=device
+        model,
+        backbone,
+        images.images,
+        preprocessing=preprocessing,
+        device=device,
+        batch_size=FEATURE_BATCH_SIZE,
     )  # (N, D)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,7 +234,9 @@ def train_probe(
     device = torch.device(device) if device is not None else default_device()
     pre = preprocessing_for(cfg.backbone, cfg.image_size)
     seed_everything(cfg.seed)
+    # channels_last, as fit trains: oneDNN's convolutions run faster in it on the CPU, and so on CUDA.
     model = create_model(cfg.backbone, num_classes=len(train.classes)).to(device)
+    model = model.to(memory_format=torch.channels_last)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     f_train, f_val = (

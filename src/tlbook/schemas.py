@@ -146,6 +146,21 @@ STUDY_ROWS: dict[str, Any] = {
             "recovered_from_log": Flag(),
         },
     ),
+    "frontier": Fields(
+        required={
+            "recipe": Text(),
+            "method": Text(),
+            "backbone": Text(),
+            "image_size": Whole(1),
+            "seed": Whole(),
+            "test_accuracy": ACCURACY,
+            "val_accuracy": Maybe(ACCURACY),
+            "seconds": SECONDS,
+            "machine": Text(),
+            "load_before": Number(0),
+        },
+        optional={"epochs": Maybe(Whole(1))},
+    ),
     "ladder": Fields(
         required={
             "step": Text(),
