@@ -255,6 +255,15 @@ def runtime_text(execution: dict | None) -> str:
     )
 
 
+def quote_runtime(cells: list[nbformat.NotebookNode], execution: dict | None) -> None:
+    """Write ``runtime_text(execution)`` between the runtime markers of every markdown cell."""
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            cell.source = RUNTIME.sub(
+                lambda m: m[1] + runtime_text(execution) + m[3], cell.source
+            )
+
+
 def notebook_cells(
     source_text: str, execution: dict | None = None
 ) -> list[nbformat.NotebookNode]:
@@ -264,11 +273,7 @@ def notebook_cells(
     runtime markers hold ``runtime_text(execution)``.
     """
     cells = parse_percent(source_text)
-    for cell in cells:
-        if cell.cell_type == "markdown":
-            cell.source = RUNTIME.sub(
-                lambda m: m[1] + runtime_text(execution) + m[3], cell.source
-            )
+    quote_runtime(cells, execution)
     for cell in cells:
         if "exercise" in cell.metadata.get("tags", []):
             cell.source = solution_code(cell.source)
@@ -391,13 +396,12 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = notebook_cells(source.read_text())
     marker = generated_marker(source, f"python tools/build_notebooks.py {source.stem}")
-    nb.metadata["tlbook"] = marker
     target = BOOK / f"{source.stem}.ipynb"
     if execute == "if-code-changed" and target.exists():
         old = nbformat.read(target, as_version=4)
         if "execution" in old.metadata.get("tlbook", {}):
             marker["execution"] = old.metadata["tlbook"]["execution"]
-            nb.cells = notebook_cells(source.read_text(), marker["execution"])
+            quote_runtime(nb.cells, marker["execution"])
         old_code = [c for c in old.cells if c.cell_type == "code"]
         new_code = [c for c in nb.cells if c.cell_type == "code"]
         if len(old_code) == len(new_code) and all(
@@ -414,7 +418,7 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
                 for new, prev in zip(nb.cells, old.cells):
                     if "id" in prev:
                         new["id"] = prev["id"]
-            nb.metadata = {**old.metadata, "tlbook": marker}
+            nb.metadata = dict(old.metadata)
             execute = False
             print(f"{target.name}: code unchanged (same syntax trees), outputs kept")
     if execute:
@@ -438,17 +442,13 @@ def build(source: Path, *, execute: bool | str, preset: str, timeout: int) -> Pa
         seconds = time.perf_counter() - start
         print(f"executed {target.name} in the {preset} preset in {seconds:.0f} s")
         marker["execution"] = execution_record(seconds, preset=preset, before=before)
-        # Assigning the marker above stored a copy: store it again, with the record.
-        nb.metadata["tlbook"] = marker
         if busy(marker["execution"]):
             print(
                 f"note: other processes ran meanwhile: {target.name}'s time is too long"
             )
-        fresh = notebook_cells(source.read_text(), marker["execution"])
-        for cell, text in zip(
-            nb.cells, fresh
-        ):  # only markdown holds the runtime; code is unchanged
-            cell.source = text.source
+        quote_runtime(nb.cells, marker["execution"])
+    # Stored last: the notebook keeps a copy of the dict, so later changes to ``marker`` would be lost.
+    nb.metadata["tlbook"] = marker
     write_notebook(nb, target)
     return target
 
