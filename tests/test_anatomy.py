@@ -81,3 +81,31 @@ def test_linear_probe_separates_separable_data_and_not_noise():
     assert linear_probe(x[:100], y[:100], x[100:], y[100:]) > 0.9
     noise_labels = torch.randint(0, 2, (200,), generator=g)
     assert linear_probe(x[:100], noise_labels[:100], x[100:], noise_labels[100:]) < 0.75
+
+
+def test_first_batchnorm_gap_stops_after_the_layer_it_measures():
+    """The gap reads only the first BatchNorm's input: stopping the forward there changes nothing."""
+    from tlbook.anatomy import first_batchnorm_gap
+    from tlbook.train import predict_logits
+
+    torch.manual_seed(0)
+    model = create_model("efficientnet_lite0", num_classes=None).eval()
+    images = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)
+    pre = preprocessing_for("efficientnet_lite0", 48)
+    bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    seen = []
+    handle = bn.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    try:
+        predict_logits(model, images, preprocessing=pre)  # the whole network
+    finally:
+        handle.remove()
+    x = torch.cat(seen)  # (7, C, h, w)
+    mean = x.mean(dim=(0, 2, 3))
+    alive = bn.running_var > 0  # constant channels in training have no scale (left out)
+    gap = (mean - bn.running_mean) / (bn.running_var + bn.eps).sqrt()
+    expected = gap[alive].abs().mean()
+    for batch_size in (1, 3, 7):
+        got = first_batchnorm_gap(
+            model, images, preprocessing=pre, batch_size=batch_size
+        )
+        assert got == pytest.approx(float(expected), rel=1e-4)

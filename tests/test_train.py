@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_model
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tlbook.augment import NO_AUGMENT, SOURCE_AUGMENT
 from tlbook.backbones import create_model, preprocessing_for
@@ -307,3 +309,41 @@ def test_progress_bar_counts_batches_and_is_silent_when_off(tiny, capsys):
     err = capsys.readouterr().err
     steps = 2 * steps_per_epoch(len(tiny), 9)
     assert f"{steps}/{steps}" in err and "batch" in err
+
+
+_EVAL_MODEL = tiny_model(pretrained=True).eval()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    batch_size=st.integers(1, 12),
+    n=st.integers(1, 12),
+    seed=st.integers(0, 2**16),
+)
+def test_evaluation_batch_changes_no_prediction(batch_size, n, seed):
+    """In eval mode each image is scored on its own: any batch gives the same logits (up to rounding)."""
+    images = torch.randint(
+        0,
+        256,
+        (n, 3, 16, 16),
+        dtype=torch.uint8,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    ref = predict_logits(_EVAL_MODEL, images, preprocessing=PRE, batch_size=n)
+    got = predict_logits(_EVAL_MODEL, images, preprocessing=PRE, batch_size=batch_size)
+    assert torch.allclose(got, ref, atol=1e-4)
+    assert torch.allclose(
+        predict_logits(_EVAL_MODEL, images, preprocessing=PRE), ref, atol=1e-4
+    )
+
+
+def test_train_mode_evaluation_needs_its_batch_size(tiny):
+    """In train mode BatchNorm normalises with each batch's statistics: the batch must be given."""
+    model = tiny_model().train()
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_logits(model, tiny.images[:4], preprocessing=PRE)
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate(model, tiny, preprocessing=PRE, train_mode=True)
+    four = evaluate(model, tiny, preprocessing=PRE, train_mode=True, batch_size=4)
+    eighteen = evaluate(model, tiny, preprocessing=PRE, train_mode=True, batch_size=18)
+    assert not torch.allclose(four.probs, eighteen.probs)  # why it must be given

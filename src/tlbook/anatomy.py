@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import preprocess
 from .backbones import Preprocessing, get_head, get_spec
-from .train import predict_logits
+from .train import eval_batch_size, predict_logits
 
 __all__ = [
     "conv_as_matrix",
@@ -78,7 +79,7 @@ def extract_features(
     images: torch.Tensor,
     *,
     preprocessing: Preprocessing,
-    batch_size: int = 200,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """The pooled features ``(N, D)`` that the head receives, in eval mode.
@@ -99,6 +100,10 @@ def extract_features(
             device=device,
         )
     return torch.cat(captured)
+
+
+class _StopForward(Exception):
+    """Raised by a hook to end a forward pass once it has what it needs."""
 
 
 @contextlib.contextmanager
@@ -269,7 +274,7 @@ def first_batchnorm_gap(
     images: torch.Tensor,
     *,
     preprocessing: Preprocessing,
-    batch_size: int = 50,
+    batch_size: int | None = None,
 ) -> float:
     """How far real inputs, preprocessed as declared, sit from what the first BatchNorm layer saw in training.
 
@@ -315,15 +320,29 @@ def first_batchnorm_gap(
         ].float()  # (B, C, h, w): the stem's output, the first BatchNorm's input
         sums.append(x.sum(dim=(0, 2, 3)).cpu())
         counts.append(x.numel() // x.shape[1])
+        # Nothing after the first BatchNorm's input matters here: stop the forward pass (the rest of
+        # the network is almost all of its cost).
+        raise _StopForward
 
-    with _probe(model, [(bn, record)]):
-        predict_logits(
-            model,
-            images,
-            preprocessing=preprocessing,
-            batch_size=batch_size,
-            device=next(model.parameters()).device,
-        )
+    device = next(model.parameters()).device
+    batch_size = batch_size or eval_batch_size(device)
+    with _probe(model, [(bn, record)]), torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = preprocess(
+                images[start : start + batch_size],
+                size=preprocessing.size,
+                mean=preprocessing.mean,
+                std=preprocessing.std,
+                device=device,
+            )  # (B, 3, S, S)
+            try:
+                model(x)
+            except _StopForward:
+                pass
+    if len(counts) != -(-len(images) // batch_size):
+        raise ValueError(
+            "the first BatchNorm layer did not run for every batch"
+        )  # a model whose forward skips it
     mean = torch.stack(sums).sum(0) / sum(counts)  # (C,)
     assert (
         bn.running_mean is not None and bn.running_var is not None

@@ -55,10 +55,6 @@ __all__ = ["WEIGHT_DECAYS", "ProbeResult", "features", "fit_head", "train_probe"
 
 # L2 strengths tried for the head (on standardised features); validation accuracy picks one.
 WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-# Images per forward pass when computing features: measured once on this project's 2-core CPU (AMD EPYC,
-# 2026-12-02), small batches stay in cache and run 1.3x (Lite0, 112 px) to 2x (Lite2, 160-224 px) faster
-# than batches of 200; the features are the same (eval mode: each image on its own).
-FEATURE_BATCH_SIZE = 16
 MAX_ITER = (
     200  # L-BFGS iterations: the problem is convex and small, it converges well before
 )
@@ -97,8 +93,7 @@ def features(
         images.images,
         preprocessing=preprocessing,
         device=device,
-        batch_size=FEATURE_BATCH_SIZE,
-    )  # (N, D)
+    )  # (N, D), in batches of tlbook.train.EVAL_BATCH_SIZE
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
@@ -190,7 +185,7 @@ class ProbeResult:
         head = get_head(self.model, self.config.backbone)
         return {
             "config": asdict(self.config),
-            "strategy": "cached_probe",
+            "strategy": "probe",
             "recipe": {
                 "optimizer": "L-BFGS, full batch, standardised features",
                 "max_iter": MAX_ITER,

@@ -50,6 +50,7 @@ __all__ = [
     "History",
     "Evaluation",
     "EVAL_BATCH_SIZE",
+    "eval_batch_size",
     "steps_per_epoch",
     "lr_factor",
     "make_optimizer",
@@ -63,9 +64,20 @@ __all__ = [
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("warmup_cosine", "cosine", "constant")
-EVAL_BATCH_SIZE = (
-    200  # images per forward pass when nothing is learnt (evaluation, validation)
-)
+# Images per forward pass when nothing is learnt (evaluation, validation, features), by device type. In
+# eval mode each image is scored on its own, so the batch changes only the speed, never a result: on a
+# CPU small batches stay in cache (this project's 2-core AMD EPYC, 2026-12-02: Lite0 scores 1,000 images
+# 2x faster in batches of 16 than of 200, at 96 to 224 px, bit-identical logits); a GPU wants large ones.
+EVAL_BATCH_SIZE = {"cpu": 16, "cuda": 256}
+
+
+def eval_batch_size(device: torch.device | str) -> int:
+    """Images per forward pass for evaluation on ``device`` (:data:`EVAL_BATCH_SIZE`; others: the CPU's).
+
+    >>> eval_batch_size("cpu"), eval_batch_size("cuda:1")
+    (16, 256)
+    """
+    return EVAL_BATCH_SIZE.get(torch.device(device).type, EVAL_BATCH_SIZE["cpu"])
 
 
 @dataclass(frozen=True)
@@ -504,7 +516,6 @@ def fit(
                 val,
                 preprocessing=preprocessing,
                 device=device,
-                batch_size=EVAL_BATCH_SIZE,
             )
             stats.val_loss, stats.val_accuracy = ev.loss, ev.accuracy
             if ev.accuracy > best_acc:
@@ -559,7 +570,7 @@ def predict_logits(
     images: torch.Tensor,
     *,
     preprocessing: Preprocessing,
-    batch_size: int = EVAL_BATCH_SIZE,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
     augment: AugmentConfig | None = None,
     generator: torch.Generator | None = None,
@@ -569,10 +580,20 @@ def predict_logits(
 
     ``augment`` applies random augmentation (the source's flaw; off by
     default). ``hflip_tta`` averages the logits of each image and its mirror.
+    ``batch_size`` defaults to the device's :func:`eval_batch_size` in eval
+    mode; in train mode BatchNorm normalises each batch with its own
+    statistics, so the batch is part of the result and must be given.
     """
     device = (
         torch.device(device) if device is not None else next(model.parameters()).device
     )
+    if batch_size is None:
+        if model.training:
+            raise ValueError(
+                "the model is in train mode, where BatchNorm normalises each batch with its own "
+                "statistics and the batch size changes the result: pass batch_size"
+            )
+        batch_size = eval_batch_size(device)
     h, w = images.shape[-2:]
     out = []
     for idx in batches(len(images), batch_size, generator=None):
@@ -603,7 +624,7 @@ def evaluate(
     data: ImageSet,
     *,
     preprocessing: Preprocessing,
-    batch_size: int = EVAL_BATCH_SIZE,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
     hflip_tta: bool = False,
     augment: AugmentConfig | None = None,
@@ -616,7 +637,8 @@ def evaluate(
     source document's evaluation is ``augment=SOURCE_AUGMENT,
     train_mode=True`` (random test transforms; BatchNorm normalising with
     each batch's own statistics, and updating its running statistics, as
-    the source's loop did; frozen BatchNorm layers stay in eval mode).
+    the source's loop did; frozen BatchNorm layers stay in eval mode): then
+    the batch size is part of the result and must be given (:func:`predict_logits`).
     """
     was_training = model.training
     model.train(train_mode)
