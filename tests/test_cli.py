@@ -285,7 +285,7 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
         assert all((r["epochs"] is None) == (r["method"] == "probe") for r in rows)
         assert "probe, Lite2, 260 px (native):" in capsys.readouterr().out
     elif name == "strategies":
-        from tlbook.experiment import STRATEGIES
+        from tlbook.studies import TRAINED_STRATEGIES as STRATEGIES
 
         n = len(
             STRATEGIES

@@ -280,6 +280,46 @@ def test_the_probe_chooses_on_validation_and_needs_it(photos):
         train_probe(cfg, data=(data[0], None, data[2]))
 
 
+def test_the_probe_strategy_is_the_cached_probe_as_a_run(photos, tmp_path):
+    """``run(strategy="probe")`` and ``tlbook train --strategy probe`` are train_probe, as a run."""
+    from tlbook import schemas
+    from tlbook.backbones import get_head
+    from tlbook.experiment import run, train_strategy
+    from tlbook.files import validate
+
+    cfg = _smoke(photos).replace(image_size=64)
+    data = load_splits(
+        data=photos, train_per_class=8, val_per_class=4, test_per_class=4, seed=0
+    )
+    direct = train_probe(cfg, data=data)
+    result = run(cfg, strategy="probe", data=data)
+    assert torch.equal(result.test.predictions, direct.test.predictions)
+    assert result.recipe is None and result.history.epochs == []
+    assert result.probe is not None and result.probe.weight_decay == direct.weight_decay
+    head = get_head(result.model, cfg.backbone)
+    assert result.trainable_parameters == sum(p.numel() for p in head.parameters())
+    metrics = result.metrics()
+    as_json = json.loads(json.dumps(metrics))
+    validate(
+        as_json, schemas.METRICS, what="metrics"
+    )  # what `evaluate` and `predict` read
+    assert metrics["strategy"] == "probe"
+    with pytest.raises(ValueError, match="do not apply"):
+        run(cfg, strategy="probe", data=data, bn_eval=False)
+    with pytest.raises(ValueError, match="no epochs"):
+        train_strategy(
+            cfg, "probe", *data[:2], recipe=None, preprocessing=None, device="cpu"
+        )  # type: ignore[arg-type]
+    out = tmp_path / "run"
+    args = ["train", "--preset", "smoke", "--data", str(photos), "--per-class", "8"]
+    args += ["--val-per-class", "4", "--test-per-class", "4", "--image-size", "64"]
+    assert main(args + ["--strategy", "probe", "--out", str(out)]) == 0
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["strategy"] == "probe"
+    assert saved["test"]["accuracy"] == direct.test.accuracy
+    assert [p.classes[0] for p in predict([image_files(photos / "circle")[0]], out)]
+
+
 # --- a run on the command line: probe, predict, export -----------------------------------
 
 

@@ -374,7 +374,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     metrics = result.metrics()
     _write_run(out, result, metrics, backbone=cfg.backbone)
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
-    _print_result("cached_probe", metrics)
+    _print_result("probe", metrics)
     print(f"L2 strength {result.weight_decay:g}, chosen on validation; {steps}")
     print(f"wrote {out / 'model.pt'} and {out / 'metrics.json'}")
     return 0

@@ -11,7 +11,8 @@ Chapter 5 uses these on the output of :func:`tlbook.train.evaluate`:
   confidence of 80 % right 80 % of the time?
 * :func:`fit_temperature` -- temperature scaling, fitted on validation logits;
 * :func:`corrupt` -- Gaussian noise, blur, JPEG and brightness at severities 1-5;
-* :func:`corruption_accuracy` -- a model's accuracy under each corruption and severity.
+* :func:`corruption_accuracy` -- a model's accuracy under each corruption and severity
+  (:func:`corruption_correct`: which images it gets right, for paired tests).
 
 >>> lo, hi = wilson_interval(700, 1000)
 >>> round(lo, 3), round(hi, 3)
@@ -52,6 +53,7 @@ __all__ = [
     "CORRUPTIONS",
     "corrupt",
     "corruption_accuracy",
+    "corruption_correct",
 ]
 
 
@@ -476,14 +478,37 @@ def corruption_accuracy(
     The corruptions are deterministic (:func:`corrupt`), so two models see the
     same corrupted images; the result is what :func:`tlbook.plots.plot_robustness` draws.
     """
+    right = corruption_correct(
+        model, data, preprocessing=preprocessing, severities=severities, kinds=kinds
+    )
     return {
-        kind: [
-            evaluate(
+        kind: [float(r.float().mean()) for r in per_severity]
+        for kind, per_severity in right.items()
+    }
+
+
+def corruption_correct(
+    model: nn.Module,
+    data: ImageSet,
+    *,
+    preprocessing: Preprocessing,
+    severities: tuple[int, ...] = (1, 3, 5),
+    kinds: tuple[str, ...] = CORRUPTIONS,
+) -> dict[str, list[torch.Tensor]]:
+    """Which images ``model`` gets right under each corruption: one bool tensor ``(N,)`` per severity.
+
+    What :func:`corruption_accuracy` averages, kept per image so that two
+    models can be compared on the same corrupted images (:func:`mcnemar`)
+    without evaluating them twice.
+    """
+    out: dict[str, list[torch.Tensor]] = {}
+    for kind in kinds:
+        out[kind] = []
+        for s in severities:
+            e = evaluate(
                 model,
                 ImageSet(corrupt(data.images, kind, s), data.labels, data.classes),
                 preprocessing=preprocessing,
-            ).accuracy
-            for s in severities
-        ]
-        for kind in kinds
-    }
+            )
+            out[kind].append(e.predictions == e.labels)  # (N,)
+    return out

@@ -543,7 +543,7 @@ def _measure_transfer(cfg: Any) -> dict[str, float]:
 
     few = cfg.replace(train_per_class=10)
     return {
-        "pretrained": run(few, strategy="finetune").test.accuracy,
+        "pretrained": run(few, strategy="probe").test.accuracy,
         "scratch": run(few, strategy="scratch").test.accuracy,
     }
 
@@ -1371,9 +1371,8 @@ def _measure_temperature(cfg: Any) -> dict[str, float]:
     from .experiment import load_data, run
     from .train import predict_logits
 
-    quick = cfg.replace(epochs=2)
-    _, val_set, test_set = load_data(quick)
-    result = run(quick, strategy="linear")
+    _, val_set, test_set = load_data(cfg)
+    result = run(cfg, strategy="probe")
     model = result.model.eval()
     val_z = predict_logits(model, val_set.images, preprocessing=result.preprocessing)
     test_z = predict_logits(model, test_set.images, preprocessing=result.preprocessing)

@@ -24,6 +24,7 @@ from .backbones import (
     count_parameters,
     create_model,
     freeze,
+    get_head,
     get_spec,
     param_groups,
     preprocessing_for,
@@ -32,6 +33,7 @@ from .backbones import (
 from .config import Config, get_config, seed_everything
 from .data import ImageSet, load_splits
 from .devices import default_device
+from .probe import ProbeResult, train_probe
 from .train import Evaluation, History, Recipe, evaluate, fit
 
 __all__ = [
@@ -59,6 +61,9 @@ class Strategy:
     lr_scale: float = 1.0  # peak learning rate relative to the configured one
     layer_decay: float = 1.0  # layer-wise rates (tlbook.backbones.param_groups); 1 = one rate for the backbone
     head_fraction: float = 0.0  # share of the epochs spent first on the head alone (backbone frozen, probe's rate)
+    # True: no epochs at all; the frozen backbone's features are computed once and the head is fitted to
+    # them by L-BFGS, its L2 strength chosen on validation (tlbook.probe). The recipe's numbers do not apply.
+    cached: bool = False
     description: str = ""
 
 
@@ -82,6 +87,14 @@ STRATEGIES: dict[str, Strategy] = {
             0,
             lr_scale=10.0,
             description="linear probe: frozen backbone (BatchNorm in eval), new head",
+        ),
+        Strategy(
+            "probe",
+            True,
+            0,
+            cached=True,
+            description="the fast path: linear probe on cached features (the backbone runs once per "
+            "image, no augmentation; the head by L-BFGS, its L2 strength chosen on validation)",
         ),
         Strategy(
             "partial", True, 2, description="unfreeze the last two stages and the head"
@@ -133,7 +146,9 @@ class RunResult:
 
     config: Config
     strategy: str
-    recipe: Recipe
+    recipe: (
+        Recipe | None
+    )  # None: a cached strategy, which has no epochs (its fit is in `probe`)
     preprocessing: Preprocessing
     history: History
     test: Evaluation
@@ -141,9 +156,17 @@ class RunResult:
     trainable_parameters: int
     parameters: int
     seconds: float
+    probe: ProbeResult | None = (
+        None  # a cached strategy's fit: the L2 strength and each step's time
+    )
 
     def metrics(self) -> dict[str, Any]:
         """JSON-ready summary: configuration, recipe, history and test results."""
+        if self.probe is not None:
+            return {**self.probe.metrics(), "strategy": self.strategy}
+        assert (
+            self.recipe is not None
+        )  # every strategy but a cached one trains with a recipe
         return {
             "config": asdict(self.config),
             "strategy": self.strategy,
@@ -267,6 +290,10 @@ def train_strategy(
     budget trains two). The history holds both phases' epochs, numbered on.
     """
     s = _strategy(strategy)
+    if s.cached:
+        raise ValueError(
+            f"strategy {strategy!r} has no epochs to train: run it with tlbook.experiment.run"
+        )
     head_epochs = (
         max(1, round(s.head_fraction * recipe.epochs)) if s.head_fraction else 0
     )
@@ -358,9 +385,19 @@ def run(
     ``cfg.image_size``. ``data`` overrides the ``(train, val, test)`` sets.
     ``bn_eval=False`` freezes only the parameters of frozen stages, not their
     BatchNorm statistics (chapter 4's trap: ``Recipe.frozen_bn_eval``).
+    A cached strategy (``"probe"``) runs :func:`tlbook.probe.train_probe`
+    instead of epochs; its result has no recipe and a history without
+    epochs, and ``seconds`` is its time to fit and test, as for the others.
     """
     cfg = cfg or get_config()
     get_spec(cfg.backbone)  # fail early on a typo, before loading data
+    if _strategy(strategy).cached:
+        if recipe is not None or preprocessing is not None or not bn_eval:
+            raise ValueError(
+                f"strategy {strategy!r} fits its head on cached features of the backbone's declared "
+                "preprocessing, with no epochs: recipe, preprocessing and bn_eval do not apply"
+            )
+        return _run_cached(cfg, strategy, data=data or load_data(cfg), device=device)
     recipe = recipe or recipe_for(cfg, strategy)
     if not bn_eval:
         recipe = replace(recipe, frozen_bn_eval=False)
@@ -391,4 +428,39 @@ def run(
         trainable_parameters=count_parameters(model, trainable_only=True),
         parameters=count_parameters(model),
         seconds=time.perf_counter() - start,
+    )
+
+
+def _run_cached(
+    cfg: Config,
+    strategy: str,
+    *,
+    data: tuple[ImageSet, ImageSet, ImageSet],
+    device: torch.device | str | None,
+) -> RunResult:
+    """A cached strategy's run: features once, a head per L2 strength, the best on validation, test once."""
+    start = time.perf_counter()
+    probe = train_probe(cfg, data=data, device=device)
+    fit_seconds = probe.seconds["features"] + probe.seconds["head"]
+    n_images = len(data[0]) + len(
+        data[1]
+    )  # the features of training and validation images
+    return RunResult(
+        config=cfg,
+        strategy=strategy,
+        recipe=None,
+        preprocessing=probe.preprocessing,
+        history=History(
+            seconds=fit_seconds,
+            images_per_second=n_images / probe.seconds["features"]
+            if probe.seconds["features"]
+            else 0.0,
+        ),
+        test=probe.test,
+        model=probe.model,
+        # What the run trained: the head (the backbone's weights are not changed, frozen or not).
+        trainable_parameters=count_parameters(get_head(probe.model, cfg.backbone)),
+        parameters=count_parameters(probe.model),
+        seconds=time.perf_counter() - start,
+        probe=probe,
     )
