@@ -401,15 +401,16 @@ explorer_grid(
 #
 # The source applies its random flip and rotation to the *test* set as well. Then
 # the measured accuracy depends on the random draw: the same network, the same
-# test images, a different number each time. We measure that wobble with a
-# quickly trained linear probe (chapter 4 explains the strategy) evaluated five
-# times with the source's random test transform, and once deterministically.
+# test images, a different number each time. We measure that wobble with a linear
+# probe trained in seconds (the fast path, `strategy="probe"`: a head fitted to
+# the frozen backbone's features; chapter 4 explains it) evaluated five times with
+# the source's random test transform, and once deterministically.
 
 # %%
 from tlbook.train import evaluate
 
 probe_cfg = cfg.replace(image_size=min(96, cfg.image_size))
-probe = run(probe_cfg, strategy="linear")
+probe = run(probe_cfg, strategy="probe")
 pre = probe.preprocessing
 fixed = evaluate(probe.model, test, preprocessing=pre).accuracy
 random_accs = [
