@@ -9,7 +9,7 @@
 #   make grader-deps  Debian's bubblewrap, the grader's sandbox (make test installs it before the slow tier)
 #   make unit       the fast tier: everything but the slow end-to-end tests (a minute or two)
 #   make notebooks  rebuild every generated notebook from its source (book/, exercises/, examples/)
-#   make reproduce  re-measure the strategies study behind the README's main claim (cpu preset, 3 seeds, ~50 min)
+#   make reproduce  re-measure the strategies study behind the README's main claim (cpu preset, 5 seeds, ~75 min)
 #   make benchmark  pipeline speed against the source's loop, and TF padding's cost (ratios)
 
 PYTHON ?= python3

@@ -285,15 +285,16 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
         assert all((r["epochs"] is None) == (r["method"] == "probe") for r in rows)
         assert "probe, Lite2, 260 px (native):" in capsys.readouterr().out
     elif name == "strategies":
+        from tlbook.studies import LONG_SCRATCH
         from tlbook.studies import TRAINED_STRATEGIES as STRATEGIES
 
         n = len(
             STRATEGIES
-        )  # each strategy, then the BatchNorm trap; the converged baseline for seed 0 only
+        )  # each strategy, then the BatchNorm trap; scratch at 4x the epochs for seed 0 only
         assert [r["seed"] for r in rows] == [0] * (n + 2) + [1] * (n + 1)
         assert [r["strategy"] for r in rows[:n]] == list(STRATEGIES)
         assert rows[n]["strategy"].startswith("linear, BatchNorm not frozen")
-        assert rows[n + 1]["strategy"].startswith("scratch, 4 epochs")
+        assert rows[n + 1]["strategy"] == LONG_SCRATCH == "scratch, 4x epochs"
         assert (
             rows[n + 1]["epochs"]
             == 4 * rows[list(STRATEGIES).index("scratch")]["epochs"]
@@ -302,10 +303,10 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
             len(r["correct"]) == 12 and set(r["correct"]) <= {"0", "1"} for r in rows
         )  # 3 classes x 4
     else:
-        from tlbook.studies import CONVERGED_SCRATCH
+        from tlbook.studies import LONG_SCRATCH
 
         assert {(r["strategy"], r["per_class"]) for r in rows} == {
-            (s, k) for s in ("finetune", "scratch", CONVERGED_SCRATCH) for k in (2, 4)
+            (s, k) for s in ("finetune", "scratch", LONG_SCRATCH) for k in (2, 4)
         }
     assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
 

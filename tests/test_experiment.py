@@ -1,9 +1,11 @@
 """Strategies as data, and one-call runs in the smoke preset."""
 
 import pytest
+import torch
+from torch import nn
 
 from tlbook import experiment
-from tlbook.backbones import count_parameters, get_head, set_bn_eval
+from tlbook.backbones import count_parameters, get_head
 from tlbook.config import get_config
 from tlbook.experiment import (
     HEAD_FRACTION,
@@ -65,49 +67,70 @@ def test_run_rejects_an_unknown_backbone_before_loading_data(tmp_path):
         run(get_config("smoke", backbone="alexnet", data=str(tmp_path / "none")))
 
 
+@pytest.mark.parametrize(
+    "strategy, second_phase_bn_trains",
+    [("head_first", False), ("head_first_bn_train", True)],
+)
 def test_head_first_trains_the_head_then_everything_within_the_budget(
-    dataset_root, monkeypatch
+    dataset_root, monkeypatch, strategy, second_phase_bn_trains
 ):
     cfg = get_config("smoke", data=str(dataset_root), epochs=4)
-    calls = []
+    calls, bn_modes = [], []
     real_fit = experiment.fit
 
     def recording_fit(model, train, val, *, recipe, param_groups, **kwargs):
         head = {id(p) for p in get_head(model, cfg.backbone).parameters()}
         trained = {id(p) for g in param_groups for p in g["params"]}
-        set_bn_eval(
-            model.train()
-        )  # as fit does: frozen BatchNorm layers stay in eval mode
+        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        before = {
+            "running": [m.running_mean.clone() for m in bns],
+            "scale": [m.weight.detach().clone() for m in bns],
+        }
+        phase = len(calls)
+
+        def record(module, args):  # BatchNorm's mode in every training step
+            if torch.is_grad_enabled():
+                bn_modes.append((phase, module.training))
+
+        hooks = [m.register_forward_pre_hook(record) for m in bns]
         calls.append(
             {
                 "epochs": recipe.epochs,
                 "lr": recipe.lr,
                 "head_only": trained == head,
                 "all": trained == {id(p) for p in model.parameters()},
-                "frozen_bn": any(
-                    not m.training
-                    for m in model.modules()
-                    if hasattr(m, "running_mean")
-                )
-                and recipe.frozen_bn_eval,
             }
         )
-        return real_fit(
+        history = real_fit(
             model, train, val, recipe=recipe, param_groups=param_groups, **kwargs
         )
+        for h in hooks:
+            h.remove()
+        calls[-1]["running_changed"] = any(
+            not torch.equal(a, m.running_mean) for a, m in zip(before["running"], bns)
+        )
+        calls[-1]["scale_changed"] = any(
+            not torch.equal(a, m.weight) for a, m in zip(before["scale"], bns)
+        )
+        return history
 
     monkeypatch.setattr(experiment, "fit", recording_fit)
-    result = run(cfg, strategy="head_first")
+    result = run(cfg, strategy=strategy)
     head_epochs = round(HEAD_FRACTION * cfg.epochs)
     assert [c["epochs"] for c in calls] == [head_epochs, cfg.epochs - head_epochs]
     assert calls[0]["head_only"] and calls[0]["lr"] == pytest.approx(
         cfg.lr * STRATEGIES["linear"].lr_scale
     )
-    assert calls[0]["frozen_bn"] and not calls[1]["frozen_bn"], (
-        "the backbone's BatchNorm is frozen in phase 1 only"
-    )
+    # Phase 1: the frozen backbone's BatchNorm normalises with ImageNet's statistics.
+    assert {mode for phase, mode in bn_modes if phase == 0} == {False}
+    assert not calls[0]["running_changed"] and not calls[0]["scale_changed"]
+    # Phase 2: every layer trains; BatchNorm in inference mode (the Keras guide), or
+    # with batch statistics again (the variant measured beside it).
+    assert {mode for phase, mode in bn_modes if phase == 1} == {second_phase_bn_trains}
+    assert calls[1]["running_changed"] == second_phase_bn_trains
+    assert calls[1]["scale_changed"], "BatchNorm's scale and shift learn in phase 2"
     assert calls[1]["all"] and calls[1]["lr"] == pytest.approx(
-        recipe_for(cfg, "head_first").lr
+        recipe_for(cfg, strategy).lr
     )
     assert [e.epoch for e in result.history.epochs] == list(range(1, cfg.epochs + 1))
     assert (

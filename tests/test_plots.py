@@ -130,7 +130,8 @@ def test_evaluation_plots_draw_their_data():
         for k in (5, 10)
         for seed, a in ((0, base), (1, base + 0.1))
     ]
-    fig = plot_data_curve(rows)
+    fig = plot_data_curve(rows, val_per_class=20)
+    assert "20 per class for validation" in fig.axes[0].get_xlabel()
     means = [
         line.get_ydata()
         for line in fig.axes[0].lines

@@ -359,20 +359,28 @@ def is_frozen_bn(module: nn.Module) -> bool:
     )
 
 
-def set_bn_eval(model: nn.Module) -> nn.Module:
+def set_bn_eval(model: nn.Module, *, every: bool = False) -> nn.Module:
     """Put every frozen BatchNorm layer (:func:`is_frozen_bn`) in eval mode; call it after ``model.train()``.
 
     Those layers then normalise with their running (ImageNet) statistics and
     leave them unchanged, so a frozen backbone computes the same features in
     training and at test time. The same rule as fastai's ``set_bn_eval``.
+    ``every=True`` does it to every BatchNorm layer, trained or not: their
+    scale and shift still learn, on inputs normalised as at test time (the
+    Keras guide's fine-tuning, which calls the unfrozen base model with
+    ``training=False``).
 
     >>> m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.BatchNorm2d(4))
     >>> _ = m[1].requires_grad_(False)
     >>> [layer.training for layer in set_bn_eval(m.train())]
     [True, False, True]
+    >>> [layer.training for layer in set_bn_eval(m.train(), every=True)]
+    [True, False, False]
     """
     for m in model.modules():
-        if is_frozen_bn(m):
+        if is_frozen_bn(m) or (
+            every and isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ):
             m.eval()
     return model
 

@@ -152,6 +152,7 @@ class Domain:
 # The fields of Config that plan a study rather than set up a run, and the domain of each of their items.
 PLAN_FIELDS = {
     "study_seeds": "seed",
+    "strategy_seeds": "seed",
     "curve_per_class": "train_per_class",
     "curve_seeds": "seed",
 }
@@ -204,6 +205,9 @@ class Config:
     # The plan of the multi-run studies (tlbook.studies): which seeds, and the data-efficiency curve's
     # images per class. Not settings of a run: `study --resume` may extend them.
     study_seeds: tuple[int, ...] = (0, 1, 2)
+    # The strategies study, whose verdicts the book quotes: five runs per strategy resolve gaps of a
+    # point or two (each verdict names the smallest gap its seeds can resolve).
+    strategy_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     curve_per_class: tuple[int, ...] = (5, 10, 25, 50, 100)
     curve_seeds: tuple[int, ...] = (0, 1, 2)
 
@@ -272,6 +276,7 @@ PRESETS: dict[str, Config] = {
         epochs=1,
         batch_size=20,
         study_seeds=(0,),
+        strategy_seeds=(0,),
         curve_per_class=(2, 4),
         curve_seeds=(0, 1),
     ),

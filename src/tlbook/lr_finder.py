@@ -66,7 +66,7 @@ def find_lr(
     )
     model.to(device).to(memory_format=torch.channels_last).train()
     if recipe.frozen_bn_eval:
-        set_bn_eval(model)
+        set_bn_eval(model, every=recipe.bn_eval)
     if param_groups is None:
         trainable = [p for p in model.parameters() if p.requires_grad]
         param_groups = weight_decay_groups(

@@ -543,15 +543,22 @@ def _label_points(
 
 
 def plot_data_curve(
-    rows: Sequence[dict], *, title: str = "", reference: tuple[float, str] | None = None
+    rows: Sequence[dict],
+    *,
+    val_per_class: int,
+    title: str = "",
+    reference: tuple[float, str] | None = None,
 ) -> Figure:
     """Test accuracy against labelled images per class, one line per strategy, mean ± sd over seeds.
 
     ``rows`` are :func:`tlbook.studies.data_curve`'s rows (``strategy``,
     ``per_class``, ``seed``, ``test_accuracy``); each seed is also drawn as a dot,
     and a strategy measured with one seed only is dashed and says so.
-    ``reference = (accuracy, label)`` draws a horizontal line to read the curve
-    against (say, the best the network from scratch reached).
+    ``val_per_class``: the labelled validation images per class every run also
+    used (to choose its epoch); the axis counts them, so "5 per class" never
+    hides the other labels. ``reference = (accuracy, label)`` draws a
+    horizontal line to read the curve against (say, the best the network from
+    scratch reached).
     """
     fig = BookFigure(figsize=(6.5, 4))
     ax = fig.subplots()
@@ -599,7 +606,8 @@ def plot_data_curve(
         [str(k) for k in sorted({r["per_class"] for r in rows})],
     )
     ax.set(
-        xlabel="labelled training images per class (log scale)",
+        xlabel="labelled training images per class (log scale); every run also"
+        f" uses {val_per_class} per class for validation",
         ylabel="test accuracy (%)",
         title=title or "accuracy against labelled data",
     )

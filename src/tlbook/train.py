@@ -115,6 +115,9 @@ class Recipe:
     # BatchNorm layers whose parameters are all frozen normalise with their running statistics while
     # the rest trains (set_bn_eval after every model.train()); False: chapter 4's trap.
     frozen_bn_eval: bool = True
+    # Every BatchNorm layer normalises with its running statistics while training, trained or not (its scale
+    # and shift still learn): the Keras guide's fine-tuning phase (set_bn_eval(every=True)).
+    bn_eval: bool = False
 
     def __post_init__(self) -> None:
         # A misspelt name or an impossible number fails here, not after the data has loaded.
@@ -128,6 +131,11 @@ class Recipe:
             )
         for name in RECIPE_NUMBERS:
             DOMAINS[name].check(name, getattr(self, name))
+        if self.bn_eval and not self.frozen_bn_eval:
+            raise ConfigError(
+                "bn_eval=True puts every BatchNorm layer in eval mode, frozen ones too;"
+                " it contradicts frozen_bn_eval=False"
+            )
 
 
 # The Recipe fields whose ranges tlbook.config.DOMAINS declares.
@@ -487,7 +495,7 @@ def fit(
         t0 = time.perf_counter()
         model.train()
         if recipe.frozen_bn_eval:
-            set_bn_eval(model)
+            set_bn_eval(model, every=recipe.bn_eval)
         loss, accuracy, lr = train_one_epoch(
             net,
             optimizer,
