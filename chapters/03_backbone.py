@@ -185,27 +185,47 @@ for name, spec in BACKBONES.items():
 #
 # Load the pretrained weights (with the 1,000-class ImageNet head still on) and
 # show the network photographs it has never seen, which ship with scikit-image.
-# The preprocessing, input size and normalisation, is the one the weights were
-# trained with (`preprocessing_for`); the class names come from the weights'
-# metadata.
+# The input size and normalisation are the ones the weights were trained with
+# (`preprocessing_for`); the photos are cropped as timm evaluates these weights:
+# the shorter side resized to 256 pixels (bicubic, smoothed), then the central
+# 224 x 224 (timm's `crop_pct` of 0.875), so a non-square photo is cropped, not
+# stretched. The class names come from the weights' metadata.
 
 # %%
+from pathlib import Path
+
 from skimage import data as skdata
+
+from tlbook.images import decode_image
 
 imagenet_model = create_model(cfg.backbone, num_classes=None).eval()
 pre = preprocessing_for(cfg.backbone)
 print(pre)
-photos = {
-    name: torch.from_numpy(getattr(skdata, name)()).permute(2, 0, 1)
-    for name in ["chelsea", "coffee", "astronaut", "rocket"]
-}
+crop_pct = 0.875  # timm's evaluation crop for tf_efficientnet_lite0
+shorter = round(pre.size / crop_pct)  # 256
+edge = (shorter - pre.size) // 2
+photos = {}
+for name, file in [
+    ("chelsea", "chelsea.png"),
+    ("coffee", "coffee.png"),
+    ("astronaut", "astronaut.png"),
+    ("rocket", "rocket.jpg"),
+]:
+    # the centre square, resized to (256, 256, 3) uint8, then its central 224 x 224
+    square = decode_image(Path(skdata.data_dir) / file, storage_size=shorter)
+    photos[name] = torch.from_numpy(
+        square[edge : edge + pre.size, edge : edge + pre.size]
+    ).permute(2, 0, 1)  # (3, 224, 224)
 names = imagenet_categories()
+answers, top_p = {}, {}  # photo -> its five most probable classes, the first's p
 for name, img in photos.items():
     with torch.no_grad():
         probs = imagenet_model(
             preprocess(img[None], size=pre.size, mean=pre.mean, std=pre.std)
         ).softmax(1)[0]
     top = probs.topk(5)
+    answers[name] = [names[i] for i in top.indices.tolist()]
+    top_p[name] = float(top.values[0])
     print(
         f"{name:>10}: "
         + ", ".join(
@@ -214,11 +234,18 @@ for name, img in photos.items():
         )
     )
 
+glue("cat_top", ", ".join(answers["chelsea"][:3]))
+glue("coffee_top", f"{answers['coffee'][0]} ({100 * top_p['coffee']:.0f} %)")
+glue("rocket_top", ", ".join(answers["rocket"][:2]))
+glue("astronaut_top", ", ".join(answers["astronaut"][:2]))
+
 # %% [markdown]
-# The network recognises the cat (three cat breeds share most of the
-# probability), the espresso and the rocket ("missile", "projectile"). ImageNet
-# has no "astronaut" class, so for that photograph it names what it can: a
-# jersey, sports gear. These weights encode a great deal about the visual world,
+# The cat's first three answers are cat breeds ({glue:text}`cat_top`), and the
+# coffee photograph's first answer is {glue:text}`coffee_top`. ImageNet has no
+# "rocket" class: the network's first answers for it are the nearest classes it
+# has ({glue:text}`rocket_top`). It has no "astronaut" class either, and for that
+# photograph the network names what it can ({glue:text}`astronaut_top`). These
+# weights encode a great deal about the visual world,
 # and only about the 1,000 classes they were trained on. Where does that knowledge
 # live? The first layer's filters respond to colours and edges:
 

@@ -264,14 +264,14 @@ print(
 # results of several runs into one McNemar test counts thousands of image results
 # as if each were an independent run; it measures only how noisy the test set is
 # for those fixed models, and it calls gaps that the next seed would not repeat.
-# Chapter 4's strategies study shows the difference on full fine-tuning against
-# head first, then unfreeze:
+# Chapter 4's strategies study shows the difference on layer-wise against
+# two-level discriminative learning rates:
 
 # %%
 from tlbook.studies import compare_strategies, verdict
 
 strategy_rows = load_or_run("strategies", cfg)
-a, b = "finetune", "head_first"
+a, b = "layerwise", "discriminative"
 shared = sorted(
     {r["seed"] for r in strategy_rows if r["strategy"] == a}
     & {r["seed"] for r in strategy_rows if r["strategy"] == b}
@@ -320,13 +320,13 @@ print("over runs (the claim's unit): " + verdict(strategy_rows, a, b))
 # reproduces it.
 
 # %%
-from tlbook.studies import CONVERGED_SCRATCH
+from tlbook.studies import LONG_SCRATCH
 
 curve = load_or_run("curve", cfg)
 sizes = sorted({r["per_class"] for r in curve})
 names = [
     s
-    for s in ("finetune", "scratch", CONVERGED_SCRATCH)
+    for s in ("finetune", "scratch", LONG_SCRATCH)
     if any(r["strategy"] == s for r in curve)
 ]
 print(f"{'per class':>9}" + "".join(f"{s:>20}" for s in names))
@@ -355,6 +355,9 @@ glue(
 glue("curve_scratch_smallest", round(100 * curve_means(curve, "scratch")[sizes[0]], 1))
 glue("curve_largest", sizes[-1])
 glue("curve_match", match or 0)
+glue("curve_val", cfg.val_per_class)  # validation labels per class, in every run
+glue("curve_match_all", (match or 0) + cfg.val_per_class)
+glue("curve_largest_all", sizes[-1] + cfg.val_per_class)
 if match:
     print(
         f"\nfrom scratch with {sizes[-1]} images per class: {best_scratch:.1%}; "
@@ -362,8 +365,8 @@ if match:
     )
 else:
     print("\nfine-tuning never reaches the from-scratch network's best here")
-if CONVERGED_SCRATCH in names:  # the baseline with 4x the epochs, first seed
-    long = {r["per_class"]: r for r in curve if r["strategy"] == CONVERGED_SCRATCH}
+if LONG_SCRATCH in names:  # the baseline with 4x the epochs, first seed
+    long = {r["per_class"]: r for r in curve if r["strategy"] == LONG_SCRATCH}
     seed = next(iter(long.values()))["seed"]
     tuned = {
         r["per_class"]: r["test_accuracy"]
@@ -377,12 +380,12 @@ if CONVERGED_SCRATCH in names:  # the baseline with 4x the epochs, first seed
     glue("curve_long_gap_large", round(100 * gaps[max(gaps)], 1))
     glue("curve_long_gap_min", round(100 * min(gaps.values()), 1))
     print(
-        f"fine-tuned minus {CONVERGED_SCRATCH} (seed {seed}), per class: "
+        f"fine-tuned minus {LONG_SCRATCH} (seed {seed}), per class: "
         + ", ".join(f"{k}: {100 * g:+.1f}" for k, g in sorted(gaps.items()))
     )
 
-# %% tags=["hide-input"] figure={"caption": "Test accuracy against the number of labelled training images per class: fine-tuned from ImageNet versus the same network from scratch at the same budget (mean and standard deviation over seeds; dots are single runs) and from scratch with four times the epochs (first seed, up to 25 per class).", "name": "fig-data-curve", "alt": "Rising curves on a log scale of images per class; the fine-tuned curve lies far above the from-scratch curves at every point; the from-scratch curve with four times the epochs, drawn for the three smallest sets, lies a little above the one at the same budget."}
-plot_data_curve(curve)
+# %% tags=["hide-input"] figure={"caption": "Test accuracy against the number of labelled training images per class (every run also uses 20 labelled validation images per class to choose its epoch): fine-tuned from ImageNet versus the same network from scratch at the same budget (mean and standard deviation over seeds; dots are single runs) and from scratch with four times the epochs (first seed, up to 25 per class).", "name": "fig-data-curve", "alt": "Rising curves on a log scale of images per class; the fine-tuned curve lies far above the from-scratch curves at every point; the from-scratch curve with four times the epochs, drawn for the three smallest sets, lies a little above the one at the same budget."}
+plot_data_curve(curve, val_per_class=cfg.val_per_class)
 
 # %% [markdown]
 # Read the curve at both ends. With {glue:text}`curve_smallest` labelled images
@@ -390,7 +393,11 @@ plot_data_curve(curve)
 # (chance is 10 %), the network from scratch {glue:text}`curve_scratch_smallest:.1f` %.
 # The last line of the printout says how many labels fine-tuning needs to match
 # the network from scratch at {glue:text}`curve_largest` per class:
-# {glue:text}`curve_match` per class. Both curves are still rising at the right
+# {glue:text}`curve_match` per class. These numbers count training images only.
+# Every run also holds out {glue:text}`curve_val` labelled images per class for
+# validation, which choose the epoch whose weights are kept, so counting every
+# label the comparison is {glue:text}`curve_match_all` per class against
+# {glue:text}`curve_largest_all`. Both curves are still rising at the right
 # end: more labels always help, but with transfer each label is worth much more.
 # The standard deviation over seeds, in the table, is the run-to-run noise at
 # each size: it includes *which* images were labelled and which were tested.

@@ -69,7 +69,7 @@ print(
 # parameter-efficient methods try to close is the vertical distance between the
 # linear probe and the strategies that train every layer.
 
-# %% tags=["hide-input"] figure={"caption": "The price of each strategy: test accuracy (mean and standard deviation over seeds) against the number of parameters it trains, on a logarithmic axis; from the strategies study of chapter 4.", "name": "fig-outlook-cost", "alt": "A scatter plot with a label beside each point: the linear probe, and the BatchNorm trap far below it, at about ten thousand trained parameters on the left; full, layer-wise, head-first and discriminative fine-tuning at about three million and partial fine-tuning at slightly fewer, clustered at the top right; from scratch at the same three million, lowest of all, and its run four times longer between it and the cluster."}
+# %% tags=["hide-input"] figure={"caption": "The price of each strategy: test accuracy (mean and standard deviation over seeds) against the number of parameters it trains, on a logarithmic axis; from the strategies study of chapter 4.", "name": "fig-outlook-cost", "alt": "A scatter plot with a label beside each point: the linear probe, and the BatchNorm trap far below it, at about ten thousand trained parameters on the left; full, layer-wise, discriminative and both head-first variants at about three million and partial fine-tuning at slightly fewer, clustered at the top right, with head first (BatchNorm in inference mode) highest of all, near 80 %; from scratch at the same three million, lowest of all, and its run four times longer between it and the cluster."}
 from tlbook.plots import plot_accuracy_cost
 
 trained = {r["strategy"]: r["trainable_parameters"] for r in strategy_rows}
@@ -89,15 +89,19 @@ plot_accuracy_cost(
 # example at all (zero-shot) {cite}`radford2021learning`.
 # {numref}`fig-outlook-labels` reads the curve the other way round: how many
 # labels fine-tuning needs to match the best the network from scratch reached
-# with {glue:text}`outlook_curve_largest` per class.
+# with {glue:text}`outlook_curve_largest` per class. The axis counts training
+# images; every run also uses {glue:text}`outlook_val` labelled validation images
+# per class to choose its epoch.
 
 # %% tags=["hide-input"] figure={"caption": "Fewer labels: the data-efficiency curve of chapter 5 with a horizontal line at the accuracy the network from scratch reached with the most labels; where the fine-tuned curve crosses the line is the number of labels per class it needs for the same accuracy.", "name": "fig-outlook-labels", "alt": "Rising accuracy curves on a log scale of images per class, with a dotted horizontal line at the from-scratch network's best accuracy; the fine-tuned curve is above that line from the smallest number of images per class on, while the from-scratch curve reaches it only at its last point."}
 from tlbook.plots import plot_data_curve
 
 largest = max(r["per_class"] for r in curve)
 glue("outlook_curve_largest", largest)
+glue("outlook_val", cfg.val_per_class)
 plot_data_curve(
     curve,
+    val_per_class=cfg.val_per_class,
     reference=(
         curve_means(curve, "scratch")[largest],
         f"from scratch, {largest} per class",
