@@ -238,6 +238,9 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
         and saved["config"]["preset"] == "smoke"
         and saved.get("complete", True)
     )
+    # The data folder by name: no absolute path of the machine that measured it.
+    assert saved["config"]["data"] == dataset_root.name
+    assert str(dataset_root.parent) not in out.read_text()
     assert (
         "validation"
         in saved["choices"]["lr (finetune, and the other strategies' multiples)"]

@@ -422,7 +422,13 @@ def cmd_study(args: argparse.Namespace) -> int:
     seeds = tuple(range(args.seeds)) if args.seeds else None
     header = {
         "study": args.name,
-        "config": dataclasses.asdict(cfg),
+        # Folders without the machine's layout: a results file travels with the package, and the
+        # builder's absolute paths say nothing to its readers (and would name the machine).
+        "config": {
+            **dataclasses.asdict(cfg),
+            "data": _portable_folder(cfg.data),
+            "cache": _portable_folder(cfg.cache),
+        },
         "architecture": get_spec(cfg.backbone).architecture,
         "preprocessing": dataclasses.asdict(
             preprocessing_for(cfg.backbone, cfg.image_size)
@@ -462,6 +468,21 @@ def cmd_study(args: argparse.Namespace) -> int:
     save(rows, complete=True)
     print(f"wrote {args.out}")
     return 0
+
+
+def _portable_folder(folder: str | None) -> str | None:
+    """A folder as a results file records it: ``~/...`` under the home folder, else its name alone.
+
+    >>> _portable_folder("~/.cache/tlbook"), _portable_folder("/srv/data/cifar10-jpeg")
+    ('~/.cache/tlbook', 'cifar10-jpeg')
+    """
+    if not folder:
+        return None
+    path = Path(folder).expanduser()
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except ValueError:
+        return path.name
 
 
 def _resumable_rows(out: str, header: dict) -> list[dict] | None:
