@@ -84,7 +84,7 @@ def test_study_results_were_made_with_the_current_backbone_and_preprocessing() -
 
     from tlbook.backbones import get_spec, preprocessing_for
 
-    for name in ("sweep", "ladder", "strategies"):
+    for name in ("sweep", "ladder", "strategies", "scratch"):
         saved = _load(name)
         backbone = saved["config"]["backbone"]
         assert saved.get("architecture") == get_spec(backbone).architecture, (

@@ -207,12 +207,15 @@ def test_module_entry_point_runs(dataset_root, tmp_path):
     assert "test accuracy" in proc.stdout and (out / "model.pt").is_file()
 
 
-@pytest.mark.parametrize("name", ["ladder", "strategies", "curve", "sweep", "frontier"])
+@pytest.mark.parametrize(
+    "name", ["ladder", "strategies", "scratch", "curve", "sweep", "frontier"]
+)
 def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
     out = tmp_path / f"{name}.json"
     extra = {
         "curve": ["--sizes", "2", "4", "--seeds", "1"],
         "strategies": ["--seeds", "2"],
+        "scratch": ["--seeds", "2", "--epochs", "1"],
         "frontier": ["--seeds", "2"],
     }.get(name, [])
     assert (
@@ -260,22 +263,35 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
         assert "finetune: chosen on validation: lr" in capsys.readouterr().out
         return
     if name == "ladder":
-        from tlbook.studies import LADDER
+        from tlbook.config import get_config
+        from tlbook.studies import LADDER_SGD_LRS, ladder_rungs
 
-        assert [r["step"] for r in rows] == [step.name for step in LADDER]
+        grid = "+ SGD's rate chosen on validation"
+        names = [n for n, _ in ladder_rungs(get_config("smoke"))]
+        assert [r["step"] for r in rows] == names and grid in names
         assert (
             rows[0]["size"] == 32
             and rows[0]["optimizer"] == "sgd"
             and rows[-1]["optimizer"] == "adamw"
         )
-        # Each training rung changes one thing: optimiser, then rate, then batch size.
         by_step = {r["step"]: r for r in rows}
-        assert by_step["+ AdamW instead of SGD"]["lr"] == rows[0]["lr"]
-        assert (
-            by_step["+ the preset's learning rate"]["batch_size"]
-            == rows[0]["batch_size"]
-        )
-        assert rows[0]["steps"] > 0
+        # The source's evaluation, then model.eval(), then no random test transforms: two rungs.
+        assert [(r["eval_mode"], r["test_augment"]) for r in rows[:3]] == [
+            (False, True),
+            (True, True),
+            (True, False),
+        ]
+        # SGD gets a rate chosen on validation, recorded with every candidate's accuracy, before AdamW.
+        candidates = by_step[grid]["lr_candidates"]
+        assert [float(k) for k in candidates] == list(LADDER_SGD_LRS)
+        best = max(a for a in candidates.values() if a is not None)
+        assert candidates[f"{by_step[grid]['lr']:g}"] == best
+        assert by_step[grid]["optimizer"] == "sgd"
+        # One seed (the smoke preset's), the same test images on every rung.
+        assert {r["seed"] for r in rows} == {0} and len(
+            {len(r["correct"]) for r in rows}
+        ) == 1
+        assert all(r["steps"] > 0 for r in rows)
     elif name == "frontier":
         from tlbook.studies import FRONTIER
 
@@ -287,20 +303,36 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
         assert all(r["seconds"] > 0 and r["machine"] for r in rows)
         assert all((r["epochs"] is None) == (r["method"] == "probe") for r in rows)
         assert "probe, Lite2, 260 px (native):" in capsys.readouterr().out
+    elif name == "scratch":
+        from tlbook.studies import scratch_budget
+
+        # Seed by seed, each schedule shortest first, 1x to 16x the epochs.
+        assert [(r["seed"], r["strategy"], r["epochs"]) for r in rows] == [
+            (seed, label, epochs)
+            for seed in (0, 1)
+            for label, epochs in (
+                ("scratch", 1),
+                ("scratch, 4x epochs", 4),
+                ("scratch, 8x epochs", 8),
+                ("scratch, 16x epochs", 16),
+            )
+        ]
+        budget = scratch_budget(rows)
+        assert budget["seeds"] == [0, 1]
+        assert budget["converged"] == (budget["strategy"] != "scratch, 16x epochs")
+        assert "chosen on validation: scratch" in capsys.readouterr().out
     elif name == "strategies":
         from tlbook.studies import LONG_SCRATCH
         from tlbook.studies import TRAINED_STRATEGIES as STRATEGIES
 
-        n = len(
-            STRATEGIES
-        )  # each strategy, then the BatchNorm trap; scratch at 4x the epochs for seed 0 only
-        assert [r["seed"] for r in rows] == [0] * (n + 2) + [1] * (n + 1)
+        # Each strategy, then the BatchNorm trap, per seed; last, scratch at 4x the epochs (seed 0).
+        n = len(STRATEGIES)
+        assert [r["seed"] for r in rows] == [0] * (n + 1) + [1] * (n + 1) + [0]
         assert [r["strategy"] for r in rows[:n]] == list(STRATEGIES)
         assert rows[n]["strategy"].startswith("linear, BatchNorm not frozen")
-        assert rows[n + 1]["strategy"] == LONG_SCRATCH == "scratch, 4x epochs"
+        assert rows[-1]["strategy"] == LONG_SCRATCH == "scratch, 4x epochs"
         assert (
-            rows[n + 1]["epochs"]
-            == 4 * rows[list(STRATEGIES).index("scratch")]["epochs"]
+            rows[-1]["epochs"] == 4 * rows[list(STRATEGIES).index("scratch")]["epochs"]
         )
         assert all(
             len(r["correct"]) == 12 and set(r["correct"]) <= {"0", "1"} for r in rows
@@ -323,7 +355,9 @@ def test_chapters_load_saved_studies_or_compute(dataset_root, tmp_path, capsys):
     rows = [
         {
             "step": "x",
+            "seed": 0,
             "test_accuracy": 0.5,
+            "correct": "10",
             "size": 32,
             "optimizer": "sgd",
             "lr": 0.001,

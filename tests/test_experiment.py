@@ -136,3 +136,45 @@ def test_head_first_trains_the_head_then_everything_within_the_budget(
     assert (
         result.history.best_epoch > head_epochs
     )  # the weights kept are the second phase's
+
+
+@pytest.mark.parametrize(
+    "strategy, bn_trains", [("finetune", True), ("finetune_bn_eval", False)]
+)
+def test_full_finetuning_with_batchnorm_in_inference_mode_from_the_first_step(
+    dataset_root, monkeypatch, strategy, bn_trains
+):
+    # One phase, every parameter trains; only BatchNorm's mode (and so its running statistics) differs.
+    cfg = get_config("smoke", data=str(dataset_root), epochs=2)
+    modes = []
+
+    def record(module, args):
+        if torch.is_grad_enabled():
+            modes.append(module.training)
+
+    real_fit = experiment.fit
+    seen = {}
+
+    def recording_fit(model, train, val, *, recipe, param_groups, **kwargs):
+        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+        seen["running"] = [m.running_mean.clone() for m in bns]
+        seen["bns"] = bns
+        seen["all"] = {id(p) for g in param_groups for p in g["params"]} == {
+            id(p) for p in model.parameters()
+        }
+        hooks = [m.register_forward_pre_hook(record) for m in bns]
+        try:
+            return real_fit(
+                model, train, val, recipe=recipe, param_groups=param_groups, **kwargs
+            )
+        finally:
+            for h in hooks:
+                h.remove()
+
+    monkeypatch.setattr(experiment, "fit", recording_fit)
+    run(cfg, strategy=strategy)
+    assert seen["all"] and set(modes) == {bn_trains}
+    changed = any(
+        not torch.equal(a, m.running_mean) for a, m in zip(seen["running"], seen["bns"])
+    )
+    assert changed == bn_trains

@@ -443,9 +443,21 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     common: dict[str, Any] = dict(previous=previous, on_row=save, verbose=True)
     if args.name == "ladder":
-        rows = studies.ladder(cfg, verbose=True)
+        rows = studies.ladder(cfg, seeds=seeds, **common)
     elif args.name == "strategies":
         rows = studies.strategies(cfg, seeds=seeds, **common)
+    elif args.name == "scratch":
+        rows = studies.scratch_schedules(cfg, seeds=seeds, **common)
+        budget = studies.scratch_budget(rows)
+        print(
+            f"chosen on validation: {budget['strategy']} ({budget['val_accuracy']:.1%}, mean of seeds "
+            f"{budget['seeds']}); "
+            + (
+                "a longer schedule did not help"
+                if budget["converged"]
+                else "the longest schedule won: not shown to be converged"
+            )
+        )
     elif args.name == "sweep":
         rows = studies.sweep(cfg, seeds=seeds, **common)
         for name in dict.fromkeys(r["strategy"] for r in rows):

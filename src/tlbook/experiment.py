@@ -110,6 +110,15 @@ STRATEGIES: dict[str, Strategy] = {
             description="fine-tune every layer at one learning rate",
         ),
         Strategy(
+            "finetune_bn_eval",
+            True,
+            None,
+            lr_scale=0.5,
+            bn_eval=True,
+            description="fine-tune every layer at one learning rate with BatchNorm in inference mode "
+            "from the start (head first without its head phase)",
+        ),
+        Strategy(
             "discriminative",
             True,
             None,

@@ -164,7 +164,9 @@ STUDY_ROWS: dict[str, Any] = {
     "ladder": Fields(
         required={
             "step": Text(),
+            "seed": Whole(),
             "test_accuracy": ACCURACY,
+            "correct": Text(alphabet="01"),
             "size": Whole(1),
             "optimizer": Text(),
             "lr": Number(0),
@@ -172,9 +174,16 @@ STUDY_ROWS: dict[str, Any] = {
             "steps": Whole(1),
             "seconds": SECONDS,
         },
-        optional={"retrained": Flag()},
+        optional={
+            "retrained": Flag(),
+            "eval_mode": Flag(),
+            "test_augment": Flag(),
+            "lr_candidates": MapOf(Maybe(ACCURACY)),
+        },
     ),
 }
+# The scratch study's rows are strategies rows (the same runs, other schedules): they pair with them.
+STUDY_ROWS["scratch"] = STUDY_ROWS["strategies"]
 
 # A checkpoint's payload besides its tensors (tlbook.checkpoints.save_checkpoint); the state dict is checked
 # by torch when it is loaded into the network.
