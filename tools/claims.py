@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "src" / "tlbook" / "results"
 FILES = ("README.md", "book/reproduce.md", "book/benchmarks.md", "book/instructors.md")
 BOOK = ROOT / "book"
-STUDIES = ("sweep", "ladder", "strategies", "curve", "frontier")
+STUDIES = ("sweep", "ladder", "strategies", "scratch", "curve", "frontier")
 REGION = re.compile(
     r"(<!-- claim:(?P<name>[a-z0-9-]+) -->)(?P<body>.*?)(<!-- /claim:(?P=name) -->)",
     re.S,
@@ -39,12 +39,14 @@ from build_notebooks import busy, duration  # noqa: E402 - tools/ is not a packa
 from tlbook.studies import (  # noqa: E402 - from this checkout's src/, put on the path above
     LONG_SCRATCH,
     LONG_SCRATCH_EPOCHS_SCALE,
+    STRATEGY_COMPARISONS,
     chosen_by_validation,
     compare_strategies,
     curve_means,
     frontier_goals,
     frontier_summary,
     images_needed,
+    ladder_verdicts,
     strategy_summary,
     verdict,
 )  # noqa: E402
@@ -99,9 +101,13 @@ def _long_scratch(rows: list[dict]) -> str | None:
 
 def ladder_line() -> str:
     rows = _rows("ladder")
+    m = strategy_summary(rows, key="step")
+    names = list(m)
+    steps = {r["step"]: r["steps"] for r in rows}
     return (
-        f"{pct(rows[0]['test_accuracy'])} (source recipe, {rows[0]['steps']} optimiser steps) to "
-        f"{pct(rows[-1]['test_accuracy'])} (book recipe, {rows[-1]['steps']} steps); one change per rung"
+        f"{pct(m[names[0]]['mean'])} (source recipe, {steps[names[0]]} optimiser steps) to "
+        f"{pct(m[names[-1]]['mean'])} (book recipe, {steps[names[-1]]} steps), "
+        f"{_seeds(m[names[0]]['seeds'])}; one change per rung, each tested over seeds"
     )
 
 
@@ -112,6 +118,7 @@ def strategies_line() -> str:
     seeds = s["finetune"]["seeds"]
     named = {
         "finetune": "full",
+        "finetune_bn_eval": "full with BatchNorm in inference mode",
         "partial": "partial",
         "discriminative": "discriminative",
         "layerwise": "layer-wise",
@@ -196,25 +203,8 @@ def strategies_table() -> str:
 
 def paired_table() -> str:
     rows = _rows("strategies")
-    trap = next(r["strategy"] for r in rows if "trap" in r["strategy"])
     names = {r["strategy"] for r in rows}
-    pairs = [
-        (a, b)
-        for a, b in (
-            ("finetune", "partial"),
-            ("finetune", "discriminative"),
-            ("finetune", "head_first"),
-            ("finetune", "layerwise"),
-            ("layerwise", "discriminative"),
-            ("head_first", "head_first_bn_train"),
-            ("finetune", "head_first_bn_train"),
-            ("partial", "linear"),
-            ("linear", "scratch"),
-            ("linear", trap),
-            ("finetune", "scratch"),
-        )
-        if a in names and b in names
-    ]
+    pairs = [(a, b) for a, b in STRATEGY_COMPARISONS if a in names and b in names]
     conv = _long_scratch(rows)
     if conv:
         pairs.append(("finetune", conv))
@@ -329,18 +319,20 @@ def curve_table() -> str:
 
 def ladder_table() -> str:
     rows = _rows("ladder")
+    m = strategy_summary(rows, key="step")
+    said = ladder_verdicts(rows)
+    steps = {r["step"]: r["steps"] for r in rows}
     lines = [
-        "| rung | test accuracy | gain | optimiser steps |",
-        "| --- | ---: | ---: | ---: |",
+        "| rung | test accuracy (mean) | gain | optimiser steps | against the rung above, over seeds |",
+        "| --- | ---: | ---: | ---: | --- |",
     ]
-    for prev, r in zip([None] + rows[:-1], rows):
+    names = list(m)
+    for prev, name in zip([None] + names[:-1], names):
         gain = (
-            ""
-            if prev is None
-            else f"{100 * (r['test_accuracy'] - prev['test_accuracy']):+.1f}"
+            "" if prev is None else f"{100 * (m[name]['mean'] - m[prev]['mean']):+.1f}"
         )
         lines.append(
-            f"| {r['step']} | {pct(r['test_accuracy'])} | {gain} | {r['steps']} |"
+            f"| {name} | {pct(m[name]['mean'])} | {gain} | {steps[name]} | {said.get(name, '')} |"
         )
     return "\n".join(lines)
 
@@ -545,7 +537,7 @@ def book_runtime() -> str:
 def study_time(name: str) -> str:
     """A study's runs' recorded wall times, added up (a study saves each run's seconds)."""
     rows = _rows(name)
-    return f"{duration(sum(r['seconds'] for r in rows))} ({len(rows)} runs)"
+    return f"{duration(sum(r['seconds'] for r in rows))} ({len(rows)} runs){_incomplete_note(name)}"
 
 
 CLAIMS: dict[str, Callable[[], str]] = {
