@@ -1044,6 +1044,15 @@ FRONTIER: tuple[FrontierRecipe, ...] = (
         112,
         "finetune",
     ),
+    FrontierRecipe(
+        "head_first, Lite0, 112 px", "efficientnet_lite0", 112, "head_first"
+    ),
+    FrontierRecipe(
+        "finetune_bn_eval, Lite0, 112 px",
+        "efficientnet_lite0",
+        112,
+        "finetune_bn_eval",
+    ),
 )
 # Issue 29's goals for 100 images per class on 2 CPU cores: (test accuracy, seconds of training).
 FRONTIER_GOALS: tuple[tuple[float, float], ...] = ((0.78, 30.0), (0.85, 180.0))
