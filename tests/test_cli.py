@@ -306,20 +306,23 @@ def test_studies_write_their_rows(dataset_root, tmp_path, name, capsys):
     elif name == "scratch":
         from tlbook.studies import scratch_budget
 
-        # Seed by seed, each schedule shortest first, 1x to 16x the epochs.
-        assert [(r["seed"], r["strategy"], r["epochs"]) for r in rows] == [
-            (seed, label, epochs)
-            for seed in (0, 1)
+        # Schedule by schedule, shortest first (1x, 4x, 8x, 16x the epochs), every seed each time,
+        # until a longer schedule loses on validation.
+        names = list(dict.fromkeys(r["strategy"] for r in rows))
+        assert [(r["strategy"], r["seed"], r["epochs"]) for r in rows] == [
+            (label, seed, epochs)
             for label, epochs in (
                 ("scratch", 1),
                 ("scratch, 4x epochs", 4),
                 ("scratch, 8x epochs", 8),
                 ("scratch, 16x epochs", 16),
-            )
+            )[: len(names)]
+            for seed in (0, 1)
         ]
         budget = scratch_budget(rows)
-        assert budget["seeds"] == [0, 1]
-        assert budget["converged"] == (budget["strategy"] != "scratch, 16x epochs")
+        assert budget["seeds"] == [0, 1] and len(names) >= 2
+        assert budget["converged"] == (budget["strategy"] != names[-1])
+        assert budget["converged"] or len(names) == 4
         assert "chosen on validation: scratch" in capsys.readouterr().out
     elif name == "strategies":
         from tlbook.studies import LONG_SCRATCH

@@ -532,18 +532,32 @@ def scratch_schedules(
     keeps its best validation epoch; :func:`scratch_budget` chooses the
     schedule on validation and says whether the longest still helped. Rows
     are those of :func:`strategies` (same images per seed, so they pair with
-    its rows); ``seeds`` defaults to the preset's ``study_seeds``. Seed by
-    seed, shortest first: an interrupted study has whole seeds.
+    its rows); ``seeds`` defaults to the preset's ``study_seeds``. Schedule by
+    schedule, shortest first, every seed before the next schedule; a longer
+    schedule runs only while the longest so far still wins on validation
+    (once a longer one has lost, the budget is converged and nothing longer
+    can change that choice). An interrupted study has whole schedules first.
     """
     seeds = seeds or cfg.study_seeds
-    plan = [
-        (seed, long_scratch_label(k), dict(strategy="scratch"), k)
-        for seed in seeds
-        for k in SCRATCH_SCALES
-    ]
-    return _run_plan(
-        cfg, plan, _done(previous, "strategy", "seed"), on_row=on_row, verbose=verbose
-    )
+    done = _done(previous, "strategy", "seed")
+    rows: list[dict[str, Any]] = []
+    for k in SCRATCH_SCALES:
+        if k != SCRATCH_SCALES[0] and scratch_budget(rows)["converged"]:
+            break
+        plan = [
+            (seed, long_scratch_label(k), dict(strategy="scratch"), k) for seed in seeds
+        ]
+        earlier = list(rows)
+        rows = earlier + _run_plan(
+            cfg,
+            plan,
+            done,
+            on_row=(lambda new, earlier=earlier: on_row(earlier + new))
+            if on_row
+            else None,
+            verbose=verbose,
+        )
+    return rows
 
 
 # The comparisons the book makes between strategies (A, B): chapter 4 and the reproduce page print the
