@@ -1,7 +1,8 @@
 # tlbook's one entry point. Each target sets up .venv itself on a fresh machine.
 #
-#   make book       build the rendered book into _build/html   (the main job)
-#   make pdf        the whole book as one PDF, _build/pdf/tlbook.pdf (headless Chromium; no LaTeX)
+#   make book       build the rendered book into _build/html, its Chinese edition into _build/html/zh_CN
+#   make pdf        each edition as one PDF, _build/pdf/tlbook.pdf and tlbook-zh_CN.pdf (headless Chromium)
+#   make translations  after changing English text: refresh locale/zh_CN/LC_MESSAGES/*.po (see README)
 #   make test       run every test, stopping at the first stage that fails: make lint (seconds),
 #                   the fast tier (make unit), the slow tier with the notebooks under nbval,
 #                   then the book in headless Chromium (make browser-test)
@@ -20,7 +21,7 @@ STAMP  := $(VENV)/.tlbook-installed
 # outputs of cells tagged nbval-check-output.
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with .ci/nbval-sanitize.cfg
 
-.PHONY: setup book pdf test lint unit slow notebooks timings browser-test browser-deps grader-deps reproduce benchmark clean
+.PHONY: setup book translations pdf test lint unit slow notebooks timings browser-test browser-deps grader-deps reproduce benchmark clean
 
 $(STAMP): pyproject.toml .ci/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,12 @@ setup: $(STAMP)
 book: $(STAMP)
 	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python tools/editions.py html
+
+# The messages of the English book into the catalogues: new ones untranslated, changed ones fuzzy (with the
+# old translation as a draft); it lists what is left to translate. Then edit the .po files.
+translations: $(STAMP)
+	$(BIN)/python tools/editions.py update
 
 test: $(STAMP)
 	$(MAKE) lint
@@ -61,6 +68,8 @@ pdf: $(STAMP) browser-deps
 	rm -rf _build/singlehtml _build/pdf
 	$(BIN)/jupyter-book build . --builder singlehtml -n --keep-going
 	$(BIN)/python tools/print_pdf.py
+	$(BIN)/python tools/editions.py singlehtml
+	$(BIN)/python tools/print_pdf.py --site _build/zh_CN/singlehtml --out _build/pdf/tlbook-zh_CN.pdf
 
 # Every chapter re-executed in the cpu preset, one after another in fresh kernels, each one's wall time
 # recorded in its notebook; the opening boxes, README and instructors' page quote those records. Run it on
@@ -81,12 +90,14 @@ browser-test: book pdf browser-deps
 	$(BIN)/python -m pytest -q tests/browser
 
 browser-deps:
-	@if command -v chromium >/dev/null && test -f /usr/share/javascript/mathjax/MathJax.js; then :; \
+	@if command -v chromium >/dev/null && test -f /usr/share/javascript/mathjax/MathJax.js && \
+	    fc-list :lang=zh | grep -q .; then :; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian's chromium and libjs-mathjax for the browser test"; \
-	    apt-get install -y --no-install-recommends chromium libjs-mathjax >/dev/null 2>&1 || \
-	    (apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium libjs-mathjax >/dev/null); \
-	else echo "browser test: install Debian's chromium and libjs-mathjax (apt-get) to run it"; fi
+	    echo "installing Debian's chromium, libjs-mathjax and fonts-noto-cjk for the browser test and the PDFs"; \
+	    apt-get install -y --no-install-recommends chromium libjs-mathjax fonts-noto-cjk >/dev/null 2>&1 || \
+	    (apt-get update >/dev/null && \
+	     apt-get install -y --no-install-recommends chromium libjs-mathjax fonts-noto-cjk >/dev/null); \
+	else echo "browser test: install Debian's chromium, libjs-mathjax and fonts-noto-cjk (apt-get) to run it"; fi
 
 # The grader runs each submission under bubblewrap (tlbook.sandbox); it refuses to grade without it.
 grader-deps:

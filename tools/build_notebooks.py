@@ -57,16 +57,16 @@ from tlbook.exercises import EXERCISES as EXERCISES_BY_ID
 from tlbook.exercises import Written
 from tlbook.files import atomic_path
 
+# The runtime box's text, shared with the book's Sphinx extension (which quotes it in each edition's language).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "_ext"))
+from runtime_box import RUNTIME, busy, duration, runtime_text  # noqa: E402,F401 - _ext is not a package
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "chapters"
 BOOK = ROOT / "book"
 EXERCISES = ROOT / "exercises"  # student handouts: not part of the book, not executed
 SOLUTION = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?: stub: (?P<stub>.*))?$")
 END_SOLUTION = re.compile(r"^\s*# END SOLUTION\s*$")
-RUNTIME = re.compile(r"(<!-- runtime -->)(.*?)(<!-- /runtime -->)", re.S)
-# Other processes' CPU time during a timed run, as a share of its wall time, above which the time is
-# not the notebook's alone (a tenth of one core: more than the background of an idle machine).
-BUSY_SHARE = 0.1
 
 
 def repository_url() -> str:
@@ -221,38 +221,6 @@ def execution_record(
         "date": time.strftime("%Y-%m-%d"),
         "other_cpu_seconds": other,
     }
-
-
-def busy(execution: dict) -> bool:
-    """Whether other processes used more than BUSY_SHARE of a core during the run (unknown: not busy)."""
-    other = execution.get("other_cpu_seconds")
-    return other is not None and other > BUSY_SHARE * execution["seconds"]
-
-
-def duration(seconds: float) -> str:
-    """A wall time as a reader plans with it: "under 1 minute", "about 3 minutes", "about 2.5 hours"."""
-    if seconds < 60:
-        return "under 1 minute"
-    if seconds >= 2 * 3600:
-        return f"about {seconds / 3600:.1f} hours"
-    n = round(seconds / 60)
-    return f"about {n} minute{'s' if n != 1 else ''}"
-
-
-def runtime_text(execution: dict | None) -> str:
-    """The opening box's runtime, from the notebook's own record of its execution."""
-    if not execution:
-        return "not yet timed (run make timings)"
-    note = (
-        f"; other processes used {execution['other_cpu_seconds']:.0f} CPU seconds meanwhile, "
-        "so it is an upper bound"
-        if busy(execution)
-        else ""
-    )
-    return (
-        f"{duration(execution['seconds'])} ({execution['seconds']:.0f} s in the `{execution['preset']}` "
-        f"preset, a fresh kernel, measured on {execution['machine']}, {execution['date']}{note})"
-    )
 
 
 def quote_runtime(cells: list[nbformat.NotebookNode], execution: dict | None) -> None:

@@ -14,6 +14,12 @@ is opened in headless Chromium (Debian's ``chromium``). For each page:
 * figures are numbered, and the bibliography lists every entry of references.bib;
 * a chapter's ``.ipynb`` button downloads a valid, executed notebook;
 * a screenshot is saved to ``_build/screenshots/`` (look at them).
+
+The Chinese edition (``_build/html/zh_CN/``) is opened the same way, page by
+page; in addition every page links to the same page in the other edition,
+each Chinese page has its English page's figures, code cells and glued
+numbers, and Chinese text is drawn by a real font (distinct glyphs), not by
+the boxes a browser draws for characters no font has.
 """
 
 from __future__ import annotations
@@ -50,11 +56,15 @@ if (
     raise RuntimeError("the browser test cannot run: " + "; ".join(_MISSING))
 pytestmark = pytest.mark.skipif(bool(_MISSING), reason="; ".join(_MISSING))
 
+ZH = "zh_CN/"  # where the Chinese edition sits inside the English site (tools/editions.py)
 PAGES = sorted(
-    p.relative_to(HTML).as_posix()
+    page
     for p in HTML.rglob("*.html")
-    if not p.relative_to(HTML).as_posix().startswith(("_", "genindex", "search"))
+    if not (page := p.relative_to(HTML).as_posix())
+    .removeprefix(ZH)
+    .startswith(("_", "genindex", "search"))
 )
+CHINESE = [p for p in PAGES if p.startswith(ZH)]
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +80,10 @@ chromium = local_site.chromium
 
 def test_there_are_pages():
     assert "index.html" in PAGES and any(p.startswith("book/0") for p in PAGES)
+    english = {p for p in PAGES if p.startswith("book/")}
+    assert english and {p.removeprefix(ZH) for p in CHINESE} >= english, (
+        "every English page has a Chinese edition"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -127,9 +141,9 @@ def test_page_renders(site, page):
         )
 
     if "<figure" in source:
-        assert re.search(r'<span class="caption-number">Fig\. \d+ </span>', dom), (
-            f"{page}: figures are not numbered"
-        )
+        assert re.search(
+            r'<span class="caption-number">(Fig\.|图) ?\d+ ?</span>', dom
+        ), f"{page}: figures are not numbered"
 
     shot = SHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")
     chromium(f"--screenshot={shot}", "--window-size=1280,2400", url)
@@ -166,3 +180,81 @@ def test_notebook_download_saves_a_notebook(site, page):
         assert any(
             cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"
         ), "executed"
+
+
+EDITION_LINK = re.compile(r'<nav class="tlbook-editions"[^>]*>(.*?)</nav>', re.S)
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if p.removeprefix(ZH).startswith("book/")]
+)
+def test_each_page_links_to_itself_in_the_other_edition(page):
+    nav = EDITION_LINK.search((HTML / page).read_text(encoding="utf-8"))
+    assert nav, f"{page}: no link to the other edition"
+    (href,) = re.findall(r'href="([^"]+)"', nav[1])
+    target = (HTML / page).parent.joinpath(href).resolve()
+    other = page.removeprefix(ZH) if page.startswith(ZH) else ZH + page
+    assert target == (HTML / other).resolve() and target.exists(), f"{page} -> {href}"
+    back = EDITION_LINK.search(target.read_text(encoding="utf-8"))
+    (back_href,) = re.findall(r'href="([^"]+)"', back[1])
+    assert target.parent.joinpath(back_href).resolve() == (HTML / page).resolve()
+
+
+def _content(html: str) -> dict[str, list[str]]:
+    """What must be the same in both editions of a page: figures, code, glued numbers."""
+    article = html[html.find("<article") : html.rfind("</article>")]
+    return {
+        "figures": re.findall(r'<img[^>]+src="[^"]*?([^"/]+)"', article),
+        "code cells": re.findall(r'<div class="cell[ "]', article),
+        "code": re.findall(r"<pre>(.*?)</pre>", article, flags=re.S),
+        # a glued value without words (a number) is printed as it is in both editions, where the
+        # sentence puts it (word order differs between the languages)
+        "glued numbers": sorted(
+            v
+            for v in re.findall(r'<span class="pasted-text">([^<]*)</span>', article)
+            if not re.search(r"[^\W\d_]{2}", v)
+        ),
+    }
+
+
+@pytest.mark.parametrize("page", CHINESE)
+def test_a_chinese_page_has_its_english_pages_figures_code_and_numbers(page):
+    source = (HTML / page).read_text(encoding="utf-8")
+    if "<article" not in source:  # a redirect, as in the English site
+        assert source == (HTML / page.removeprefix(ZH)).read_text(encoding="utf-8")
+        return
+    english = _content((HTML / page.removeprefix(ZH)).read_text(encoding="utf-8"))
+    chinese = _content(source)
+    for what in english:
+        assert chinese[what] == english[what], (
+            f"{page}: its {what} differ from the English page's"
+        )
+    assert re.search("[\u4e00-\u9fff]", (HTML / page).read_text(encoding="utf-8"))
+
+
+GLYPHS = "迁移学习预训练模型微调数据增强交叉熵"
+
+
+def test_chinese_text_is_drawn_with_real_glyphs(site, tmp_path):
+    """Each character in its own cell: with no CJK font they would all be the same box (or nothing)."""
+    cells = "".join(f'<div class="c">{ch}</div>' for ch in GLYPHS)
+    page = tmp_path / "glyphs.html"
+    page.write_text(
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><style>body{margin:0;background:#fff}'
+        ".c{float:left;width:64px;height:64px;font:48px/64px sans-serif;text-align:center;color:#000}"
+        f"</style><body>{cells}</body></html>",
+        encoding="utf-8",
+    )
+    shot = SHOTS / "zh_CN__glyphs.png"
+    chromium(
+        f"--screenshot={shot}", f"--window-size={64 * len(GLYPHS)},64", page.as_uri()
+    )
+    image = Image.open(shot).convert("L")
+    crops = [
+        image.crop((64 * i, 0, 64 * i + 64, 64)).tobytes() for i in range(len(GLYPHS))
+    ]
+    inked = [sum(255 - b for b in c) for c in crops]
+    assert min(inked) > 64 * 255, "a character was drawn as nothing"
+    assert len(set(crops)) == len(GLYPHS), (
+        "characters were drawn as identical boxes: no CJK font (Debian: fonts-noto-cjk)"
+    )
