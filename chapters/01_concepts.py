@@ -8,8 +8,8 @@
 # work: the same network trained on a few hundred CIFAR-10 images, once from
 # ImageNet weights and once from scratch.
 #
-# **Runtime**: <!-- runtime --><!-- /runtime -->: four training runs, one of them
-# fifty epochs long.
+# **Runtime**: <!-- runtime --><!-- /runtime -->: three training runs, the longest
+# {glue:text}`demo_scratch_long_epochs` epochs, and the short runs of exercise 1.2.
 # On a GPU the training takes seconds, and installing the package and loading
 # the data and weights take most of the time (not timed: this project has had
 # no GPU to measure on).

@@ -110,8 +110,8 @@ print("same gradient?", torch.allclose(z_bce.grad, z_auto.grad * len(y), atol=1e
 # ### Label smoothing and the starting point
 #
 # **Label smoothing** {cite}`szegedy2016rethinking` replaces the one-hot target
-# by a mixture with the uniform distribution, $t = (1-\varepsilon)\,\mathrm{onehot}(y)
-# + \varepsilon/K$, so the loss becomes $-\sum_k t_k \log p_k$ and its gradient
+# by a mixture with the uniform distribution,
+# $t = (1-\varepsilon)\,\mathrm{onehot}(y) + \varepsilon/K$, so the loss becomes $-\sum_k t_k \log p_k$ and its gradient
 # $p - t$. The network is no longer rewarded for pushing one logit to infinity,
 # which tends to improve calibration (chapter 5). The book uses $\varepsilon = 0.1$.
 #
