@@ -547,17 +547,18 @@ def scratch_schedules(
         plan = [
             (seed, long_scratch_label(k), dict(strategy="scratch"), k) for seed in seeds
         ]
-        earlier = list(rows)
-        rows = earlier + _run_plan(
-            cfg,
-            plan,
-            done,
-            on_row=(lambda new, earlier=earlier: on_row(earlier + new))
-            if on_row
-            else None,
-            verbose=verbose,
+        rows = rows + _run_plan(
+            cfg, plan, done, on_row=_after(rows, on_row), verbose=verbose
         )
     return rows
+
+
+def _after(earlier: list[dict[str, Any]], on_row: OnRow | None) -> OnRow | None:
+    """``on_row`` for a later part of a study: it hands over the ``earlier`` rows too (all rows so far)."""
+    if on_row is None:
+        return None
+    saved = on_row
+    return lambda new: saved(earlier + new)
 
 
 # The comparisons the book makes between strategies (A, B): chapter 4 and the reproduce page print the
