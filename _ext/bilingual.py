@@ -41,7 +41,7 @@ MARKUP = re.compile(
 
 
 def has_words(text: str) -> bool:
-    """Whether ``text`` holds a word outside its markup: only then is it a message to translate.
+    r"""Whether ``text`` holds a word outside its markup: only then is it a message to translate.
 
     >>> has_words("73.8 %"), has_words("`tlbook.augment`"), has_words("$\\begin{pmatrix}1&0\\end{pmatrix}$")
     (False, False, False)
@@ -159,7 +159,7 @@ def setup(app):
 # Markdown in a document of its own, which lacks the notebook's renderer, so every {glue:text} role in
 # a translation would fail ("No key ... found in glue data"). The notebook's renderer, kept from the
 # page's own parse, is handed to that document: a translation then pastes the same glued value as the
-# English page.
+# English page, or, for a sentence glued in several languages, the one in the edition's language.
 _RENDERER = "tlbook_nb_renderer"
 
 
@@ -192,11 +192,25 @@ def _keep_notebook_renderers() -> None:
         renderer = env.temp_data.get(_RENDERER) if env is not None else None
         if renderer is None:
             return original_parse(self, inputstring, document)
+        # A sentence glued in the edition's language (tlbook.plots.glue_sentence: name__zh_CN) is
+        # pasted where the text names the sentence.
+        client = renderer.renderer.nb_client
+        glued = client._glue_data
+        suffix = f"__{env.config.language}"
+        client._glue_data = {
+            **glued,
+            **{
+                k.removesuffix(suffix): v
+                for k, v in glued.items()
+                if k.endswith(suffix)
+            },
+        }
         document.attributes["nb_renderer"] = renderer
         try:
             return original_parse(self, inputstring, document)
         finally:
             document.attributes.pop("nb_renderer", None)
+            client._glue_data = glued
 
     parse._tlbook = True  # type: ignore[attr-defined]
     nb.load_renderer, nb.Parser.parse = load_renderer, parse

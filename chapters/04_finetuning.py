@@ -142,7 +142,8 @@ pre = preprocessing_for(cfg.backbone, cfg.image_size)
 torch.manual_seed(cfg.seed)  # the new head's random weights, the same on every run
 model = create_model(cfg.backbone, num_classes=10).eval()
 from tlbook.data import stratified_indices
-from tlbook.plots import glue
+from tlbook.config import LANGUAGES
+from tlbook.plots import glue, glue_sentence
 
 # Ten images of each class (the training images come sorted by class:
 # the first 100 are all one class).
@@ -452,7 +453,7 @@ print(
         for lr, a in grid["lr_candidates"].items()
     )
 )
-said = ladder_verdicts(ladder_rows)
+said = {lang: ladder_verdicts(ladder_rows, language=lang) for lang in LANGUAGES}
 for key, fragment in (
     ("eval", "model.eval()"),
     ("tta", "no random transforms"),
@@ -473,7 +474,7 @@ for key, fragment in (
         f"ladder_{key}_gain",
         round(100 * (ladder[rung]["mean"] - ladder[before]["mean"]), 1),
     )
-    glue(f"ladder_{key}_verdict", said[rung])
+    glue_sentence(f"ladder_{key}_verdict", lambda lang, rung=rung: said[lang][rung])
 glue("ladder_seeds", seeds)
 glue("ladder_source", round(100 * ladder[names[0]]["mean"], 1))
 glue("ladder_book", round(100 * ladder[names[-1]]["mean"], 1))
@@ -600,8 +601,10 @@ trap = next(name for name in summary if "trap" in name)
 print("\npaired comparisons over seeds (the unit is the training run):")
 for a, b in STRATEGY_COMPARISONS:
     if a in summary and b in summary and all("correct" in r for r in rows):
-        sentence = verdict(rows, a, b)
-        glue(re.sub(r"\W+", "_", f"verdict_{a}_{b}").strip("_"), sentence)
+        sentence = glue_sentence(
+            re.sub(r"\W+", "_", f"verdict_{a}_{b}").strip("_"),
+            lambda lang, a=a, b=b: verdict(rows, a, b, language=lang),
+        )
         print("  " + sentence)
 # The baseline with 4x the epochs (first seed): short of data, or only of compute?
 if LONG_SCRATCH in summary:
@@ -830,8 +833,9 @@ for name, m in recipes.items():
     print(f"{name:<44}{mean:>15.1f}%{sd:>6.1f}{m['seconds']:>9.0f}")
 machines = sorted({r["machine"] for r in front})
 print(f"seeds {sorted({r['seed'] for r in front})}, measured on {'; '.join(machines)}")
-for i, sentence in enumerate(frontier_goals(front)):
-    glue(f"frontier_goal_{i}", sentence)
+goals = {lang: frontier_goals(front, language=lang) for lang in LANGUAGES}
+for i, sentence in enumerate(goals["en"]):
+    glue_sentence(f"frontier_goal_{i}", lambda lang, i=i: goals[lang][i])
     print(sentence)
 # The cpu preset's recipe, and the most accurate one within the first goal's time.
 preset = recipes[next(name for name in recipes if "cpu preset" in name)]

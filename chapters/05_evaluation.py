@@ -53,6 +53,7 @@ from tlbook.evaluation import (
 from tlbook.experiment import load_data, run
 from tlbook.plots import (
     glue,
+    glue_sentence,
     plot_confusion,
     plot_data_curve,
     plot_reliability,
@@ -462,10 +463,24 @@ for kind in CORRUPTIONS:
     print(f"  {kind}: " + paired.verdict(a="fine-tuned", b="linear probe"))
     if paired.p_value < 0.05:
         (ahead if paired.difference > 0 else behind).append(kind.replace("_", " "))
-glue(
+ZH = {
+    "gaussian noise": "高斯噪声",
+    "blur": "模糊",
+    "jpeg": "JPEG 压缩",
+    "brightness": "亮度变化",
+}
+glue_sentence(
     "robust_summary",
-    (
-        "the fine-tuned model stays measurably ahead under"
+    lambda lang: (
+        "微调模型在"
+        + ("、".join(ZH.get(k, k) for k in ahead) or "任何损坏")
+        + ("下保持可测量的领先" if ahead else "下都没有可测量的领先")
+        + "，在"
+        + ("、".join(ZH.get(k, k) for k in behind) or "任何损坏")
+        + ("下可测量地落后" if behind else "下都没有可测量地落后")
+        + "；在其余损坏下，两者的差距在这些图像的噪声范围内"
+        if lang == "zh_CN"
+        else "the fine-tuned model stays measurably ahead under"
         f" {', '.join(ahead) or 'no corruption'}"
         f" and falls measurably behind under {', '.join(behind) or 'none'}; under the"
         " others the two are within the noise of these images"

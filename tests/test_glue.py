@@ -109,7 +109,8 @@ def test_glued_values_are_plain_numbers_or_sentences():
                     if text[:1].isdigit() or text[:1] == "-":
                         json.loads(text)  # a number
                     else:  # a sentence (a paired test's verdict), shown as text: no Python quotes around it
-                        assert text[:1] not in "'\"" and " " in text, text
+                        assert text[:1] not in "'\"", text
+                        assert " " in text or re.search("[\u4e00-\u9fff]", text), text
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
@@ -125,3 +126,19 @@ def test_no_name_is_glued_twice(source):
     assert len(names) == len(set(names)), sorted(
         {n for n in names if names.count(n) > 1}
     )
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_a_sentence_glued_in_one_language_is_glued_in_every_language(source):
+    """The Chinese edition pastes ``name__zh_CN`` where the text names ``name`` (tlbook.plots.glue_sentence)."""
+    from tlbook.config import LANGUAGES
+
+    names = _glued_names(ROOT / "book" / f"{source.stem}.ipynb")
+    translated = {
+        n.rsplit("__", 1)[0]
+        for n in names
+        if n.endswith(tuple(f"__{lang}" for lang in LANGUAGES))
+    }
+    assert translated <= names
+    for name in translated:
+        assert all(f"{name}__{lang}" in names for lang in LANGUAGES[1:]), name

@@ -299,6 +299,11 @@ PRESETS: dict[str, Config] = {
 }
 
 
+# The languages of the book's editions; the library writes its verdict sentences in each
+# (tlbook.plots.glue_sentence glues every one).
+LANGUAGES = ("en", "zh_CN")
+
+
 def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     """The configuration for ``preset``, read from the environment if omitted.
 

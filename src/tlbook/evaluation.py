@@ -83,22 +83,32 @@ class PairedTest:
     difference: float  # accuracy of A minus accuracy of B, 0..1
     p_value: float  # exact two-sided McNemar test of "A and B are equally accurate"
 
-    def verdict(self, *, alpha: float = 0.05, a: str = "A", b: str = "B") -> str:
-        """One sentence: which is better, or that the gap is within the noise.
+    def verdict(
+        self, *, alpha: float = 0.05, a: str = "A", b: str = "B", language: str = "en"
+    ) -> str:
+        """One sentence: which is better, or that the gap is within the noise (``language``: ``en`` or ``zh_CN``).
 
         >>> PairedTest(1000, 30, 10, 0.02, 0.002).verdict(a="full", b="partial")
         'full is better than partial by 2.0 points (McNemar p = 0.002, 1000 paired images)'
+        >>> PairedTest(1000, 30, 10, 0.02, 0.002).verdict(a="full", b="partial", language="zh_CN")
+        'full 比 partial 高 2.0 个百分点（McNemar p = 0.002，1000 张配对图像）'
         """
-        if self.p_value >= alpha:
-            return (
-                f"{a} and {b} differ by {100 * self.difference:+.1f} points, within the noise "
-                f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)"
-            )
-        better, worse = (a, b) if self.difference > 0 else (b, a)
-        return (
-            f"{better} is better than {worse} by {100 * abs(self.difference):.1f} points "
-            f"(McNemar p = {self.p_value:.2g}, {self.n} paired images)"
+        zh = language == "zh_CN"
+        test = (
+            f"McNemar p = {self.p_value:.2g}，{self.n} 张配对图像"
+            if zh
+            else f"McNemar p = {self.p_value:.2g}, {self.n} paired images"
         )
+        if self.p_value >= alpha:
+            gap = 100 * self.difference
+            if zh:
+                return f"{a} 与 {b} 相差 {gap:+.1f} 个百分点，在噪声范围内（{test}）"
+            return f"{a} and {b} differ by {gap:+.1f} points, within the noise ({test})"
+        better, worse = (a, b) if self.difference > 0 else (b, a)
+        gap = 100 * abs(self.difference)
+        if zh:
+            return f"{better} 比 {worse} 高 {gap:.1f} 个百分点（{test}）"
+        return f"{better} is better than {worse} by {gap:.1f} points ({test})"
 
 
 def mcnemar(
@@ -232,32 +242,51 @@ class SeedComparison:
         """The 95 % confidence interval of the mean difference."""
         return self.mean - self.half_width, self.mean + self.half_width
 
-    def verdict(self, *, a: str = "A", b: str = "B", alpha: float = 0.05) -> str:
+    def verdict(
+        self, *, a: str = "A", b: str = "B", alpha: float = 0.05, language: str = "en"
+    ) -> str:
         """One sentence no stronger than its test: which is better, or that the gap is within the noise.
 
         The noise case names the smallest gap the design can resolve: the
         half-width of the 95 % interval, below which a gap cannot be told from
-        zero with this many seeds.
+        zero with this many seeds. ``language``: ``en`` or ``zh_CN`` (the same
+        numbers, written as the Chinese edition writes them).
 
         >>> c = compare_over_seeds([0.7, 0.72, 0.71], [0.6, 0.61, 0.6])
         >>> c.verdict(a="full", b="scratch")
         'full is better than scratch by 10.7 points (3 seeds, 95 % CI 9.2 to 12.1; paired t-test over seeds p = 0.00098)'
+        >>> c.verdict(a="full", b="scratch", language="zh_CN")
+        'full 比 scratch 高 10.7 个百分点（3 个随机种子，95% CI 9.2 至 12.1；跨随机种子配对 t 检验 p = 0.00098）'
         >>> compare_over_seeds([0.7, 0.69, 0.73], [0.71, 0.70, 0.70]).verdict(a="full", b="partial")
         'full and partial differ by +0.3 points, within the noise of 3 seeds (95 % CI -5.4 to +6.1; gaps below 5.7 points cannot be resolved with 3 seeds; paired t-test p = 0.83)'
         """
+        zh = language == "zh_CN"
         lo, hi = (100 * x for x in self.interval)
-        if self.p_value < alpha:
+        n, p = self.seeds, self.p_value
+        if p < alpha:
             better, worse = (a, b) if self.mean > 0 else (b, a)
             if self.mean < 0:
                 lo, hi = -hi, -lo
+            gap = 100 * abs(self.mean)
+            if zh:
+                return (
+                    f"{better} 比 {worse} 高 {gap:.1f} 个百分点（{n} 个随机种子，95% CI {lo:.1f} 至 {hi:.1f}；"
+                    f"跨随机种子配对 t 检验 p = {p:.2g}）"
+                )
             return (
-                f"{better} is better than {worse} by {100 * abs(self.mean):.1f} points ({self.seeds} seeds, "
-                f"95 % CI {lo:.1f} to {hi:.1f}; paired t-test over seeds p = {self.p_value:.2g})"
+                f"{better} is better than {worse} by {gap:.1f} points ({n} seeds, "
+                f"95 % CI {lo:.1f} to {hi:.1f}; paired t-test over seeds p = {p:.2g})"
+            )
+        gap, floor = 100 * self.mean, 100 * self.half_width
+        if zh:
+            return (
+                f"{a} 与 {b} 相差 {gap:+.1f} 个百分点，在 {n} 个随机种子的噪声范围内（95% CI {lo:+.1f} 至 {hi:+.1f}；"
+                f"{n} 个随机种子无法分辨小于 {floor:.1f} 个百分点的差距；配对 t 检验 p = {p:.2g}）"
             )
         return (
-            f"{a} and {b} differ by {100 * self.mean:+.1f} points, within the noise of {self.seeds} seeds "
-            f"(95 % CI {lo:+.1f} to {hi:+.1f}; gaps below {100 * self.half_width:.1f} points cannot be resolved "
-            f"with {self.seeds} seeds; paired t-test p = {self.p_value:.2g})"
+            f"{a} and {b} differ by {gap:+.1f} points, within the noise of {n} seeds "
+            f"(95 % CI {lo:+.1f} to {hi:+.1f}; gaps below {floor:.1f} points cannot be resolved "
+            f"with {n} seeds; paired t-test p = {p:.2g})"
         )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -69,19 +69,42 @@ def glue(name: str, value: float | int | str) -> float | int | str:
     >>> repr(_Sentence("a is better than b"))
     'a is better than b'
     """
+    _record(name, _Sentence(value) if isinstance(value, str) else value)
+    return value
+
+
+def glue_sentence(name: str, write: Callable[[str], str]) -> str:
+    """Glue the sentence ``write(language)`` in every language the book has; return the English one.
+
+    The English edition pastes ``name`` where its text says ``{glue:text}`name```; the
+    edition in another language pastes ``name__<language>`` there (the book's Sphinx
+    extension ``_ext/bilingual.py`` looks for it), so a verdict reads in the
+    page's language and holds the same numbers.
+
+    >>> glue_sentence("example", lambda language: {"en": "a is better", "zh_CN": "a 更好"}[language])
+    'a is better'
+    """
+    from .config import LANGUAGES
+
+    english = write("en")
+    _record(name, _Sentence(english))
+    for language in LANGUAGES[1:]:
+        _record(f"{name}__{language}", _Sentence(write(language)))
+    return english
+
+
+def _record(name: str, value: float | int | str) -> None:
+    """myst-nb's glue, where there is one to record into."""
     try:
         from myst_nb import glue as record
     except ImportError:
-        return value
+        return
     try:
-        record(
-            name, _Sentence(value) if isinstance(value, str) else value, display=False
-        )
+        record(name, value, display=False)
     except (
         Exception
     ):  # no IPython kernel (a plain interpreter, a doctest): nothing to record into
         pass
-    return value
 
 
 class BookFigure(Figure):

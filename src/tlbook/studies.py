@@ -70,6 +70,7 @@ __all__ = [
     "LONG_SCRATCH",
     "LONG_SCRATCH_MAX_PER_CLASS",
     "SCRATCH_SCALES",
+    "RUNG_LABELS",
     "long_scratch_label",
     "scratch_schedules",
     "scratch_budget",
@@ -363,7 +364,13 @@ def ladder(
     return rows
 
 
-def ladder_verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
+# How a ladder's verdict names the two rungs it compares, in each language.
+RUNG_LABELS = {"en": ("this rung", "the previous rung"), "zh_CN": ("这一级", "上一级")}
+
+
+def ladder_verdicts(
+    rows: list[dict[str, Any]], *, language: str = "en"
+) -> dict[str, str]:
     """Each rung against the rung above it, by :func:`verdict` over the seeds both ran (rung -> sentence).
 
     >>> rows = [{"step": n, "seed": 0, "correct": c} for n, c in (("a", "1100"), ("b", "1110"))]
@@ -372,7 +379,9 @@ def ladder_verdicts(rows: list[dict[str, Any]]) -> dict[str, str]:
     """
     names = list(dict.fromkeys(r["step"] for r in rows))
     return {
-        b: verdict(rows, b, a, key="step", labels=("this rung", "the previous rung"))
+        b: verdict(
+            rows, b, a, key="step", labels=RUNG_LABELS[language], language=language
+        )
         for a, b in zip(names, names[1:])
     }
 
@@ -701,32 +710,45 @@ def verdict(
     *,
     key: str = "strategy",
     labels: tuple[str, str] | None = None,
+    language: str = "en",
 ) -> str:
     """The one sentence the book, the README and the reproduce page say about ``a`` against ``b``.
 
     With two or more shared seeds, the test over runs decides
     (:meth:`tlbook.evaluation.SeedComparison.verdict`); with one, the sentence
     says what one run can say: the gap on its test images, and that it is one run.
-    ``labels`` are the names the sentence uses for ``a`` and ``b`` (default: the same).
+    ``labels`` are the names the sentence uses for ``a`` and ``b`` (default: the same);
+    ``language`` is ``en`` or ``zh_CN`` (the Chinese edition's sentence, same numbers).
 
     >>> rows = [{"strategy": s, "seed": 0, "correct": c} for s, c in (("a", "1" * 90 + "0" * 10), ("b", "1" * 80 + "0" * 20))]
     >>> verdict(rows, "a", "b")
     'a scores 10.0 points above b on one run (seed 0; McNemar p = 0.002 on its 100 test images); one run says nothing about the next'
+    >>> verdict(rows, "a", "b", language="zh_CN")
+    '在一次运行中，a 比 b 高 10.0 个百分点（随机种子 0；在其 100 张测试图像上 McNemar p = 0.002）；一次运行说明不了下一次运行会怎样'
     """
     by = {(r[key], r["seed"]) for r in rows}
     seeds = sorted(seed for (name, seed) in by if name == a and (b, seed) in by)
     said_a, said_b = labels or (a, b)
     if len(seeds) >= 2:
-        return compare_strategies(rows, a, b, key=key).verdict(a=said_a, b=said_b)
+        return compare_strategies(rows, a, b, key=key).verdict(
+            a=said_a, b=said_b, language=language
+        )
     if not seeds:
         raise ValueError(f"no seed has both {a!r} and {b!r}")
     correct = {
         r[key]: r["correct"] for r in rows if r["seed"] == seeds[0] and r[key] in (a, b)
     }
     test = mcnemar([c == "1" for c in correct[a]], [c == "1" for c in correct[b]])
+    gap = 100 * abs(test.difference)
+    if language == "zh_CN":
+        where = "高" if test.difference >= 0 else "低"
+        return (
+            f"在一次运行中，{said_a} 比 {said_b} {where} {gap:.1f} 个百分点（随机种子 {seeds[0]}；"
+            f"在其 {test.n} 张测试图像上 McNemar p = {test.p_value:.2g}）；一次运行说明不了下一次运行会怎样"
+        )
     where = "above" if test.difference >= 0 else "below"
     return (
-        f"{said_a} scores {100 * abs(test.difference):.1f} points {where} {said_b} on one run (seed {seeds[0]}; McNemar "
+        f"{said_a} scores {gap:.1f} points {where} {said_b} on one run (seed {seeds[0]}; McNemar "
         f"p = {test.p_value:.2g} on its {test.n} test images); one run says nothing about the next"
     )
 
@@ -1183,34 +1205,53 @@ def frontier_summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return accuracy
 
 
-def frontier_goals(rows: list[dict[str, Any]]) -> list[str]:
+def frontier_goals(rows: list[dict[str, Any]], *, language: str = "en") -> list[str]:
     """For each of :data:`FRONTIER_GOALS`, one sentence: the best recipe within its time, and the goal met or by how much not.
 
     A recipe is within the time when its mean seconds over seeds are; its
-    accuracy is the mean over seeds (how many is said).
+    accuracy is the mean over seeds (how many is said). ``language``: ``en`` or ``zh_CN``.
 
     >>> rows = [{"recipe": "p", "seed": s, "test_accuracy": 0.8, "seconds": 20.0} for s in (0, 1, 2)]
     >>> frontier_goals(rows)[0]
     'at least 78 % in at most 30 s: met by p (80.0 %, 20 s, mean of 3 seeds)'
     >>> frontier_goals(rows)[1]
     'at least 85 % in at most 180 s: not met; the best within 180 s is p (80.0 %, 20 s, mean of 3 seeds), 5.0 points short'
+    >>> frontier_goals(rows, language="zh_CN")[1]
+    '在至多 180 秒内达到至少 85%：未达到；180 秒内最好的是 p（80.0%，20 秒，3 个随机种子的均值），差 5.0 个百分点'
     """
+    zh = language == "zh_CN"
     summary = frontier_summary(rows)
     out = []
     for accuracy, seconds in FRONTIER_GOALS:
-        goal = f"at least {100 * accuracy:.0f} % in at most {seconds:.0f} s"
+        acc, s = f"{100 * accuracy:.0f}", f"{seconds:.0f}"
+        goal = (
+            f"在至多 {s} 秒内达到至少 {acc}%"
+            if zh
+            else f"at least {acc} % in at most {s} s"
+        )
         within = {n: m for n, m in summary.items() if m["seconds"] <= seconds}
         if not within:
-            out.append(f"{goal}: no recipe trains within {seconds:.0f} s")
+            out.append(
+                f"{goal}：没有配方能在 {s} 秒内完成训练"
+                if zh
+                else f"{goal}: no recipe trains within {s} s"
+            )
             continue
         name, m = max(within.items(), key=lambda kv: kv[1]["mean"])
-        said = f"{name} ({100 * m['mean']:.1f} %, {m['seconds']:.0f} s, mean of {m['seeds']} seeds)"
+        mean, took, k = f"{100 * m['mean']:.1f}", f"{m['seconds']:.0f}", m["seeds"]
+        said = (
+            f"{name}（{mean}%，{took} 秒，{k} 个随机种子的均值）"
+            if zh
+            else f"{name} ({mean} %, {took} s, mean of {k} seeds)"
+        )
         if m["mean"] >= accuracy:
-            out.append(f"{goal}: met by {said}")
+            out.append(f"{goal}：由 {said} 达到" if zh else f"{goal}: met by {said}")
         else:
-            short = 100 * (accuracy - m["mean"])
+            short = f"{100 * (accuracy - m['mean']):.1f}"
             out.append(
-                f"{goal}: not met; the best within {seconds:.0f} s is {said}, {short:.1f} points short"
+                f"{goal}：未达到；{s} 秒内最好的是 {said}，差 {short} 个百分点"
+                if zh
+                else f"{goal}: not met; the best within {s} s is {said}, {short} points short"
             )
     return out
 
