@@ -185,4 +185,7 @@ def tidy(
         po.metadata["Last-Translator"] = "The tlbook authors"
         po.metadata["Language-Team"] = "zh_CN"
         po.metadata.pop("PO-Revision-Date", None)
+        po.metadata.pop(
+            "POT-Creation-Date", None
+        )  # changes on every extraction, says nothing
         po.save()
