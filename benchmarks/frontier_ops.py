@@ -16,7 +16,9 @@ each recipe of ``tlbook.studies.FRONTIER``:
   fits on the cached features are negligible);
 * a strategy: per epoch, one training step per training image (forward and
   backward, as the strategy freezes the network) and one forward pass per
-  validation image.
+  validation image; a strategy that trains the head alone first (head first)
+  counts that phase's epochs with the linear probe's step
+  (``tlbook.experiment.training_phases``).
 
 Dividing by the seconds the frontier study measured gives the operations per
 second each recipe achieved; dividing that by the machine's measured peak (the
@@ -43,7 +45,7 @@ from torch import nn
 from tlbook.backbones import preprocessing_for
 from tlbook.config import get_config
 from tlbook.devices import machine_description
-from tlbook.experiment import prepare_model, recipe_for
+from tlbook.experiment import prepare_model, recipe_for, training_phases
 from tlbook.files import write_json_atomic
 from tlbook.studies import FRONTIER, RESULTS, frontier_config, frontier_summary
 
@@ -108,6 +110,29 @@ def operations_per_image(method: str, backbone: str, size: int) -> tuple[int, in
     return forward, forward + backward
 
 
+def training_operations(
+    method: str,
+    backbone: str,
+    size: int,
+    *,
+    epochs: int,
+    train_images: int,
+    val_images: int,
+) -> int:
+    """Every operation a recipe computes before the test set is read (what the frontier study times)."""
+    forward, _ = operations_per_image(method, backbone, size)
+    if method == "probe":
+        return forward * (train_images + val_images)
+    return sum(
+        n
+        * (
+            operations_per_image(phase, backbone, size)[1] * train_images
+            + forward * val_images
+        )
+        for phase, n in training_phases(method, epochs)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -133,10 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         forward, step = operations_per_image(
             recipe.method, rcfg.backbone, rcfg.image_size
         )
-        if recipe.method == "probe":
-            total = forward * (train_images + val_images)
-        else:
-            total = rcfg.epochs * (step * train_images + forward * val_images)
+        total = training_operations(
+            recipe.method,
+            rcfg.backbone,
+            rcfg.image_size,
+            epochs=rcfg.epochs,
+            train_images=train_images,
+            val_images=val_images,
+        )
         seconds = summary[recipe.name]["seconds"]
         achieved = total / seconds
         rows.append(

@@ -198,6 +198,27 @@ def test_frontier_operations_count_what_each_recipe_computes():
     assert ops.operations_per_image("probe", "efficientnet_lite2", 64)[0] > forward
 
 
+def test_head_first_counts_its_head_phase_as_a_probe_trains():
+    """Head first's first quarter of the epochs trains the head alone: fewer operations than full fine-tuning."""
+    ops = _script("frontier_ops")
+    size, n = 64, dict(epochs=8, train_images=10, val_images=4)
+    forward, step_full = ops.operations_per_image(
+        "finetune", "efficientnet_lite0", size
+    )
+    _, step_head = ops.operations_per_image("linear", "efficientnet_lite0", size)
+    assert step_head < step_full
+    full = ops.training_operations("finetune", "efficientnet_lite0", size, **n)
+    assert full == 8 * (10 * step_full + 4 * forward)
+    head_first = ops.training_operations("head_first", "efficientnet_lite0", size, **n)
+    assert head_first == 2 * (10 * step_head + 4 * forward) + 6 * (
+        10 * step_full + 4 * forward
+    )
+    assert (
+        ops.training_operations("probe", "efficientnet_lite0", size, **n)
+        == 14 * forward
+    )
+
+
 def test_frontier_operations_match_the_textbook_count_of_a_small_network(monkeypatch):
     """One 3x3 convolution and a linear layer, counted by hand: 2 operations per multiply-add."""
     import torch

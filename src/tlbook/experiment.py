@@ -293,6 +293,24 @@ def prepare_model(
     return model, groups
 
 
+def training_phases(strategy: str, epochs: int) -> list[tuple[str, int]]:
+    """The phases a trained strategy runs within ``epochs``: (what trains, named as the strategy that trains it; epochs).
+
+    A strategy with a ``head_fraction`` first trains the head alone, as ``linear`` does; each phase
+    gets at least one epoch.
+
+    >>> training_phases("finetune", 8), training_phases("head_first", 8)
+    ([('finetune', 8)], [('linear', 2), ('head_first', 6)])
+    >>> training_phases("head_first", 1)
+    [('linear', 1), ('head_first', 1)]
+    """
+    s = _strategy(strategy)
+    if not s.head_fraction:
+        return [(strategy, epochs)]
+    head = max(1, round(s.head_fraction * epochs))
+    return [("linear", head), (strategy, max(1, epochs - head))]
+
+
 def train_strategy(
     cfg: Config,
     strategy: str,
@@ -319,9 +337,8 @@ def train_strategy(
         raise ValueError(
             f"strategy {strategy!r} has no epochs to train: run it with tlbook.experiment.run"
         )
-    head_epochs = (
-        max(1, round(s.head_fraction * recipe.epochs)) if s.head_fraction else 0
-    )
+    phases_of = training_phases(strategy, recipe.epochs)
+    head_epochs = phases_of[0][1] if len(phases_of) > 1 else 0
     seed_everything(cfg.seed)
     model, groups = prepare_model(
         cfg.backbone,
@@ -347,7 +364,7 @@ def train_strategy(
                 ),
             )
         )
-        recipe = replace(recipe, epochs=max(1, recipe.epochs - head_epochs))
+        recipe = replace(recipe, epochs=phases_of[-1][1])
     phases.append((recipe, groups))
     history = History()
     for i, (phase, phase_groups) in enumerate(phases):
