@@ -42,6 +42,8 @@ BIN = Path(sys.executable).parent
 # labels come from Sphinx's and the theme's own zh_CN catalogues).
 TITLES = {LANGUAGE: "图像分类中的迁移学习"}
 SEARCH = {LANGUAGE: "搜索本书……"}
+# myst-nb's toggle of a folded code cell ("Show code cell source"; myst-nb has no catalogues).
+CODE_PROMPTS = {LANGUAGE: ("展开代码单元格", "收起代码单元格")}
 # myst-nb chooses a notebook output's format per builder and knows none for gettext: without these
 # priorities (its HTML ones) the figures, and so their alt texts, would not reach the catalogues.
 HTML_MIME_PRIORITY = (
@@ -87,6 +89,8 @@ nb_mime_priority_overrides = [("gettext", mime, p) for mime, p in {HTML_MIME_PRI
     if language in TITLES:
         extra += f"html_title = {TITLES[language]!r}\n"
         extra += f"html_theme_options['search_bar_text'] = {SEARCH[language]!r}\n"
+        show, hide = CODE_PROMPTS[language]
+        extra += f"nb_code_prompt_show = {show!r}\nnb_code_prompt_hide = {hide!r}\n"
     conf.write_text(conf.read_text(encoding="utf-8") + extra, encoding="utf-8")
     return folder
 
