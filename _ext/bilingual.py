@@ -7,6 +7,8 @@ extension (both builds load it through ``_config.yml``):
 
 - writes, at the top of every page of the HTML site, a link to the same page
   in the other edition (and ``<link rel="alternate" hreflang>`` in its head);
+- drops the invisible markers of ``tools/claims.py`` from the text, so a
+  quoted result is translated as what it says;
 - leaves out of translation every text with no word outside its markup (a
   table cell holding ``73.8 %``, ``+2.4`` or ``$\\sin\\theta$``, a displayed
   equation): such text is the same in both editions, and a re-measured
@@ -98,6 +100,33 @@ def _add_links(app, pagename, templatename, context, doctree) -> None:
     )
 
 
+# tools/claims.py's markers around a quoted result, e.g. <!-- claim:study-time-sweep -->...<!-- /claim:... -->
+CLAIM_MARKER = re.compile(r"<!-- /?claim:[a-z0-9-]+ -->")
+
+
+class DropClaimMarkers(SphinxTransform):
+    """Before translation: the invisible markers of tools/claims.py leave the text.
+
+    They exist for the script that rewrites the quoted results in the Markdown source; rendered, they
+    are empty HTML comments. In a message they would be translated along, and a translated table cell
+    that begins with one is parsed as an HTML block and shown as text. Without them a message is
+    what the reader reads.
+    """
+
+    default_priority = 9
+
+    def apply(self, **kwargs) -> None:
+        for node in list(self.document.findall(nodes.raw)):
+            if (
+                CLAIM_MARKER.fullmatch(node.astext().strip())
+                and node.parent is not None
+            ):
+                parent = node.parent
+                parent.remove(node)
+                if getattr(parent, "rawsource", None):
+                    parent.rawsource = CLAIM_MARKER.sub("", parent.rawsource)
+
+
 class WordlessTextIsNotTranslated(SphinxTransform):
     """Before Sphinx's Locale transform (priority 20): text with no word in it is not a message."""
 
@@ -150,6 +179,7 @@ class TranslateTocCaptions(SphinxTransform):
 def setup(app):
     _keep_notebook_renderers()
     app.add_transform(TranslateTocCaptions)
+    app.add_transform(DropClaimMarkers)
     app.add_transform(WordlessTextIsNotTranslated)
     app.connect("html-page-context", _add_links)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

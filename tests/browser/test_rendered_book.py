@@ -122,6 +122,10 @@ def test_page_renders(site, page):
             ).verify()  # raises if not a decodable image
 
     source = (HTML / page).read_text(encoding="utf-8")
+    # a marker such as <!-- claim:... --> must stay invisible, never be shown as text
+    assert not re.search("&lt;!(--|\u2013)", source), (
+        f"{page}: an HTML comment shown as text"
+    )
     if 'class="math' in source:
         math = len(re.findall(r'class="math notranslate', source))
         typeset = len(
