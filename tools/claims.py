@@ -78,7 +78,7 @@ def _incomplete_note(name: str) -> str:
     seeds = sorted({r["seed"] for r in saved["rows"] if "seed" in r})
     return (
         f" (NOTE: an unfinished study, seeds {', '.join(map(str, seeds))} so far; the same command with "
-        f"--resume completes it)"
+        f"`--resume` completes it)"
     )
 
 
