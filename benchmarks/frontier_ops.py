@@ -35,6 +35,7 @@ quiet machine.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -70,6 +71,7 @@ def _layer_operations(module: nn.Module, output: torch.Tensor) -> int:
     return 2 * output.numel() * module.in_features  # nn.Linear
 
 
+@functools.cache  # builds and runs the network: count each (method, backbone, size) once
 def operations_per_image(method: str, backbone: str, size: int) -> tuple[int, int]:
     """(forward, training step) operations for one image at ``size`` px; a probe trains no step."""
     strategy = "linear" if method == "probe" else method
