@@ -254,7 +254,9 @@ glue("demo_curve_val", cfg.val_per_class)
 # Each exercise ends with `check("1.N", ...)`, which says whether your answer
 # passes and, if not, what is wrong. The solutions are folded under each cell;
 # try first. Students get the same exercises with empty stubs in
-# `exercises/01_concepts.ipynb` (see {doc}`instructors`).
+# `exercises/01_concepts.ipynb` (see {doc}`instructors`). The checks speak
+# English; set `TLBOOK_LANG=zh_CN` (in a notebook,
+# `os.environ["TLBOOK_LANG"] = "zh_CN"`) and they speak Chinese.
 
 # %% tags=["exercise-setup"]
 import tempfile

@@ -113,6 +113,20 @@ def test_setup_cell_install_then_chapter_runs(tmp_path, cifar):
     subprocess.run(cmd, check=True, cwd=tmp_path)
     installed = list(site.glob("tlbook-*.dist-info"))
     assert installed, "pip did not install tlbook into the fresh environment"
+    # The exercises' feedback in Chinese comes from the table installed with the package.
+    said = subprocess.run(
+        [
+            str(python),
+            "-c",
+            'from tlbook.exercises import check; check("3.2", lambda *a: 0)',
+        ],
+        env={**os.environ, "TLBOOK_LANG": "zh_CN"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "练习 3.2（卷积的输出尺寸）" in said, said
 
     kernels = tmp_path / "jupyter" / "kernels" / "colab-like"
     kernels.mkdir(parents=True)

@@ -1,7 +1,8 @@
 """Run configuration: the three presets, the one reduced-mode switch, seeds.
 
 Everything that depends on *how big* a run is lives here, and tlbook's
-environment variables are read here only (the run's, in :func:`get_config`):
+environment variables are read here only (the run's, in :func:`get_config`;
+the reader's language, in :func:`reader_language`):
 
 ===================  ==========================================================
 ``TLBOOK_PRESET``    ``smoke`` (tests), ``cpu`` (the default on every machine, GPU
@@ -13,6 +14,8 @@ environment variables are read here only (the run's, in :func:`get_config`):
 ``TLBOOK_CACHE``     where downloads go (default ``~/.cache/tlbook``).
 ``TLBOOK_BACKBONE``  the backbone every chapter uses (default
                      ``efficientnet_lite0``, which works offline).
+``TLBOOK_LANG``      the language of exercise feedback (:func:`reader_language`):
+                     ``en`` (the default) or ``zh_CN``.
 ===================  ==========================================================
 
 Documented exceptions read variables that others own or that are a protocol,
@@ -302,6 +305,33 @@ PRESETS: dict[str, Config] = {
 # The languages of the book's editions; the library writes its verdict sentences in each
 # (tlbook.plots.glue_sentence glues every one).
 LANGUAGES = ("en", "zh_CN")
+
+
+def reader_language() -> str:
+    """The language tlbook speaks to the reader: ``$TLBOOK_LANG``, else English.
+
+    Written as a locale is (``zh_CN``, ``zh-CN``, ``zh_CN.UTF-8``, any case), or as a language alone
+    (``zh``, ``en_GB``: the book's edition in that language). Anything else is an error naming it.
+
+    >>> import os; os.environ["TLBOOK_LANG"] = "zh-cn.UTF-8"; reader_language()
+    'zh_CN'
+    >>> os.environ["TLBOOK_LANG"] = "fr"; reader_language()
+    Traceback (most recent call last):
+    tlbook.errors.ConfigError: TLBOOK_LANG is 'fr': tlbook speaks en, zh_CN
+    >>> del os.environ["TLBOOK_LANG"]; reader_language()
+    'en'
+    """
+    raw = os.environ.get("TLBOOK_LANG", "")
+    wanted = raw.split(".")[0].strip().replace("-", "_").lower()
+    if not wanted:
+        return "en"
+    for language in LANGUAGES:
+        if wanted == language.lower():
+            return language
+    same = [lang for lang in LANGUAGES if lang.split("_")[0] == wanted.split("_")[0]]
+    if len(same) == 1:
+        return same[0]
+    raise ConfigError(f"TLBOOK_LANG is {raw!r}: tlbook speaks {', '.join(LANGUAGES)}")
 
 
 def get_config(preset: str | None = None, /, **overrides: object) -> Config:

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .translations import label, say, speaking
+
 __all__ = [
     "Part",
     "Written",
@@ -59,6 +61,7 @@ __all__ = [
     "plain",
     "folder_facts",
     "withheld",
+    "labels",
 ]
 
 KINDS = ("derive-and-code", "run-and-interpret", "open-ended")
@@ -223,7 +226,10 @@ def plain(x: Any) -> Any:
             x = x.detach().cpu()
         return plain(x.tolist())
     raise TypeError(
-        f"a {type(x).__name__} is not a number, string, list, dict or tensor"
+        say(
+            "a {type} is not a number, string, list, dict or tensor",
+            type=type(x).__name__,
+        )
     )
 
 
@@ -336,12 +342,25 @@ def _fingerprint(code: Any) -> tuple:
 def _error(e: BaseException) -> dict[str, str]:
     if isinstance(e, NotImplementedError):
         return {
-            "error": "not attempted yet: your function still raises NotImplementedError; replace that line"
+            "error": say(
+                "not attempted yet: your function still raises NotImplementedError; replace that line"
+            )
         }
     message = str(e)
     if message.startswith(WITHHELD):
-        return {"error": message}
-    return {"error": f"your code raised {type(e).__name__}: {message}"}
+        function = message[len(WITHHELD) :].split(":")[0].strip()
+        return {
+            "error": say(
+                "uses tlbook's own {function}: write your own", function=function
+            )
+        }
+    return {
+        "error": say(
+            "your code raised {error}: {message}",
+            error=type(e).__name__,
+            message=message,
+        )
+    }
 
 
 def probe_answer(
@@ -360,12 +379,16 @@ def probe_answer(
     if ex.answer == "function":
         if not callable(answer):
             what = type(answer).__name__
-            return [{"error": f"expected a function, got a {what}"}] * len(cases)
+            return [
+                {"error": say("expected a function, got a {type}", type=what)}
+            ] * len(cases)
         copied = copies_library(answer, library)
         if copied:
-            return [
-                {"error": f"{WITHHELD} {copied} (a copy of its code): write your own"}
-            ] * len(cases)
+            why = say(
+                "uses tlbook's own {function} (a copy of its code): write your own",
+                function=copied,
+            )
+            return [{"error": why}] * len(cases)
     outputs = []
     with withheld(library):
         for case in cases:
@@ -394,21 +417,25 @@ def judge_outputs(
         try:
             problems = ex.judge(cases, outputs, reveal=reveal, reference=reference)
         except Exception as e:  # noqa: BLE001 - malformed outputs: a list where a number was due, say
-            problems = {
-                p.name: f"the answer has the wrong form ({type(e).__name__}: {e})"
-                for p in ex.parts
-            }
+            why = say(
+                "the answer has the wrong form ({error}: {message})",
+                error=type(e).__name__,
+                message=e,
+            )
+            problems = {p.name: why for p in ex.parts}
     earned = {p.name: (0.0 if p.name in problems else p.points) for p in ex.parts}
     return Verdict(ex.id, earned, {k: v for k, v in problems.items() if v})
 
 
 def _unanswered(answer: Any) -> str | None:
     if answer is None or answer is Ellipsis:
-        return "not attempted yet: replace the ... (or None) with your answer"
+        return say("not attempted yet: replace the ... (or None) with your answer")
     if isinstance(answer, dict):
         missing = [str(k) for k, v in answer.items() if v is Ellipsis]
         if missing:
-            return f"not attempted yet: fill in {', '.join(missing)} (still ...)"
+            return say(
+                "not attempted yet: fill in {keys} (still ...)", keys=", ".join(missing)
+            )
     return None
 
 
@@ -426,12 +453,40 @@ def answer_data(ex: Exercise, form: Any) -> Any:
 
 
 def check(exercise: str, answer: Any) -> bool:
-    """Check ``answer`` to ``exercise`` (e.g. ``"2.1"``) on the handout's cases; print feedback; return whether it passed."""
+    """Check ``answer`` to ``exercise`` (e.g. ``"2.1"``) on the handout's cases; print feedback; return whether it passed.
+
+    The feedback is in the reader's language (``TLBOOK_LANG``, :func:`tlbook.config.reader_language`);
+    what is handed to a grader is the answer alone, never this feedback.
+
+    With ``TLBOOK_LANG=zh_CN`` the second example of the module's docstring prints
+    ``✗ 练习 3.2（卷积的输出尺寸）：2 分中得 0 分`` and its problems in Chinese.
+    """
+    from .config import reader_language
+    from .errors import ConfigError
     from .grading import hand_in
 
+    try:
+        language = reader_language()
+    except ConfigError as e:
+        print(f"{e}; the feedback is in English")
+        language = "en"
+    if exercise in EXERCISES and _unanswered(answer) is None:
+        hand_in(
+            EXERCISES[exercise], answer
+        )  # the grader's copy: English, whatever the reader reads
+    with speaking(language):
+        return _check(exercise, answer)
+
+
+def _check(exercise: str, answer: Any) -> bool:
+    """:func:`check`'s judgement and feedback, in the language spoken here."""
     if exercise not in EXERCISES:
         print(
-            f"✗ There is no exercise {exercise!r}; known exercises: {', '.join(EXERCISES)}"
+            say(
+                "✗ There is no exercise {exercise!r}; known exercises: {known}",
+                exercise=exercise,
+                known=", ".join(EXERCISES),
+            )
         )
         return False
     ex = EXERCISES[exercise]
@@ -445,34 +500,54 @@ def check(exercise: str, answer: Any) -> bool:
         try:
             outputs = [answer_data(ex, hand_in_form(ex, answer))] * len(cases)
         except TypeError as e:
-            outputs = [{"error": f"your answer cannot be checked: {e}"}] * len(cases)
-    if not empty:
-        hand_in(ex, answer)
+            outputs = [
+                {"error": say("your answer cannot be checked: {why}", why=e)}
+            ] * len(cases)
     verdict = judge_outputs(ex, cases, outputs, reveal=True, reference=None)
-    score = f"{verdict.points:g} of {verdict.max_points:g} points"
     if verdict.passed:
-        print(f"✓ Exercise {ex.id} passed: {ex.title}")
+        print(say("✓ Exercise {id} passed: {title}", id=ex.id, title=label(ex.title)))
     else:
         problems = verdict.problems
         lines = (
             [f"  - {next(iter(problems.values()))}"]
             if len(set(problems.values())) == 1 and len(problems) == len(ex.parts)
-            else [f"  - {part}: {p}" for part, p in problems.items()]
+            else [
+                say("  - {part}: {problem}", part=label(part), problem=p)
+                for part, p in problems.items()
+            ]
         )
-        print(f"✗ Exercise {ex.id} ({ex.title}): {score}\n" + "\n".join(lines))
+        score = say(
+            "{points:g} of {max_points:g} points",
+            points=verdict.points,
+            max_points=verdict.max_points,
+        )
+        print(
+            say(
+                "✗ Exercise {id} ({title}): {score}",
+                id=ex.id,
+                title=label(ex.title),
+                score=score,
+            )
+            + "\n"
+            + "\n".join(lines)
+        )
     return verdict.passed
 
 
 # --- helpers for the checks -------------------------------------------------------------------------------------
 
 
-def _tensor(x: Any, what: str):  # -> torch.Tensor (float64)
+def _tensor(
+    x: Any, what: str
+):  # -> torch.Tensor (float64); what: already said in the reader's language
     import torch
 
     try:
         return torch.as_tensor(x, dtype=torch.float64)
     except Exception:
-        raise TypeError(f"{what} should be a tensor of numbers") from None
+        raise TypeError(
+            say("{what} should be a tensor of numbers", what=what)
+        ) from None
 
 
 def _fmt(t: Any) -> str:
@@ -485,7 +560,7 @@ def _fmt(t: Any) -> str:
 
 def _expected(text: str, reveal: bool) -> str:
     """``text`` (an expected value) in the notebook; a neutral phrase when grading (hidden cases stay hidden)."""
-    return text if reveal else "that is not the expected value"
+    return text if reveal else say("that is not the expected value")
 
 
 def _is_fraction(x: Any) -> bool:
@@ -519,20 +594,32 @@ def _judge_head(cases, outputs, *, reveal, reference) -> dict[str, str]:
     problems: dict[str, str] = {}
     for (d, k), got in zip(cases, outputs):
         if not isinstance(got, (int, float)) or isinstance(got, bool):
-            return {
-                p: f"you return {got!r}; expected a number"
-                for p in ("weights", "biases")
-            }
+            why = say("you return {got!r}; expected a number", got=got)
+            return dict.fromkeys(("weights", "biases"), why)
         if got not in (d * k, d * k + k) and "weights" not in problems:
-            problems["weights"] = (
-                f"for {d} features and {k} classes you return {got}; "
-                + _expected(f"expected {d * k + k}", reveal)
-                + ": a weight for every (feature, class) pair plus one bias per class"
+            problems["weights"] = say(
+                "for {d} features and {k} classes you return {got}; {expected}: a weight for every "
+                "(feature, class) pair plus one bias per class",
+                d=d,
+                k=k,
+                got=got,
+                expected=_expected(say("expected {want}", want=d * k + k), reveal),
             )
         if got != d * k + k and "biases" not in problems:
-            hint = " (you forgot the bias: one per class)" if got == d * k else ""
             problems["biases"] = (
-                f"for {d} features and {k} classes you return {got}{hint}"
+                say(
+                    "for {d} features and {k} classes you return {got} (you forgot the bias: one per class)",
+                    d=d,
+                    k=k,
+                    got=got,
+                )
+                if got == d * k
+                else say(
+                    "for {d} features and {k} classes you return {got}",
+                    d=d,
+                    k=k,
+                    got=got,
+                )
             )
     return problems
 
@@ -548,24 +635,33 @@ def _measure_transfer(cfg: Any) -> dict[str, float]:
     }
 
 
-def _measured(
-    value: Any, name: str, reference: dict | None, reveal: bool
-) -> str | None:
+def _measured(value: Any, key: str, reference: dict | None, reveal: bool) -> str | None:
     """A problem with a measured number, or None: a fraction, and the grader's own measurement when given."""
     if not _is_fraction(value):
-        hint = (
-            " (give a fraction such as 0.45, not a percentage)"
-            if isinstance(value, (int, float))
+        if (
+            isinstance(value, (int, float))
             and not isinstance(value, bool)
             and value > 1
-            else ""
+        ):
+            return say(
+                "{name} is {value!r}; expected the measured value, a number in [0, 1] (give a fraction "
+                "such as 0.45, not a percentage)",
+                name=key,
+                value=value,
+            )
+        return say(
+            "{name} is {value!r}; expected the measured value, a number in [0, 1]",
+            name=key,
+            value=value,
         )
-        return f"{name} is {value!r}; expected the measured value, a number in [0, 1]{hint}"
-    if reference is not None and abs(value - reference[name]) > MEASURE_TOLERANCE:
-        return (
-            f"{name} is {value:.3f}, but the same experiment measured "
-            + (f"{reference[name]:.3f}" if reveal else "something else")
-            + f" (more than {MEASURE_TOLERANCE:g} apart): report what your run measured"
+    if reference is not None and abs(value - reference[key]) > MEASURE_TOLERANCE:
+        return say(
+            "{name} is {value:.3f}, but the same experiment measured {measured} (more than "
+            "{tolerance:g} apart): report what your run measured",
+            name=key,
+            value=value,
+            measured=f"{reference[key]:.3f}" if reveal else say("something else"),
+            tolerance=MEASURE_TOLERANCE,
         )
     return None
 
@@ -599,15 +695,16 @@ def _judge_transfer(cases, outputs, *, reveal, reference) -> dict[str, str]:
         "pretrained",
         "scratch",
     }:
-        form = (
-            "answer with a dict {'prediction': 'pretrained' or 'scratch', 'pretrained': accuracy, "
-            "'scratch': accuracy}"
+        form = say(
+            "answer with a dict {{'prediction': 'pretrained' or 'scratch', 'pretrained': accuracy, "
+            "'scratch': accuracy}}"
         )
         return {p.name: form for p in EXERCISES["1.2"].parts}
     problems: dict[str, str] = {}
     if answer["prediction"] not in ("pretrained", "scratch"):
-        problems["prediction"] = (
-            f"prediction is {answer['prediction']!r}; write 'pretrained' or 'scratch' (before you run)"
+        problems["prediction"] = say(
+            "prediction is {got!r}; write 'pretrained' or 'scratch' (before you run)",
+            got=answer["prediction"],
         )
     for name in ("pretrained", "scratch"):
         p = _measured(answer[name], name, reference, reveal)
@@ -631,7 +728,10 @@ def folder_facts(folder: Any, *, max_files: int = 20_000) -> dict[str, Any]:
         root = Path(os.fspath(folder)).expanduser()
     except TypeError:
         return {
-            "error": f"expected the path of a folder, got a {type(folder).__name__}"
+            "error": say(
+                "expected the path of a folder, got a {type}",
+                type=type(folder).__name__,
+            )
         }
     facts: dict[str, Any] = {"path": str(root), "exists": root.is_dir(), "classes": {}}
     facts.update(sizes={}, unreadable=[])
@@ -662,22 +762,29 @@ def _judge_folder(facts: dict, *, folder_part: str, own_part: str) -> dict[str, 
     if "error" in facts:
         return {folder_part: facts["error"], own_part: facts["error"]}
     if not facts["exists"]:
-        why = f"{facts['path']} is not a folder; point it at a folder with one subfolder of images per class"
+        why = say(
+            "{path} is not a folder; point it at a folder with one subfolder of images per class",
+            path=facts["path"],
+        )
         return {folder_part: why, own_part: why}
     with_images = {c: n for c, n in facts["classes"].items() if n > 0}
     problems: dict[str, str] = {}
     if len(with_images) < 2:
-        problems[folder_part] = (
-            f"{Path(facts['path']).name} has {len(with_images)} class folder(s) with images "
-            f"({', '.join(facts['classes']) or 'none'}); a classifier needs at least two"
+        problems[folder_part] = say(
+            "{folder} has {count} class folder(s) with images ({classes}); a classifier needs at least two",
+            folder=Path(facts["path"]).name,
+            count=len(with_images),
+            classes=", ".join(facts["classes"]) or say("none"),
         )
     total = sum(facts["sizes"].values())
     if total == 0:
-        problems[own_part] = "the folder holds no images"
+        problems[own_part] = say("the folder holds no images")
     elif facts["sizes"].get("32x32", 0) * 2 >= total:
-        problems[own_part] = (
-            f"{facts['sizes'].get('32x32', 0)} of its {total} images are 32x32 pixels, CIFAR-10's size "
-            "(what export_image_folder writes): photograph or collect images of your own"
+        problems[own_part] = say(
+            "{small} of its {total} images are 32x32 pixels, CIFAR-10's size (what "
+            "export_image_folder writes): photograph or collect images of your own",
+            small=facts["sizes"].get("32x32", 0),
+            total=total,
         )
     return problems
 
@@ -726,16 +833,22 @@ def _judge_shear(cases, outputs, *, reveal, reference) -> dict[str, str]:
 
     problems: dict[str, str] = {}
     for (phi,), out in zip(cases, outputs):
-        m = _tensor(out, "your matrix")
+        m = _tensor(out, say("your matrix"))
         if m.shape != (3, 3):
-            why = f"your matrix has shape {tuple(m.shape)}; expected a 3x3 homogeneous matrix"
+            why = say(
+                "your matrix has shape {shape}; expected a 3x3 homogeneous matrix",
+                shape=tuple(m.shape),
+            )
             return dict.fromkeys(
                 ("homogeneous 3x3", "x unchanged", "y sheared by tan(phi)"), why
             )
         if not torch.allclose(m[2], torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)):
             problems.setdefault(
                 "homogeneous 3x3",
-                f"the last row is {_fmt(m[2])}; a homogeneous affine matrix ends with (0, 0, 1)",
+                say(
+                    "the last row is {row}; a homogeneous affine matrix ends with (0, 0, 1)",
+                    row=_fmt(m[2]),
+                ),
             )
         t = math.tan(math.radians(phi))
         if not torch.allclose(
@@ -743,15 +856,23 @@ def _judge_shear(cases, outputs, *, reveal, reference) -> dict[str, str]:
         ):
             problems.setdefault(
                 "x unchanged",
-                f"for phi = {phi}° the first row is {_fmt(m[0])}; x' = x needs (1, 0, 0)",
+                say(
+                    "for phi = {phi}° the first row is {row}; x' = x needs (1, 0, 0)",
+                    phi=phi,
+                    row=_fmt(m[0]),
+                ),
             )
         want = torch.tensor([t, 1.0, 0.0], dtype=torch.float64)
         if not torch.allclose(m[1], want, atol=1e-5):
             problems.setdefault(
                 "y sheared by tan(phi)",
-                f"for phi = {phi}° the second row is {_fmt(m[1])}; "
-                + _expected(f"expected {_fmt(want)}", reveal)
-                + " (y' = y + x tan(phi), phi in degrees)",
+                say(
+                    "for phi = {phi}° the second row is {row}; {expected} (y' = y + x tan(phi), phi in "
+                    "degrees)",
+                    phi=phi,
+                    row=_fmt(m[1]),
+                    expected=_expected(say("expected {want}", want=_fmt(want)), reveal),
+                ),
             )
     return problems
 
@@ -778,9 +899,11 @@ def _judge_about_corner(cases, outputs, *, reveal, reference) -> dict[str, str]:
 
     problems: dict[str, str] = {}
     for (deg, size), out in zip(cases, outputs):
-        m = _tensor(out, "your matrix")
+        m = _tensor(out, say("your matrix"))
         if m.shape != (3, 3):
-            why = f"your matrix has shape {tuple(m.shape)}; expected 3x3"
+            why = say(
+                "your matrix has shape {shape}; expected 3x3", shape=tuple(m.shape)
+            )
             return {"the corner stays fixed": why, "the turn is right": why}
         h = size / 2
         corner = torch.tensor([[-h, -h]], dtype=torch.float64)
@@ -789,22 +912,38 @@ def _judge_about_corner(cases, outputs, *, reveal, reference) -> dict[str, str]:
         swapped = (translation(h, h) @ rotation(deg) @ translation(-h, -h)).double()
         if not torch.allclose(moved, corner, atol=1e-4):
             hint = (
-                ": the translations are swapped. The first step (rightmost factor) moves the corner "
-                "to the origin"
+                say(
+                    "the translations are swapped. The first step (rightmost factor) moves the corner "
+                    "to the origin"
+                )
                 if torch.allclose(m, swapped, atol=1e-4)
-                else ": move the corner to the origin, rotate, move it back"
+                else say("move the corner to the origin, rotate, move it back")
             )
             problems.setdefault(
                 "the corner stays fixed",
-                f"for {deg}° on a {size}x{size} image the top-left corner ({-h:g}, {-h:g}) moves to "
-                f"{_fmt(moved[0])}{hint}",
+                say(
+                    "for {deg}° on a {size}x{size} image the top-left corner ({x:g}, {y:g}) moves to "
+                    "{moved}: {hint}",
+                    deg=deg,
+                    size=size,
+                    x=-h,
+                    y=-h,
+                    moved=_fmt(moved[0]),
+                    hint=hint,
+                ),
             )
         if not torch.allclose(m[:2, :2], want[:2, :2], atol=1e-4):
             problems.setdefault(
                 "the turn is right",
-                f"for {deg}° the rotation part is {_fmt(m[:2, :2])}; "
-                + _expected(f"expected {_fmt(want[:2, :2])}", reveal)
-                + f" (use rotation({deg}), counter-clockwise)",
+                say(
+                    "for {deg}° the rotation part is {part}; {expected} (use rotation({deg}), "
+                    "counter-clockwise)",
+                    deg=deg,
+                    part=_fmt(m[:2, :2]),
+                    expected=_expected(
+                        say("expected {want}", want=_fmt(want[:2, :2])), reveal
+                    ),
+                ),
             )
     return problems
 
@@ -853,11 +992,13 @@ def _judge_outside(cases, outputs, *, reveal, reference) -> dict[str, str]:
     for part, (deg,), got in zip(("small rotation", "large rotation"), cases, outputs):
         want = _outside_fraction(deg)
         if not isinstance(got, (int, float)) or abs(float(got) - want) > 0.02:
-            problems[part] = (
-                f"at {deg:g}° you measure {got!r} of the output outside the input; "
-                + _expected(f"expected about {want:.3f}", reveal)
-                + ": warp a 32x32 image of ones with rotation(deg) and padding_mode='zeros', then count "
-                "the pixels below 0.5"
+            problems[part] = say(
+                "at {deg:g}° you measure {got!r} of the output outside the input; {expected}: warp a "
+                "32x32 image of ones with rotation(deg) and padding_mode='zeros', then count the pixels "
+                "below 0.5",
+                deg=deg,
+                got=got,
+                expected=_expected(say("expected about {want:.3f}", want=want), reveal),
             )
     return problems
 
@@ -898,24 +1039,30 @@ def _dense_cases(rng: random.Random | None) -> list[tuple]:
 def _judge_dense(cases, outputs, *, reveal, reference) -> dict[str, str]:
     import torch
 
-    (x, w, b), out = cases[0], _tensor(outputs[0], "your output")
+    (x, w, b), out = cases[0], _tensor(outputs[0], say("your output"))
     want = torch.relu(x @ w.T + b).double()
     if out.shape != want.shape:
-        why = (
-            f"for x of shape {tuple(x.shape)} and W of shape {tuple(w.shape)} your output has shape "
-            f"{tuple(out.shape)}; it should be {tuple(want.shape)}: one row per image, x @ W.T + b"
+        why = say(
+            "for x of shape {x} and W of shape {w} your output has shape {got}; it should be {want}: "
+            "one row per image, x @ W.T + b",
+            x=tuple(x.shape),
+            w=tuple(w.shape),
+            got=tuple(out.shape),
+            want=tuple(want.shape),
         )
         return {"shape (N, out)": why, "ReLU": why, "values": why}
     problems: dict[str, str] = {}
     if (out < 0).any():
-        problems["ReLU"] = (
+        problems["ReLU"] = say(
             "your output has negative values: apply max(0, .), the ReLU, after Wx + b"
         )
     if torch.allclose(out, torch.relu(x @ w.T).double(), atol=1e-5):
-        problems["values"] = "your output ignores the bias b"
+        problems["values"] = say("your output ignores the bias b")
     elif not torch.allclose(out, want, atol=1e-5):
-        problems["values"] = f"first row {_fmt(out[0])}; " + _expected(
-            f"expected {_fmt(want[0])}", reveal
+        problems["values"] = say(
+            "first row {row}; {expected}",
+            row=_fmt(out[0]),
+            expected=_expected(say("expected {want}", want=_fmt(want[0])), reveal),
         )
     return problems
 
@@ -954,13 +1101,24 @@ def _judge_conv_size(cases, outputs, *, reveal, reference) -> dict[str, str]:
         want = (n + 2 * p - k) // s + 1
         part = "stride 1" if s == 1 else "stride > 1"
         if got != want and part not in problems:
-            what = (
-                f" ({names[(n, k, s, p)]})" if (n, k, s, p) in names and reveal else ""
+            expected = (
+                say(
+                    "expected {want} ({what})",
+                    want=want,
+                    what=label(names[(n, k, s, p)]),
+                )
+                if (n, k, s, p) in names
+                else say("expected {want}", want=want)
             )
-            problems[part] = (
-                f"for n={n}, kernel={k}, stride={s}, padding={p} you return {got}; "
-                + _expected(f"expected {want}{what}", reveal)
-                + ": use (n + 2*padding - kernel) // stride + 1"
+            problems[part] = say(
+                "for n={n}, kernel={k}, stride={s}, padding={p} you return {got}; {expected}: use "
+                "(n + 2*padding - kernel) // stride + 1",
+                n=n,
+                k=k,
+                s=s,
+                p=p,
+                got=got,
+                expected=_expected(expected, reveal),
             )
     return problems
 
@@ -970,6 +1128,11 @@ _BRANCHES: dict[str, Callable[[Any], Any]] = {
     "minus": lambda t: -t,
     "double": lambda t: 2 * t,
 }
+_BRANCH_FORMULAS = {
+    "zeros": "0",
+    "minus": "-x",
+    "double": "2x",
+}  # each branch as the feedback writes f(x)
 
 
 def _residual_cases(rng: random.Random | None) -> list[tuple]:
@@ -1004,20 +1167,30 @@ def _judge_residual(cases, outputs, *, reveal, reference) -> dict[str, str]:
 
     problems: dict[str, str] = {}
     for (x, branch), out in zip(cases, outputs):
-        got = _tensor(out, "your output")
+        got = _tensor(out, say("your output"))
         want = torch.relu(x + _BRANCHES[branch](x)).double()
         if got.shape != want.shape or not torch.allclose(got, want, atol=1e-6):
             if branch == "zeros":
-                problems["identity when the branch is zero"] = (
-                    f"with a branch that outputs zeros your block gives {_fmt(got)}; "
-                    + _expected(f"expected relu(x) = {_fmt(want)}", reveal)
-                    + ": the block adds x back before the ReLU, so it can start as the identity"
+                problems["identity when the branch is zero"] = say(
+                    "with a branch that outputs zeros your block gives {got}; {expected}: the block "
+                    "adds x back before the ReLU, so it can start as the identity",
+                    got=_fmt(got),
+                    expected=_expected(
+                        say("expected relu(x) = {want}", want=_fmt(want)), reveal
+                    ),
                 )
             else:
                 problems.setdefault(
                     "ReLU of the sum",
-                    f"with the branch f(x) = {branch} x your block gives {_fmt(got)}; "
-                    + _expected(f"expected relu(x + f(x)) = {_fmt(want)}", reveal),
+                    say(
+                        "with the branch f(x) = {branch} your block gives {got}; {expected}",
+                        branch=_BRANCH_FORMULAS[branch],
+                        got=_fmt(got),
+                        expected=_expected(
+                            say("expected relu(x + f(x)) = {want}", want=_fmt(want)),
+                            reveal,
+                        ),
+                    ),
                 )
     return problems
 
@@ -1065,26 +1238,33 @@ def _judge_smoothed_grad(cases, outputs, *, reveal, reference) -> dict[str, str]
     problems: dict[str, str] = {}
     for (z, y, eps), out in zip(cases, outputs):
         part = "no smoothing" if eps == 0 else "with smoothing"
-        got, want = _tensor(out, "your gradient"), _smoothed_grad(z, y, eps)
+        got, want = _tensor(out, say("your gradient")), _smoothed_grad(z, y, eps)
         if got.shape != want.shape:
-            problems[part] = (
-                f"your gradient has shape {tuple(got.shape)}; it should be {tuple(want.shape)}, one row per image"
+            problems[part] = say(
+                "your gradient has shape {got}; it should be {want}, one row per image",
+                got=tuple(got.shape),
+                want=tuple(want.shape),
             )
         elif torch.allclose(got, want * len(y), atol=1e-6):
-            problems[part] = (
+            problems[part] = say(
                 "your gradient is N times too large: the loss is a batch *mean*, so divide by N"
             )
         elif eps > 0 and torch.allclose(
             got, (z.softmax(1) - F.one_hot(y, z.shape[1])) / len(y), atol=1e-6
         ):
-            problems[part] = (
-                f"with smoothing {eps} your gradient equals the unsmoothed one: the target is "
-                "(1 - eps) * onehot + eps / K, not onehot"
+            problems[part] = say(
+                "with smoothing {eps} your gradient equals the unsmoothed one: the target is "
+                "(1 - eps) * onehot + eps / K, not onehot",
+                eps=eps,
             )
         elif not torch.allclose(got, want, atol=1e-6):
-            problems[part] = (
-                f"with smoothing {eps} the first row is {_fmt(got[0])}; "
-                + _expected(f"autograd says {_fmt(want[0])}", reveal)
+            problems[part] = say(
+                "with smoothing {eps} the first row is {row}; {expected}",
+                eps=eps,
+                row=_fmt(got[0]),
+                expected=_expected(
+                    say("autograd says {want}", want=_fmt(want[0])), reveal
+                ),
             )
     return problems
 
@@ -1129,20 +1309,23 @@ def _two_losses(z: Any, y: int) -> tuple[float, float]:
 )
 def _judge_two_losses(cases, outputs, *, reveal, reference) -> dict[str, str]:
     (z, y), answer = cases[0], outputs[0]
-    form = "answer with a dict {'categorical': ..., 'binary': ...} of two numbers"
+    form = say(
+        "answer with a dict {{'categorical': ..., 'binary': ...}} of two numbers"
+    )
     if not isinstance(answer, dict) or set(answer) != {"categorical", "binary"}:
         return {"categorical": form, "binary": form}
     categorical, binary = _two_losses(z, y)
     problems: dict[str, str] = {}
-    where = f"for z = {_fmt(z)} and class {y}"
     got_c, got_b = answer["categorical"], answer["binary"]
     if not isinstance(got_c, (int, float)) or not math.isclose(
         got_c, categorical, abs_tol=0.01
     ):
-        problems["categorical"] = (
-            f"{where} you have {got_c!r}; "
-            + _expected(f"expected {categorical:.3f}", reveal)
-            + f", -log softmax(z)_{y}"
+        problems["categorical"] = say(
+            "for z = {z} and class {y} you have {got!r}; {expected}, -log softmax(z)_{y}",
+            z=_fmt(z),
+            y=y,
+            got=got_c,
+            expected=_expected(say("expected {want:.3f}", want=categorical), reveal),
         )
     if not isinstance(got_b, (int, float)) or not math.isclose(
         got_b, binary, abs_tol=0.01
@@ -1150,11 +1333,14 @@ def _judge_two_losses(cases, outputs, *, reveal, reference) -> dict[str, str]:
         mean = isinstance(got_b, (int, float)) and math.isclose(
             got_b, binary / len(z), abs_tol=0.01
         )
-        problems["binary"] = (
-            f"{where} you have {got_b!r}; "
-            + _expected(f"expected {binary:.3f}", reveal)
-            + ", the sum over the classes of -[t log s(z) + (1 - t) log(1 - s(z))] with t the one-hot target"
-            + (" (you averaged over the classes; sum the terms)" if mean else "")
+        problems["binary"] = say(
+            "for z = {z} and class {y} you have {got!r}; {expected}, the sum over the classes of "
+            "-[t log s(z) + (1 - t) log(1 - s(z))] with t the one-hot target{hint}",
+            z=_fmt(z),
+            y=y,
+            got=got_b,
+            expected=_expected(say("expected {want:.3f}", want=binary), reveal),
+            hint=say(" (you averaged over the classes; sum the terms)") if mean else "",
         )
     return problems
 
@@ -1234,18 +1420,28 @@ def _judge_train_mode(cases, outputs, *, reveal, reference) -> dict[str, str]:
         if not f and not (out["conv_training"][i] and out["bn_training"][i]):
             problems.setdefault(
                 "trainable layers train",
-                f"block {i} is trainable but not in training mode: call model.train() first",
+                say(
+                    "block {i} is trainable but not in training mode: call model.train() first",
+                    i=i,
+                ),
             )
         if f and out["bn_training"][i]:
             problems.setdefault(
                 "frozen BatchNorm in eval",
-                f"the frozen BatchNorm layer of block {i} is in training mode: its running statistics will "
-                "drift; put every BatchNorm layer whose parameters are all frozen back into eval()",
+                say(
+                    "the frozen BatchNorm layer of block {i} is in training mode: its running "
+                    "statistics will drift; put every BatchNorm layer whose parameters are all frozen "
+                    "back into eval()",
+                    i=i,
+                ),
             )
         if f and out["bn_moved"][i]:
             problems.setdefault(
                 "statistics kept",
-                f"a forward pass moved the running mean of block {i}'s frozen BatchNorm",
+                say(
+                    "a forward pass moved the running mean of block {i}'s frozen BatchNorm",
+                    i=i,
+                ),
             )
     return problems
 
@@ -1296,17 +1492,31 @@ def _judge_wilson(cases, outputs, *, reveal, reference) -> dict[str, str]:
         p = k / n
         wald_lo = p - 1.96 * math.sqrt(p * (1 - p) / n)
         hint = (
-            " That is the normal (Wald) interval p ± z·sqrt(p(1-p)/n); Wilson's centre moves towards 1/2 "
-            "and its width has an extra z²/4n² term."
+            say(
+                " That is the normal (Wald) interval p ± z·sqrt(p(1-p)/n); Wilson's centre moves "
+                "towards 1/2 and its width has an extra z²/4n² term."
+            )
             if math.isclose(lo, wald_lo, abs_tol=1e-4)
             else ""
         )
         problems.setdefault(
             part,
-            f"for {k} correct of {n} you return ({lo:.4f}, {hi:.4f}); "
-            + _expected(f"expected ({want[0]:.4f}, {want[1]:.4f})", reveal)
-            + "."
-            + hint,
+            say(
+                "for {k} correct of {n} you return ({lo:.4f}, {hi:.4f}); {expected}.{hint}",
+                k=k,
+                n=n,
+                lo=lo,
+                hi=hi,
+                expected=_expected(
+                    say(
+                        "expected ({lo:.4f}, {hi:.4f})",
+                        lo=want[0] + 0.0,
+                        hi=want[1] + 0.0,
+                    ),
+                    reveal,
+                ),
+                hint=hint,
+            ),
         )
     return problems
 
@@ -1335,32 +1545,32 @@ def _judge_precision_recall(cases, outputs, *, reveal, reference) -> dict[str, s
     import torch
 
     c = cases[0].double()
-    precision, recall = (_tensor(v, "your result") for v in outputs[0])
+    precision, recall = (_tensor(v, say("your result")) for v in outputs[0])
     want_p, want_r = c.diag() / c.sum(0), c.diag() / c.sum(1)
     if (
         precision.shape == want_r.shape
         and torch.allclose(precision, want_r, atol=1e-4)
         and not torch.allclose(want_p, want_r, atol=1e-4)
     ):
-        why = (
-            "precision and recall are swapped: rows are true classes, so recall divides by row sums and "
-            "precision by column sums"
+        why = say(
+            "precision and recall are swapped: rows are true classes, so recall divides by row sums "
+            "and precision by column sums"
         )
         return {"precision": why, "recall": why}
     problems: dict[str, str] = {}
     if precision.shape != want_p.shape or not torch.allclose(
         precision, want_p, atol=1e-4
     ):
-        problems["precision"] = (
-            f"precision {_fmt(precision)}; "
-            + _expected(f"expected {_fmt(want_p)}", reveal)
-            + ": correct / predicted as that class (column sums)"
+        problems["precision"] = say(
+            "precision {got}; {expected}: correct / predicted as that class (column sums)",
+            got=_fmt(precision),
+            expected=_expected(say("expected {want}", want=_fmt(want_p)), reveal),
         )
     if recall.shape != want_r.shape or not torch.allclose(recall, want_r, atol=1e-4):
-        problems["recall"] = (
-            f"recall {_fmt(recall)}; "
-            + _expected(f"expected {_fmt(want_r)}", reveal)
-            + ": correct / images of that class (row sums)"
+        problems["recall"] = say(
+            "recall {got}; {expected}: correct / images of that class (row sums)",
+            got=_fmt(recall),
+            expected=_expected(say("expected {want}", want=_fmt(want_r)), reveal),
         )
     return problems
 
@@ -1410,13 +1620,16 @@ def _judge_temperature(cases, outputs, *, reveal, reference) -> dict[str, str]:
         "ece_before",
         "ece_after",
     }:
-        form = "answer with a dict {'accuracy_changes': True or False, 'ece_before': ..., 'ece_after': ...}"
+        form = say(
+            "answer with a dict {{'accuracy_changes': True or False, 'ece_before': ..., "
+            "'ece_after': ...}}"
+        )
         return {"accuracy": form, "ECE before": form, "ECE after": form}
     problems: dict[str, str] = {}
     if answer["accuracy_changes"] is not False:
-        problems["accuracy"] = (
-            "dividing every logit of an image by the same T > 0 keeps their order, so the predicted class "
-            "and the accuracy cannot change; 'accuracy_changes' should be False"
+        problems["accuracy"] = say(
+            "dividing every logit of an image by the same T > 0 keeps their order, so the predicted "
+            "class and the accuracy cannot change; 'accuracy_changes' should be False"
         )
     for key, part in (("ece_before", "ECE before"), ("ece_after", "ECE after")):
         p = _measured(answer[key], key, reference, reveal)
@@ -1501,10 +1714,15 @@ def _judge_images_needed(cases, outputs, *, reveal, reference) -> dict[str, str]
         if got != want:
             problems.setdefault(
                 part,
-                f"for {strategy} and target {target:.2f} you return {got!r}; "
-                + _expected(f"expected {want}", reveal)
-                + ": the smallest images per class whose *mean* accuracy over seeds reaches the target, "
-                "or None if none does",
+                say(
+                    "for {strategy} and target {target:.2f} you return {got!r}; {expected}: the "
+                    "smallest images per class whose *mean* accuracy over seeds reaches the target, "
+                    "or None if none does",
+                    strategy=strategy,
+                    target=target,
+                    got=got,
+                    expected=_expected(say("expected {want}", want=want), reveal),
+                ),
             )
     return problems
 
@@ -1546,19 +1764,26 @@ _FAQ = {
 def _judge_faq(cases, outputs, *, reveal, reference) -> dict[str, str]:
     answer = outputs[0]
     if not isinstance(answer, dict):
-        return {
-            f"statement {i + 1}": "answer with a dict mapping each statement to True or False"
-            for i in range(len(_FAQ))
-        }
+        why = say("answer with a dict mapping each statement to True or False")
+        return {f"statement {i + 1}": why for i in range(len(_FAQ))}
     problems: dict[str, str] = {}
     for i, (statement, (truth, why)) in enumerate(_FAQ.items()):
         if statement not in answer:
-            problems[f"statement {i + 1}"] = f"missing: {statement!r}"
+            problems[f"statement {i + 1}"] = say(
+                "missing: {statement!r}", statement=statement
+            )
         elif answer[statement] is not truth:
             problems[f"statement {i + 1}"] = (
-                f"{statement!r} is {truth}: {why}"
+                say(
+                    "{statement!r} is {truth}: {why}",
+                    statement=statement,
+                    truth=truth,
+                    why=label(why),
+                )
                 if reveal
-                else f"{statement!r}: not what the book measured"
+                else say(
+                    "{statement!r}: not what the book measured", statement=statement
+                )
             )
     return problems
 
@@ -1581,24 +1806,29 @@ def _judge_own_run(cases, outputs, *, reveal, reference) -> dict[str, str]:
     out = outputs[0]
     if not isinstance(out, dict) or out.get("run") != "RunResult":
         got = out.get("run") if isinstance(out, dict) else type(out).__name__
-        why = (
-            "answer with a dict {'folder': your folder, 'result': what run(...) returned}"
-            + (f"; 'result' is a {got}, not a RunResult" if got else "")
-        )
+        why = say(
+            "answer with a dict {{'folder': your folder, 'result': what run(...) returned}}"
+        ) + (say("; 'result' is a {got}, not a RunResult", got=got) if got else "")
         return {"a run on your folder": why, "your own images": why}
     problems = _judge_folder(
         out["folder"], folder_part="a run on your folder", own_part="your own images"
     )
     classes = sorted(c for c, n in out["folder"].get("classes", {}).items() if n > 0)
     if "a run on your folder" not in problems and sorted(out["classes"]) != classes:
-        problems["a run on your folder"] = (
-            f"the run's classes ({', '.join(out['classes'])}) are not the folder's ({', '.join(classes)}): "
-            "train on the folder you hand in"
+        problems["a run on your folder"] = say(
+            "the run's classes ({run}) are not the folder's ({folder}): train on the folder you hand in",
+            run=", ".join(out["classes"]),
+            folder=", ".join(classes),
         )
     elif reveal and not problems:
         chance = 1 / max(1, len(classes))
         print(
-            f"  {len(classes)} classes: test accuracy {out['accuracy']:.1%} (chance {chance:.0%})"
+            say(
+                "  {count} classes: test accuracy {accuracy:.1%} (chance {chance:.0%})",
+                count=len(classes),
+                accuracy=out["accuracy"],
+                chance=chance,
+            )
         )
     return problems
 
@@ -1626,3 +1856,15 @@ def hand_in_form(ex: Exercise, answer: Any) -> Any:
             "run": type(result).__name__,
         }
     return plain(answer)
+
+
+def labels() -> set[str]:
+    """Every fixed text this module shows through :func:`tlbook.translations.label`.
+
+    The exercises' titles and part names, exercise 6.2's reasons and exercise 3.2's case names;
+    ``tests/test_translations.py`` requires each in every language's table.
+    """
+    texts = {ex.title for ex in EXERCISES.values()}
+    texts |= {p.name for ex in EXERCISES.values() for p in ex.parts}
+    texts |= {why for _, why in _FAQ.values()}
+    return texts | {c[4] for c in _CONV_PUBLIC}
