@@ -5,8 +5,10 @@ import re
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
-from tlbook.config import PRESETS, get_config, seed_everything
+from tlbook.config import PRESETS, Config, get_config, seed_everything
 from tlbook.errors import ConfigError
 
 
@@ -62,3 +64,14 @@ def test_seeds_repeat():
     a = torch.randn(4, generator=seed_everything(3)), torch.randn(4)
     b = torch.randn(4, generator=seed_everything(3)), torch.randn(4)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+@given(st.sampled_from(["data", "cache"]), st.text("abc/._-", min_size=1, max_size=12))
+def test_a_folder_under_home_is_expanded_when_the_configuration_is_built(field, rest):
+    """Every user of cfg.data and cfg.cache gets a real path: nothing writes to a folder named "~"."""
+    from pathlib import Path
+
+    cfg = Config(preset="cpu", **{field: "~/" + rest})
+    assert not getattr(cfg, field).startswith("~")
+    assert getattr(cfg, field) == str(Path("~/" + rest).expanduser())
+    assert getattr(dataclasses.replace(cfg, seed=1), field) == getattr(cfg, field)

@@ -215,6 +215,12 @@ class Config:
     curve_seeds: tuple[int, ...] = (0, 1, 2)
 
     def __post_init__(self) -> None:
+        # Folders: "~" is the home folder wherever the path is used (a cache under "./~" is a bug).
+        for name in ("data", "cache"):
+            if getattr(self, name) is not None:
+                object.__setattr__(
+                    self, name, str(Path(getattr(self, name)).expanduser())
+                )
         # Every impossible value fails here, when the object is built, naming the field and its range.
         for name, domain in DOMAINS.items():
             if hasattr(self, name):
@@ -361,10 +367,7 @@ def get_config(preset: str | None = None, /, **overrides: object) -> Config:
     unknown = set(changes) - {f.name for f in dataclasses.fields(Config)}
     if unknown:
         raise ConfigError(f"unknown configuration field(s) {sorted(unknown)}")
-    cfg = dataclasses.replace(PRESETS[name], **changes)
-    if cfg.data is not None:
-        cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser()))
-    return cfg
+    return dataclasses.replace(PRESETS[name], **changes)
 
 
 def seed_everything(seed: int) -> torch.Generator:
