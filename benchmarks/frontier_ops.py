@@ -51,7 +51,7 @@ from tlbook.files import write_json_atomic
 from tlbook.studies import FRONTIER, RESULTS, frontier_config, frontier_summary
 
 
-def peak_flops(*, n: int = 2048, rounds: int = 5) -> float:
+def peak_flops(*, n: int = 2048, rounds: int = 20) -> float:
     """The machine's float32 operations per second: the best of ``rounds`` (n x n) @ (n x n) products."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b  # warm-up: threads and caches
