@@ -230,3 +230,18 @@ def test_a_verdict_is_never_stronger_than_its_test():
         a="full", b="head first"
     )
     assert "cannot be resolved" in c.verdict()
+
+
+@given(st.lists(st.sampled_from((None, True, False)), min_size=4, max_size=4))
+def test_the_robustness_verdict_names_each_measured_corruption_in_every_language(
+    outcome,
+):
+    from tlbook.config import LANGUAGES
+    from tlbook.evaluation import CORRUPTION_NAMES, robustness_verdict
+
+    ahead = [k for k, o in zip(CORRUPTIONS, outcome) if o is True]
+    behind = [k for k, o in zip(CORRUPTIONS, outcome) if o is False]
+    for language in LANGUAGES:
+        said = robustness_verdict(ahead, behind, language=language)
+        assert all(CORRUPTION_NAMES[language][k] in said for k in ahead + behind)
+        assert "_" not in said  # names, not identifiers

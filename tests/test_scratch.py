@@ -28,7 +28,7 @@ def test_the_chosen_schedule_is_the_best_on_validation_and_converged_only_if_a_l
     ]
     # A test accuracy would change nothing: the choice never reads the test set.
     budget = scratch_budget([{**r, "test_accuracy": 0.0} for r in rows])
-    assert budget == scratch_budget(rows)
+    assert budget == {**scratch_budget(rows), "test_accuracy": 0.0}
     mean = {n: sum(val[(n, s)] for s in range(seeds)) / seeds for n in names}
     best = max(mean.values())
     assert mean[budget["strategy"]] == best
@@ -38,20 +38,41 @@ def test_the_chosen_schedule_is_the_best_on_validation_and_converged_only_if_a_l
     assert budget["seeds"] == list(range(seeds))
 
 
-def test_only_seeds_that_ran_every_schedule_count():
-    rows = [
-        {"strategy": n, "seed": s, "best_val_accuracy": a, "epochs": 8}
-        for n, s, a in (
-            ("scratch", 0, 0.30),
-            ("scratch, 4x epochs", 0, 0.40),
-            ("scratch", 1, 0.35),  # seed 1 has not run 4x yet
-        )
+@given(
+    scales=st.integers(1, len(SCRATCH_SCALES) - 1),
+    seeds=st.integers(2, 4),
+    data=st.data(),
+)
+def test_a_schedule_begun_for_some_seeds_only_decides_nothing_yet(scales, seeds, data):
+    """An unfinished study (saved after each run) chooses from its whole schedules, over every seed."""
+    names = [long_scratch_label(k) for k in SCRATCH_SCALES[: scales + 1]]
+    whole = [
+        {
+            "strategy": n,
+            "seed": s,
+            "best_val_accuracy": data.draw(ACCURACY),
+            "epochs": 8,
+        }
+        for n in names[:-1]
+        for s in range(seeds)
     ]
-    budget = scratch_budget(rows)
-    assert budget["seeds"] == [0] and budget["strategy"] == "scratch, 4x epochs"
-    assert not budget[
-        "converged"
-    ]  # the longest measured won: a longer one might still help
+    begun = data.draw(
+        st.integers(1, seeds - 1), label="seeds of the unfinished schedule"
+    )
+    partial = [
+        {
+            "strategy": names[-1],
+            "seed": s,
+            "best_val_accuracy": data.draw(ACCURACY),
+            "epochs": 8,
+        }
+        for s in range(begun)
+    ]
+    budget = scratch_budget(whole + partial)
+    assert {k: v for k, v in budget.items() if k != "unfinished"} == {
+        k: v for k, v in scratch_budget(whole).items() if k != "unfinished"
+    }
+    assert budget["unfinished"] == [names[-1]] and budget["seeds"] == list(range(seeds))
 
 
 @given(data=st.data(), seeds=st.integers(1, 3), stop=st.integers(0, 6))
@@ -113,3 +134,35 @@ def test_longer_schedules_run_only_while_the_longest_still_wins(data, seeds, sto
     assert all(not scratch_budget(by_name[n])["converged"] for n in names[1:-1])
     assert len(names) == len(SCRATCH_SCALES) or scratch_budget(rows)["converged"]
     assert scratch_budget(rows)["strategy"] == max(names, key=lambda n: mean[n])
+
+
+@given(
+    scale=st.sampled_from(SCRATCH_SCALES),
+    val=ACCURACY,
+    seeds=st.integers(1, 5),
+    converged=st.booleans(),
+    unfinished=st.booleans(),
+)
+def test_the_budget_sentence_says_the_same_numbers_in_every_language(
+    scale, val, seeds, converged, unfinished
+):
+    import re
+
+    from tlbook.config import LANGUAGES
+    from tlbook.studies import scratch_sentence
+
+    budget = {
+        "scale": scale,
+        "epochs": 8 * scale,
+        "val_accuracy": val,
+        "seeds": list(range(seeds)),
+        "converged": converged,
+        "unfinished": ["scratch, 16x epochs"] if unfinished else [],
+    }
+    said = {lang: scratch_sentence(budget, language=lang) for lang in LANGUAGES}
+    numbers = {
+        lang: sorted(re.findall(r"\d+(?:\.\d+)?", s)) for lang, s in said.items()
+    }
+    assert all(n == numbers["en"] for n in numbers.values()), said
+    assert f"{100 * val:.1f} %" in said["en"]
+    assert ("converged" in said["en"]) and (("not shown" in said["en"]) != converged)

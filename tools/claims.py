@@ -47,6 +47,8 @@ from tlbook.studies import (  # noqa: E402 - from this checkout's src/, put on t
     frontier_summary,
     images_needed,
     ladder_verdicts,
+    scratch_budget,
+    scratch_sentence,
     strategy_summary,
     verdict,
 )  # noqa: E402
@@ -271,6 +273,40 @@ def sweep_line() -> str:
     )
 
 
+def scratch_line() -> str:
+    """The from-scratch baseline given the compute it needs: the schedule chosen on validation, and its test."""
+    budget = scratch_budget(_rows("scratch"))
+    both = [r for r in _rows("strategies") if r["strategy"] == "finetune"] + [
+        r for r in _rows("scratch") if r["strategy"] == budget["strategy"]
+    ]
+    return (
+        f"{scratch_sentence(budget)}; its test accuracy {pct(budget['test_accuracy'])} (mean of "
+        f"{len(budget['seeds'])} seeds); {verdict(both, 'finetune', budget['strategy'])}"
+        + _incomplete_note("scratch")
+    )
+
+
+def scratch_table() -> str:
+    """Each from-scratch schedule: mean best validation and test accuracy, and each seed's best epoch."""
+    rows = _rows("scratch")
+    budget = scratch_budget(rows)
+    lines = [
+        "| schedule | epochs | seeds | best validation accuracy, mean | test accuracy, mean | best epoch per seed |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name in dict.fromkeys(r["strategy"] for r in rows):
+        runs = [r for r in rows if r["strategy"] == name]
+        chosen = "**" if name == budget["strategy"] else ""
+        lines.append(
+            f"| {chosen}{name}{chosen} | {runs[0]['epochs']} | {len(runs)} | "
+            f"{pct(statistics.fmean(r['best_val_accuracy'] for r in runs))} | "
+            f"{pct(statistics.fmean(r['test_accuracy'] for r in runs))} | "
+            + ", ".join(str(r["best_epoch"]) for r in runs)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
 def curve_line() -> str:
     rows = _rows("curve")
     ft, sc = curve_means(rows, "finetune"), curve_means(rows, "scratch")
@@ -284,11 +320,17 @@ def curve_line() -> str:
         if lo in long and hi in long
         else ""
     )
+    budget = scratch_budget(_rows("scratch"))
+    match_budget = images_needed(rows, "finetune", budget["test_accuracy"])
+    state = "converged" if budget["converged"] else "not shown to be converged"
     return (
         f"fine-tuned {pct(ft[lo])} ({lo} per class) to {pct(ft[hi])} ({hi} per class); "
         f"from scratch {pct(sc[lo])} to {pct(sc[hi])}{longer}; fine-tuning matches scratch-at-{hi} with "
-        f"{match} per class (training images; every run also uses {val} validation images per class to "
-        f"choose its epoch; mean of {seeds} seeds){_stale_note('curve')}"
+        f"{match} per class, and scratch-at-{hi} given the schedule chosen on validation "
+        f"({budget['scale']}x the epochs, {state}, {pct(budget['test_accuracy'])}, at the chapters' image "
+        f"size) with {match_budget or f'more than {hi}'} per class (training images; every run also uses "
+        f"{val} validation images per class to choose its epoch; mean of {seeds} seeds)"
+        f"{_stale_note('curve')}"
     )
 
 
@@ -557,6 +599,8 @@ CLAIMS: dict[str, Callable[[], str]] = {
     "sweep-table": sweep_table,
     "sweep-line": sweep_line,
     "curve-line": curve_line,
+    "scratch-line": scratch_line,
+    "scratch-table": scratch_table,
     "curve-table": curve_table,
     "benchmark-table": benchmark_table,
     "benchmark-machine": benchmark_machine,

@@ -51,6 +51,8 @@ __all__ = [
     "expected_calibration_error",
     "fit_temperature",
     "CORRUPTIONS",
+    "CORRUPTION_NAMES",
+    "robustness_verdict",
     "corrupt",
     "corruption_accuracy",
     "corruption_correct",
@@ -435,6 +437,54 @@ _BLUR_SIGMA = (0.4, 0.6, 0.8, 1.0, 1.3)  # Gaussian blur, pixels at 32 px
 _JPEG_QUALITY = (80, 60, 40, 25, 12)
 _BRIGHTNESS = (0.1, 0.2, 0.3, 0.4, 0.5)  # added to every value in [0, 1]
 CORRUPTIONS = ("gaussian_noise", "blur", "jpeg", "brightness")
+# Each corruption as a sentence names it, per language (LANGUAGES).
+CORRUPTION_NAMES = {
+    "en": {
+        "gaussian_noise": "gaussian noise",
+        "blur": "blur",
+        "jpeg": "jpeg",
+        "brightness": "brightness",
+    },
+    "zh_CN": {
+        "gaussian_noise": "高斯噪声",
+        "blur": "模糊",
+        "jpeg": "JPEG 压缩",
+        "brightness": "亮度变化",
+    },
+}
+
+
+def robustness_verdict(
+    ahead: list[str], behind: list[str], *, language: str = "en"
+) -> str:
+    """One sentence from paired tests per corruption: where model A is measurably ahead, behind, or neither.
+
+    ``ahead`` and ``behind`` are kinds of :data:`CORRUPTIONS` whose paired test
+    (:func:`mcnemar`) found A better or worse at the 5 % level; ``language``:
+    ``en`` or ``zh_CN``.
+
+    >>> robustness_verdict(["blur"], [])
+    'the fine-tuned model stays measurably ahead under blur and falls measurably behind under none; under the others the two are within the noise of these images'
+    >>> robustness_verdict(["blur"], [], language="zh_CN")
+    '微调模型在模糊下保持可测量的领先，在任何损坏下都没有可测量地落后；在其余损坏下，两者的差距在这些图像的噪声范围内'
+    """
+    names = CORRUPTION_NAMES[language]
+    if language == "zh_CN":
+        return (
+            "微调模型在"
+            + ("、".join(names[k] for k in ahead) or "任何损坏")
+            + ("下保持可测量的领先" if ahead else "下都没有可测量的领先")
+            + "，在"
+            + ("、".join(names[k] for k in behind) or "任何损坏")
+            + ("下可测量地落后" if behind else "下都没有可测量地落后")
+            + "；在其余损坏下，两者的差距在这些图像的噪声范围内"
+        )
+    return (
+        "the fine-tuned model stays measurably ahead under"
+        f" {', '.join(names[k] for k in ahead) or 'no corruption'}"
+        f" and falls measurably behind under {', '.join(names[k] for k in behind) or 'none'};"
+        " under the others the two are within the noise of these images"
+    )
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -74,6 +74,7 @@ __all__ = [
     "long_scratch_label",
     "scratch_schedules",
     "scratch_budget",
+    "scratch_sentence",
     "strategies",
     "TRAP",
     "STRATEGY_COMPARISONS",
@@ -620,31 +621,31 @@ def scratch_budget(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The from-scratch schedule chosen on validation, and whether it is converged.
 
     Candidates are ``scratch`` (the preset's epochs) and each longer schedule
-    (:func:`long_scratch_label`), over the seeds that ran all of them; the one
-    with the best mean best-validation accuracy wins (ties: the shorter). It is
-    ``converged`` only if a longer schedule was measured and did not win: the
-    longest schedule winning means a longer one still might help.
+    (:func:`long_scratch_label`) that every seed of ``scratch`` has run; the one
+    with the best mean best-validation accuracy over those seeds wins (ties: the
+    shorter). It is ``converged`` only if a longer schedule was measured and did
+    not win: the longest schedule winning means a longer one still might help.
+    A schedule begun for some seeds only (an unfinished study) is named in
+    ``unfinished`` and decides nothing yet.
 
     >>> rows = [{"strategy": n, "seed": s, "best_val_accuracy": a, "epochs": e}
     ...         for s in (0, 1) for n, a, e in (("scratch", 0.3, 8), ("scratch, 4x epochs", 0.4, 32),
     ...                                         ("scratch, 8x epochs", 0.39, 64))]
     >>> b = scratch_budget(rows)
-    >>> b["strategy"], b["converged"], b["seeds"]
-    ('scratch, 4x epochs', True, [0, 1])
+    >>> b["strategy"], b["converged"], b["seeds"], b["unfinished"]
+    ('scratch, 4x epochs', True, [0, 1], [])
     """
-    names = [
+    by = {(r["strategy"], r["seed"]): r for r in rows}
+    shortest = long_scratch_label(SCRATCH_SCALES[0])
+    seeds = sorted(seed for (name, seed) in by if name == shortest)
+    if not seeds:
+        raise ValueError(f"no from-scratch run at the preset's epochs ({shortest!r})")
+    begun = [
         long_scratch_label(k)
         for k in SCRATCH_SCALES
         if any(r["strategy"] == long_scratch_label(k) for r in rows)
     ]
-    by = {(r["strategy"], r["seed"]): r for r in rows}
-    seeds = sorted(
-        seed
-        for (name, seed) in by
-        if name == names[0] and all((n, seed) in by for n in names)
-    )
-    if not seeds:
-        raise ValueError(f"no seed ran every from-scratch schedule of {names}")
+    names = [n for n in begun if all((n, s) in by for s in seeds)]
     val = {
         n: sum(by[(n, s)]["best_val_accuracy"] for s in seeds) / len(seeds)
         for n in names
@@ -655,11 +656,62 @@ def scratch_budget(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "strategy": best,
         "epochs": by[(best, seeds[0])]["epochs"],
+        "scale": by[(best, seeds[0])]["epochs"] // by[(shortest, seeds[0])]["epochs"],
         "val_accuracy": val[best],
         "val_by_schedule": val,
+        "test_accuracy": sum(by[(best, s)]["test_accuracy"] for s in seeds) / len(seeds)
+        if all("test_accuracy" in by[(best, s)] for s in seeds)
+        else None,
         "seeds": seeds,
         "converged": best != names[-1],
+        "unfinished": [n for n in begun if n not in names],
     }
+
+
+def scratch_sentence(budget: dict[str, Any], *, language: str = "en") -> str:
+    """What the book says of the from-scratch baseline: the schedule validation chose, and whether it converged.
+
+    ``budget`` is :func:`scratch_budget`'s; ``language``: ``en`` or ``zh_CN`` (the same numbers).
+
+    >>> b = {"scale": 8, "epochs": 64, "val_accuracy": 0.498, "seeds": [0, 1, 2],
+    ...      "converged": True, "unfinished": []}
+    >>> scratch_sentence(b)
+    'validation chose 8x the epochs (64 epochs; mean best validation accuracy 49.8 % over 3 seeds), and a longer schedule did no better on validation: by that rule the baseline is converged'
+    >>> scratch_sentence({**b, "converged": False}, language="zh_CN")
+    '验证集选出的是 8 倍轮数（64 轮；3 个随机种子上的平均最佳验证准确率 49.8 %），它是测过的最长训练，所以不能说已经收敛：更长的训练也许还有帮助'
+    """
+    n, val = len(budget["seeds"]), f"{100 * budget['val_accuracy']:.1f} %"
+    unfinished = ", ".join(budget["unfinished"])
+    if language == "zh_CN":
+        chosen = (
+            f"验证集选出的是 {budget['scale']} 倍轮数（{budget['epochs']} 轮；{n} 个随机种子上的平均最佳"
+            f"验证准确率 {val}），"
+        )
+        rest = (
+            "更长的训练在验证集上没有更好：按这条规则，这个基线已经收敛"
+            if budget["converged"]
+            else "它是测过的最长训练，所以不能说已经收敛：更长的训练也许还有帮助"
+        )
+        return (
+            chosen
+            + rest
+            + (f"（{unfinished} 尚未在所有随机种子上跑完）" if unfinished else "")
+        )
+    chosen = (
+        f"validation chose {budget['scale']}x the epochs ({budget['epochs']} epochs; mean best validation "
+        f"accuracy {val} over {n} seeds), "
+    )
+    rest = (
+        "and a longer schedule did no better on validation: by that rule the baseline is converged"
+        if budget["converged"]
+        else "the longest schedule measured, so it is not shown to be converged: a longer one might "
+        "still help"
+    )
+    return (
+        chosen
+        + rest
+        + (f" ({unfinished}: not yet run for every seed)" if unfinished else "")
+    )
 
 
 def compare_strategies(
