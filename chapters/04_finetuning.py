@@ -579,9 +579,10 @@ accuracy_bars(
 import re
 
 from tlbook.studies import (
-    LONG_SCRATCH,
     STRATEGY_COMPARISONS,
     chosen_by_validation,
+    scratch_budget,
+    scratch_sentence,
     strategy_summary,
     verdict,
 )
@@ -606,25 +607,64 @@ for a, b in STRATEGY_COMPARISONS:
             lambda lang, a=a, b=b: verdict(rows, a, b, language=lang),
         )
         print("  " + sentence)
-# The baseline with 4x the epochs (first seed): short of data, or only of compute?
-if LONG_SCRATCH in summary:
-    long = next(r for r in rows if r["strategy"] == LONG_SCRATCH)
-    same_seed = next(
-        r for r in rows if r["strategy"] == "finetune" and r.get("seed") == long["seed"]
+# The from-scratch baseline given the compute it needs: its own study, the schedule chosen on validation.
+scratch_rows = load_or_run("scratch", cfg)
+budget = scratch_budget(scratch_rows)
+glue_sentence(
+    "scratch_budget_sentence", lambda lang: scratch_sentence(budget, language=lang)
+)
+glue("scratch_budget_acc", round(100 * budget["test_accuracy"], 1))
+glue("scratch_budget_seeds", len(budget["seeds"]))
+glue("scratch_budget_scale", budget["scale"])
+both = [r for r in rows if r["strategy"] == "finetune"] + [
+    r for r in scratch_rows if r["strategy"] == budget["strategy"]
+]
+print(
+    f"\nfrom scratch, schedule chosen on validation: {budget['strategy']}, "
+    f"{budget['test_accuracy']:.1%} on test (mean of seeds {budget['seeds']})"
+)
+print(
+    "  "
+    + glue_sentence(
+        "verdict_finetune_scratch_budget",
+        lambda lang: verdict(both, "finetune", budget["strategy"], language=lang),
     )
-    glue("scratch_long", round(100 * long["test_accuracy"], 1))
-    glue("scratch_long_epochs", long["epochs"])
-    glue("scratch_long_best", long["best_epoch"])
-    glue(
-        "scratch_long_gap",
-        round(100 * (same_seed["test_accuracy"] - long["test_accuracy"]), 1),
-    )
-    print(
-        f"\n{LONG_SCRATCH}, seed {long['seed']}: {long['test_accuracy']:.1%} (best"
-        f" validation epoch {long['best_epoch']} of {long['epochs']}); fine-tuned, same"
-        f" seed: {same_seed['test_accuracy']:.1%}"
-    )
-    print("  " + verdict(rows, "finetune", LONG_SCRATCH))
+)
+# How much of the gap at the same budget the extra compute closes, over the budget's seeds.
+same_seeds = strategy_summary(
+    [
+        r
+        for r in rows
+        if r["strategy"] in ("finetune", "scratch")
+        and r.get("seed", cfg.seed) in budget["seeds"]
+    ]
+)
+gap = same_seeds["finetune"]["mean"] - same_seeds["scratch"]["mean"]
+closed = (
+    (budget["test_accuracy"] - same_seeds["scratch"]["mean"]) / gap if gap > 0 else 0.0
+)
+glue("scratch_budget_closed", round(100 * closed))
+glue_sentence(
+    "scratch_budget_rest",
+    lambda lang: {
+        (
+            "en",
+            True,
+        ): "the rest of the gap is what the network from scratch lacks in data, "
+        "not in compute",
+        (
+            "en",
+            False,
+        ): "whether a still longer schedule would close more of it, the study "
+        "cannot say until a longer one loses on validation",
+        ("zh_CN", True): "剩下的差距是从头训练的网络在数据上的欠缺，而不是计算量上的",
+        (
+            "zh_CN",
+            False,
+        ): "更长的训练能否再弥合一部分差距，要等到更长的训练在验证集上输掉，"
+        "这项研究才能回答",
+    }[(lang, budget["converged"])],
+)
 for name in (
     "finetune",
     "finetune_bn_eval",
@@ -685,15 +725,18 @@ plot_history(
 # test within each seed is on the {doc}`reproduce` page beside it.
 #
 # Is the network from scratch short of data, or only of compute? At the same
-# budget it is still improving when training stops, so the study also trains it
-# for {glue:text}`scratch_long_epochs` epochs, four times the budget, keeping
-# the epoch with the best validation accuracy (epoch
-# {glue:text}`scratch_long_best`): it reaches
-# {glue:text}`scratch_long:.1f` %, still {glue:text}`scratch_long_gap:.1f`
-# points behind fine-tuning on the same images (first seed). This is one run, and
-# not a converged baseline: its best epoch is near the end of its schedule, so an
-# even longer one might still help. What it shows is that four times the compute
-# closes only a small part of the gap.
+# budget it is still improving when training stops, so a study of its own
+# (`tlbook.studies.scratch_schedules`) gives it 1, 4, 8 and 16 times the epochs,
+# one schedule at a time over {glue:text}`scratch_budget_seeds` seeds, each run
+# keeping its epoch with the best validation accuracy, and runs a longer
+# schedule only while the longest so far still wins on validation: a baseline
+# is *converged* when a longer schedule no longer helps. Here
+# {glue:text}`scratch_budget_sentence`. With that budget the network from
+# scratch reaches {glue:text}`scratch_budget_acc:.1f` % of the test images
+# (mean of the seeds); against fine-tuning with the preset's budget,
+# {glue:text}`verdict_finetune_scratch_budget`. The extra compute closes
+# {glue:text}`scratch_budget_closed` % of the gap between the two at the same
+# budget; {glue:text}`scratch_budget_rest`.
 #
 # Discriminative learning rates are usually explained as protecting the
 # pretrained layers: the backbone learns ten times more slowly than the head.
