@@ -607,7 +607,8 @@ for a, b in STRATEGY_COMPARISONS:
             lambda lang, a=a, b=b: verdict(rows, a, b, language=lang),
         )
         print("  " + sentence)
-# The from-scratch baseline given the compute it needs: its own study, the schedule chosen on validation.
+# The from-scratch baseline given the compute it needs: its own study, the schedule
+# chosen on validation.
 scratch_rows = load_or_run("scratch", cfg)
 budget = scratch_budget(scratch_rows)
 glue_sentence(
@@ -630,7 +631,8 @@ print(
         lambda lang: verdict(both, "finetune", budget["strategy"], language=lang),
     )
 )
-# How much of the gap at the same budget the extra compute closes, over the budget's seeds.
+# How much of the gap at the same budget the extra compute closes, over the budget's
+# seeds.
 same_seeds = strategy_summary(
     [
         r

@@ -367,7 +367,8 @@ if match:
     )
 else:
     print("\nfine-tuning never reaches the from-scratch network's best here")
-# The same question against the baseline given the compute it needs (chapter 4's scratch study).
+# The same question against the baseline given the compute it needs (chapter 4's
+# scratch study).
 scratch_rows = load_or_run("scratch", cfg)
 budget = scratch_budget(scratch_rows)
 match_budget = images_needed(curve, "finetune", budget["test_accuracy"])
@@ -396,7 +397,8 @@ glue("curve_scratch_curve_same", round(100 * best_scratch, 1))
 print(
     f"from scratch with {budget['scale']}x the epochs (chosen on validation, "
     f"{'converged' if budget['converged'] else 'not converged'}; chapter 4's study at "
-    f"{cfg.image_size} px): {budget['test_accuracy']:.1%}; fine-tuning reaches that with "
+    f"{cfg.image_size} px): {budget['test_accuracy']:.1%}; fine-tuning reaches that"
+    " with "
     f"{match_budget or f'more than {sizes[-1]}'} per class"
 )
 if LONG_SCRATCH in names:  # the baseline with 4x the epochs, first seed

@@ -53,8 +53,9 @@ glue("outlook_curve_scratch", round(100 * curve_means(curve, "scratch")[smallest
 print(
     f"fine-tuned {strategies['finetune']['mean']:.1%}, linear probe"
     f" {strategies['linear']['mean']:.1%}, from scratch"
-    f" {strategies['scratch']['mean']:.1%} (strategies study, mean over seeds); from scratch"
-    f" with {budget['scale']}x the epochs (chosen on validation) {budget['test_accuracy']:.1%}"
+    f" {strategies['scratch']['mean']:.1%} (strategies study, mean over seeds);"
+    f" from scratch with {budget['scale']}x the epochs (chosen on validation)"
+    f" {budget['test_accuracy']:.1%}"
 )
 
 # %% [markdown]
