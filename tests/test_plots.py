@@ -5,6 +5,7 @@ from pathlib import Path
 
 import ipywidgets
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -181,3 +182,189 @@ def test_accuracy_cost_labels_never_overlap_or_leave_the_axes(points):
         )
         for other in boxes[i + 1 :]:
             assert not box.overlaps(other), "two labels overlap"
+
+
+def _legends_cover_nothing(fig) -> None:
+    """An independent check of a drawn figure: no legend box holds a point of any line,
+    error bar or filled edge (each segment sampled densely), nor meets a bar or a text."""
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.container import BarContainer
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends
+    assert legends, "the figure has no legend to check"
+    boxes = [legend.get_window_extent(renderer) for legend in legends]
+    assert not any(
+        a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]
+    ), "two legends overlap"
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            spanning = (
+                ax.get_xaxis_transform(which="grid"),
+                ax.get_yaxis_transform(which="grid"),
+            )  # axvline, axhline: the rest of such a line stays in view
+            paths = [
+                (line.get_transform().transform_path(line.get_path()).vertices, line)
+                for line in ax.lines
+                if line.get_transform() not in spanning
+            ] + [
+                (c.get_transform().transform_path(p).vertices, c)
+                for c in ax.collections
+                if isinstance(c, (LineCollection, PolyCollection))
+                for p in c.get_paths()
+            ]
+            for points, artist in paths:
+                dots = getattr(artist, "get_linestyle", lambda: "-")() in ("None", "")
+                if not dots and len(points) > 1:  # 50 points along every segment
+                    t = np.linspace(0, 1, 50)[:, None, None]
+                    points = (points[:-1] + t * (points[1:] - points[:-1])).reshape(
+                        -1, 2
+                    )
+                points = points[np.isfinite(points).all(axis=1)]
+                inside = (
+                    (points[:, 0] > box.x0)
+                    & (points[:, 0] < box.x1)
+                    & (points[:, 1] > box.y0)
+                    & (points[:, 1] < box.y1)
+                )
+                assert not inside.any(), (
+                    f"the legend covers {artist} at {points[inside][0]}"
+                )
+            for container in ax.containers:
+                if isinstance(container, BarContainer):
+                    assert not any(
+                        b.get_window_extent().overlaps(box) for b in container.patches
+                    ), "the legend covers a bar"
+            assert not any(
+                t.get_window_extent(renderer).overlaps(box) for t in ax.texts
+            ), "the legend covers a text"
+
+
+ACCURACIES = st.floats(0.0, 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    data=st.data(),
+    strategies=st.integers(1, 3),
+    sizes=st.lists(
+        st.sampled_from([1, 5, 10, 25, 50, 100, 500]),
+        min_size=1,
+        max_size=6,
+        unique=True,
+    ),
+    seeds=st.integers(1, 3),
+)
+def test_the_data_curves_legend_covers_no_data(data, strategies, sizes, seeds):
+    """The data curve's legend once covered the fine-tuned curve's error bar at 25 per class."""
+    from tlbook.plots import plot_data_curve
+
+    rows = [
+        {
+            "strategy": f"strategy {i}",
+            "per_class": k,
+            "seed": s,
+            "test_accuracy": data.draw(ACCURACIES),
+        }
+        for i in range(strategies)
+        for k in sizes
+        for s in range(seeds)
+    ]
+    _legends_cover_nothing(plot_data_curve(rows, val_per_class=20))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    results=st.dictionaries(
+        st.text("abcdefgh ", min_size=1, max_size=30),
+        ACCURACIES,
+        min_size=1,
+        max_size=8,
+    ),
+    spread=st.floats(0.0, 0.1),
+    show_gains=st.booleans(),
+)
+def test_the_accuracy_bars_legend_covers_no_bar_or_label(results, spread, show_gains):
+    from tlbook.plots import accuracy_bars
+
+    fig = accuracy_bars(
+        results, chance=0.1, errors={k: spread for k in results}, show_gains=show_gains
+    )
+    _legends_cover_nothing(fig)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), corruptions=st.integers(1, 3), models=st.integers(1, 3))
+def test_the_robustness_legend_covers_no_data(data, corruptions, models):
+    from tlbook.plots import plot_robustness
+
+    kinds = [f"kind {j}" for j in range(corruptions)]
+    results = {
+        f"model {i}": {k: [data.draw(ACCURACIES) for _ in range(3)] for k in kinds}
+        for i in range(models)
+    }
+    clean = {m: data.draw(ACCURACIES) for m in results}
+    _legends_cover_nothing(plot_robustness(results, severities=[1, 2, 3], clean=clean))
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), runs=st.integers(1, 3), epochs=st.integers(1, 30))
+def test_the_learning_curves_legend_covers_no_data(data, runs, epochs):
+    from tlbook.plots import plot_history
+    from tlbook.train import EpochStats, History
+
+    def stats(e):
+        return EpochStats(
+            e,
+            data.draw(st.floats(0.0, 3.0)),
+            data.draw(ACCURACIES),
+            data.draw(st.floats(0.0, 3.0)),
+            data.draw(ACCURACIES),
+            1e-3,
+            1.0,
+        )
+
+    histories = {
+        f"run {i}": History(epochs=[stats(e) for e in range(1, epochs + 1)])
+        for i in range(runs)
+    }
+    _legends_cover_nothing(plot_history(histories))
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), models=st.integers(1, 3), bins=st.integers(2, 15))
+def test_the_reliability_legends_cover_no_bar_and_not_each_other(data, models, bins):
+    from tlbook.plots import plot_reliability
+
+    def curve():
+        count = torch.tensor(
+            [data.draw(st.integers(0, 50)) for _ in range(bins)], dtype=torch.float
+        )
+        accuracy = torch.tensor([data.draw(ACCURACIES) for _ in range(bins)])
+        confidence = torch.tensor([data.draw(ACCURACIES) for _ in range(bins)])
+        return {"count": count, "accuracy": accuracy, "confidence": confidence}
+
+    _legends_cover_nothing(
+        plot_reliability({f"model {i}": curve() for i in range(models)})
+    )
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    losses=st.lists(st.floats(0.1, 5.0), min_size=3, max_size=40),
+    suggestion=st.integers(0, 39),
+    chosen=st.none() | st.integers(0, 39),
+)
+def test_the_lr_finders_legend_covers_no_data(losses, suggestion, chosen):
+    from tlbook.lr_finder import LRFinderResult
+    from tlbook.plots import plot_lr_finder
+
+    lrs = list(np.geomspace(1e-4, 1e-1, len(losses)))
+    at = lambda i: lrs[min(i, len(lrs) - 1)]  # noqa: E731
+    fig = plot_lr_finder(
+        LRFinderResult(lrs, losses, at(suggestion)),
+        chosen=None if chosen is None else at(chosen),
+    )
+    _legends_cover_nothing(fig)

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from matplotlib.transforms import Bbox
 
 from .lr_finder import LRFinderResult
 from .train import History, Recipe, lr_factor
@@ -42,6 +48,9 @@ __all__ = [
     "plot_robustness",
     "plot_lr_finder",
     "plot_schedule",
+    "place_legend",
+    "hides_data",
+    "LEGEND_SPOTS",
 ]
 
 TAB10 = colormaps["tab10"].colors  # type: ignore[attr-defined]  # a ListedColormap: one colour per run or class
@@ -118,10 +127,145 @@ class BookFigure(Figure):
     b'\\x89PNG'
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        FigureCanvasAgg(
+            self
+        )  # a renderer to measure text with (legend placement), no screen needed
+
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
         self.savefig(buffer, format="png", bbox_inches="tight", dpi=100)
         return buffer.getvalue()
+
+
+# Where a legend may sit inside the axes, in the order tried (the caller's preference first).
+LEGEND_SPOTS = (
+    "upper right",
+    "upper left",
+    "lower right",
+    "lower left",
+    "center right",
+    "center left",
+    "upper center",
+    "lower center",
+)
+
+
+def _data_lines(ax: Axes) -> list[Any]:
+    """``ax``'s lines but the reference lines that span the axes (``axvline``, ``axhline``):
+    a legend over a stretch of those hides nothing, the rest of the line stays in view."""
+    spanning = (
+        ax.get_xaxis_transform(which="grid"),
+        ax.get_yaxis_transform(which="grid"),
+    )
+    return [line for line in ax.lines if line.get_transform() not in spanning]
+
+
+def hides_data(ax: Axes, box: Bbox, *, pad: float = 3.0) -> bool:
+    """Whether the display-space ``box`` (a legend's, say) covers any of ``ax``'s data.
+
+    Data are the lines (every segment, not only the vertices; dots alone where
+    a line has no line style; not the reference lines that span the axes), error bars and other line collections, filled
+    regions' edges, bars and the texts written on the axes. ``pad`` pixels
+    around the box stand for marker sizes and line widths.
+
+    >>> fig = BookFigure(figsize=(3, 2))
+    >>> ax = fig.subplots()
+    >>> _ = ax.plot([0, 1], [0, 1])
+    >>> fig.canvas.draw()
+    >>> middle = ax.transData.transform([[0.4, 0.4], [0.6, 0.6]])
+    >>> hides_data(ax, Bbox(middle)), hides_data(ax, Bbox(middle + [0, 200]))
+    (True, False)
+    """
+    box = box.padded(pad)
+    for line in _data_lines(ax):
+        path = line.get_transform().transform_path(line.get_path())
+        if line.get_linestyle() in ("None", " ", ""):
+            if box.count_contains(path.vertices):
+                return True
+        elif path.intersects_bbox(box, filled=False):
+            return True
+    for collection in ax.collections:
+        if isinstance(collection, (LineCollection, PolyCollection)):
+            to_display = collection.get_transform()
+            if any(
+                to_display.transform_path(path).intersects_bbox(box, filled=False)
+                for path in collection.get_paths()
+            ):
+                return True
+        else:  # dots: their positions
+            offsets = collection.get_offset_transform().transform(
+                collection.get_offsets()
+            )
+            if box.count_contains(offsets):
+                return True
+    for container in ax.containers:
+        if isinstance(container, BarContainer) and any(
+            bar.get_window_extent().overlaps(box) for bar in container.patches
+        ):
+            return True
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    return any(
+        text.get_visible() and text.get_window_extent(renderer).overlaps(box)
+        for text in ax.texts
+    )
+
+
+def place_legend(ax: Axes, *, prefer: str = "upper right", **options: Any) -> Legend:
+    """``ax``'s legend where it hides no data: ``prefer`` if clear, else the first clear spot of
+    :data:`LEGEND_SPOTS`, else below the axes, as wide as the figure allows.
+
+    Call it once the figure's layout is done (after ``tight_layout``): the test
+    is made on the drawn figure, in pixels. ``options`` go to ``ax.legend``.
+    matplotlib's ``loc="best"`` weighs line vertices and can still cover an
+    error bar or a bar's label; this tests every segment (:func:`hides_data`).
+
+    >>> fig = BookFigure(figsize=(4, 3))
+    >>> ax = fig.subplots()
+    >>> _ = ax.plot([0, 1], [1, 1], label="high")
+    >>> _ = ax.set_ylim(0, 1.1)  # the line runs along the top: the upper spots are taken
+    >>> place_legend(ax)._loc == Legend.codes["lower right"]
+    True
+    """
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    canvas = fig.canvas
+    if not isinstance(
+        canvas, FigureCanvasAgg
+    ):  # a figure made elsewhere: give it a renderer
+        canvas = FigureCanvasAgg(fig)
+    handles, labels = ax.get_legend_handles_labels()
+    for spot in dict.fromkeys((prefer, *LEGEND_SPOTS)):
+        legend = ax.legend(handles, labels, **{"loc": spot, **options})
+        canvas.draw()
+        if not hides_data(ax, legend.get_window_extent(canvas.get_renderer())):
+            return legend
+    legend.remove()
+    # Below everything the axes draw (tick labels, axis labels, texts that spill over),
+    # centred, in as many columns as the figure's width holds: the page width stays.
+    renderer = canvas.get_renderer()
+    bottom = (
+        min(
+            [box.y0 for a in fig.axes if (box := a.get_tightbbox(renderer)) is not None]
+            + [other.get_window_extent(renderer).y0 for other in fig.legends]
+        )
+        - 4
+    )  # pixels; under the legends already placed there too
+    anchor = (0.5, bottom / fig.bbox.height)
+    for columns in range(min(len(labels), 3), 0, -1):
+        below = fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=anchor,
+            ncols=columns,
+            **options,
+        )
+        if columns == 1 or below.get_window_extent(renderer).width <= fig.bbox.width:
+            return below
+        below.remove()
+    raise AssertionError("unreachable: one column always returns")
 
 
 def to_display(image: torch.Tensor) -> np.ndarray:
@@ -247,12 +391,13 @@ def accuracy_bars(
         ax.axvline(
             100 * chance, color="grey", linestyle="--", linewidth=1, label="chance"
         )
-        ax.legend(loc="lower right")
     ax.set_xlim(0, 115 if show_gains else 105)
     ax.set_xlabel("test accuracy (%)")
     ax.invert_yaxis()
     ax.set_title(title)
     fig.tight_layout()
+    if chance is not None:
+        place_legend(ax, prefer="lower right")
     return fig
 
 
@@ -290,10 +435,11 @@ def plot_history(histories: dict[str, History], *, title: str = "") -> Figure:
         title="loss (dashed: train, solid: validation)",
     )
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    ax_acc.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if ax_acc.get_legend_handles_labels()[0]:
+        place_legend(ax_acc, prefer="lower right")
     return fig
 
 
@@ -412,10 +558,12 @@ def plot_reliability(
             ylabel="accuracy (%)",
             title=name,
         )
-        ax.legend(loc="upper left", fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    place_legend(
+        fig.axes[0], prefer="upper left", fontsize=8
+    )  # the same in every panel
     return fig
 
 
@@ -635,8 +783,8 @@ def plot_data_curve(
         title=title or "accuracy against labelled data",
     )
     ax.grid(alpha=0.3)
-    ax.legend()
     fig.tight_layout()
+    place_legend(ax, prefer="lower right")
     return fig
 
 
@@ -669,10 +817,10 @@ def plot_robustness(
         ax.set(title=kind.replace("_", " "), xlabel="severity (0: clean)", xticks=xs)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    place_legend(axes[0], fontsize=8)
     return fig
 
 
@@ -707,8 +855,8 @@ def plot_lr_finder(
         ylabel="training loss (smoothed)",
         title=title,
     )
-    ax.legend()
     fig.tight_layout()
+    place_legend(ax)
     return fig
 
 
@@ -740,7 +888,7 @@ def plot_schedule(recipe: Recipe, *, steps_per_epoch: int, title: str = "") -> F
         ylabel="learning rate",
         title=title or f"{recipe.schedule}: peak {recipe.lr:g}",
     )
-    if warm:
-        ax.legend(loc="upper right")
     fig.tight_layout()
+    if warm:
+        place_legend(ax)
     return fig
