@@ -582,6 +582,7 @@ from tlbook.studies import (
     STRATEGY_COMPARISONS,
     chosen_by_validation,
     scratch_budget,
+    scratch_rest_sentence,
     scratch_sentence,
     strategy_summary,
     verdict,
@@ -648,24 +649,7 @@ closed = (
 glue("scratch_budget_closed", round(100 * closed))
 glue_sentence(
     "scratch_budget_rest",
-    lambda lang: {
-        (
-            "en",
-            True,
-        ): "the rest of the gap is what the network from scratch lacks in data, "
-        "not in compute",
-        (
-            "en",
-            False,
-        ): "whether a still longer schedule would close more of it, the study "
-        "cannot say until a longer one loses on validation",
-        ("zh_CN", True): "剩下的差距是从头训练的网络在数据上的欠缺，而不是计算量上的",
-        (
-            "zh_CN",
-            False,
-        ): "更长的训练能否再弥合一部分差距，要等到更长的训练在验证集上输掉，"
-        "这项研究才能回答",
-    }[(lang, budget["converged"])],
+    lambda lang: scratch_rest_sentence(budget, language=lang),
 )
 for name in (
     "finetune",

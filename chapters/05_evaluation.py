@@ -322,7 +322,7 @@ print("over runs (the claim's unit): " + verdict(strategy_rows, a, b))
 # reproduces it.
 
 # %%
-from tlbook.studies import LONG_SCRATCH, scratch_budget
+from tlbook.studies import LONG_SCRATCH, labels_needed, scratch_budget, scratch_state
 
 curve = load_or_run("curve", cfg)
 sizes = sorted({r["per_class"] for r in curve})
@@ -376,19 +376,11 @@ glue("curve_budget_scale", budget["scale"])
 glue("curve_budget_acc", round(100 * budget["test_accuracy"], 1))
 glue("curve_budget_per_class", cfg.train_per_class)
 glue_sentence(
-    "curve_budget_converged",
-    lambda lang: {
-        "en": ("converged" if budget["converged"] else "not shown to be converged"),
-        "zh_CN": ("已收敛" if budget["converged"] else "未能证明已收敛"),
-    }[lang],
+    "curve_budget_converged", lambda lang: scratch_state(budget, language=lang)
 )
 glue_sentence(
     "curve_match_budget",
-    lambda lang: (
-        str(match_budget)
-        if match_budget
-        else {"en": f"more than {sizes[-1]}", "zh_CN": f"多于 {sizes[-1]} 张"}[lang]
-    ),
+    lambda lang: labels_needed(match_budget, largest=sizes[-1], language=lang),
 )
 same = [r["test_accuracy"] for r in scratch_rows if r["strategy"] == "scratch"]
 same_budget = sum(same) / len(same)
@@ -396,10 +388,9 @@ glue("curve_scratch_study_same", round(100 * same_budget, 1))
 glue("curve_scratch_curve_same", round(100 * best_scratch, 1))
 print(
     f"from scratch with {budget['scale']}x the epochs (chosen on validation, "
-    f"{'converged' if budget['converged'] else 'not converged'}; chapter 4's study at "
+    f"{scratch_state(budget)}; chapter 4's study at "
     f"{cfg.image_size} px): {budget['test_accuracy']:.1%}; fine-tuning reaches that"
-    " with "
-    f"{match_budget or f'more than {sizes[-1]}'} per class"
+    f" with {labels_needed(match_budget, largest=sizes[-1])} per class"
 )
 if LONG_SCRATCH in names:  # the baseline with 4x the epochs, first seed
     long = {r["per_class"]: r for r in curve if r["strategy"] == LONG_SCRATCH}

@@ -46,9 +46,11 @@ from tlbook.studies import (  # noqa: E402 - from this checkout's src/, put on t
     frontier_goals,
     frontier_summary,
     images_needed,
+    labels_needed,
     ladder_verdicts,
     scratch_budget,
     scratch_sentence,
+    scratch_state,
     strategy_summary,
     verdict,
 )  # noqa: E402
@@ -322,13 +324,12 @@ def curve_line() -> str:
     )
     budget = scratch_budget(_rows("scratch"))
     match_budget = images_needed(rows, "finetune", budget["test_accuracy"])
-    state = "converged" if budget["converged"] else "not shown to be converged"
     return (
         f"fine-tuned {pct(ft[lo])} ({lo} per class) to {pct(ft[hi])} ({hi} per class); "
         f"from scratch {pct(sc[lo])} to {pct(sc[hi])}{longer}; fine-tuning matches scratch-at-{hi} with "
         f"{match} per class, and scratch-at-{hi} given the schedule chosen on validation "
-        f"({budget['scale']}x the epochs, {state}, {pct(budget['test_accuracy'])}, at the chapters' image "
-        f"size) with {match_budget or f'more than {hi}'} per class (training images; every run also uses "
+        f"({budget['scale']}x the epochs, {scratch_state(budget)}, {pct(budget['test_accuracy'])}, at the chapters' image "
+        f"size) with {labels_needed(match_budget, largest=hi)} per class (training images; every run also uses "
         f"{val} validation images per class to choose its epoch; mean of {seeds} seeds)"
         f"{_stale_note('curve')}"
     )

@@ -75,6 +75,9 @@ __all__ = [
     "scratch_schedules",
     "scratch_budget",
     "scratch_sentence",
+    "scratch_state",
+    "scratch_rest_sentence",
+    "labels_needed",
     "strategies",
     "TRAP",
     "STRATEGY_COMPARISONS",
@@ -712,6 +715,54 @@ def scratch_sentence(budget: dict[str, Any], *, language: str = "en") -> str:
         + rest
         + (f" ({unfinished}: not yet run for every seed)" if unfinished else "")
     )
+
+
+def scratch_state(budget: dict[str, Any], *, language: str = "en") -> str:
+    """Whether the from-scratch baseline converged, in a few words (``budget``: :func:`scratch_budget`'s).
+
+    >>> scratch_state({"converged": False}), scratch_state({"converged": True}, language="zh_CN")
+    ('not shown to be converged', '已收敛')
+    """
+    words = {
+        "en": ("not shown to be converged", "converged"),
+        "zh_CN": ("未能证明已收敛", "已收敛"),
+    }
+    return words[language][bool(budget["converged"])]
+
+
+def scratch_rest_sentence(budget: dict[str, Any], *, language: str = "en") -> str:
+    """What the book may say of the gap the baseline's extra compute leaves open.
+
+    Only a converged baseline (:func:`scratch_budget`) lets the rest of the gap
+    be called a lack of data; while the longest schedule still wins, whether
+    more compute closes more is open.
+
+    >>> scratch_rest_sentence({"converged": True})
+    'the rest of the gap is what the network from scratch lacks in data, not in compute'
+    """
+    if language == "zh_CN":
+        return (
+            "剩下的差距是从头训练的网络在数据上的欠缺，而不是计算量上的"
+            if budget["converged"]
+            else "更长的训练能否再弥合一部分差距，要等到更长的训练在验证集上输掉，这项研究才能回答"
+        )
+    return (
+        "the rest of the gap is what the network from scratch lacks in data, not in compute"
+        if budget["converged"]
+        else "whether a still longer schedule would close more of it, the study cannot say "
+        "until a longer one loses on validation"
+    )
+
+
+def labels_needed(needed: int | None, *, largest: int, language: str = "en") -> str:
+    """How many labels per class fine-tuning needs (:func:`images_needed`), or that the curve's ``largest`` was not enough.
+
+    >>> labels_needed(25, largest=100), labels_needed(None, largest=100, language="zh_CN")
+    ('25', '多于 100 张')
+    """
+    if needed is not None:
+        return str(needed)
+    return f"多于 {largest} 张" if language == "zh_CN" else f"more than {largest}"
 
 
 def compare_strategies(

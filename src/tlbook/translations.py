@@ -30,7 +30,7 @@ import string
 from collections.abc import Iterator
 from importlib import resources
 
-__all__ = ["say", "label", "speaking", "speaking_now", "table", "placeholders"]
+__all__ = ["say", "label", "speaking", "table", "placeholders"]
 
 _LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar(
     "tlbook_language", default="en"
@@ -49,11 +49,6 @@ def speaking(language: str) -> Iterator[None]:
         yield
     finally:
         _LANGUAGE.reset(token)
-
-
-def speaking_now() -> str:
-    """The language :func:`say` answers in here (``en`` outside any :func:`speaking` block)."""
-    return _LANGUAGE.get()
 
 
 @functools.cache
