@@ -253,7 +253,7 @@ def place_legend(ax: Axes, *, prefer: str = "upper right", **options: Any) -> Le
         - 4
     )  # pixels; under the legends already placed there too
     anchor = (0.5, bottom / fig.bbox.height)
-    for columns in range(min(len(labels), 3), 0, -1):
+    for columns in range(max(1, min(len(labels), 3)), 0, -1):
         below = fig.legend(
             handles,
             labels,
