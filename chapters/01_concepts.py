@@ -199,8 +199,8 @@ print(
 # parameters what edges, textures and object parts look like. Four times the
 # epochs is not "to convergence"; whether still more would close the gap is a
 # question for a study over several seeds, not for one run, and chapter 4's
-# scratch study asks it: schedules up to 16 times as long, chosen on
-# validation. (The numbers come
+# scratch study asks it: ever longer schedules, over several seeds, until a
+# longer one no longer helps on validation. (The numbers come
 # from this notebook's run in the `cpu` preset; rerunning it reproduces them on a
 # CPU.)
 #

@@ -195,3 +195,15 @@ def test_the_words_around_the_budget_never_claim_more_than_the_budget_shows(
     number = str(needed if needed is not None else largest)
     assert all(number in s for s in said.values()), said
     assert (said["en"] == number) == (needed is not None)
+
+
+@given(scales=st.lists(st.integers(1, 1000), min_size=1, max_size=8, unique=True))
+def test_the_schedule_list_names_every_schedule_in_order_in_every_language(scales):
+    import re
+
+    from tlbook.config import LANGUAGES
+    from tlbook.studies import scale_list
+
+    for lang in LANGUAGES:
+        said = scale_list(sorted(scales), language=lang)
+        assert [int(n) for n in re.findall(r"\d+", said)] == sorted(scales), said

@@ -48,6 +48,7 @@ from tlbook.studies import (  # noqa: E402 - from this checkout's src/, put on t
     images_needed,
     labels_needed,
     ladder_verdicts,
+    scale_list,
     scratch_budget,
     scratch_sentence,
     scratch_state,
@@ -79,9 +80,8 @@ def _incomplete_note(name: str) -> str:
     saved = _saved(name)
     if saved.get("complete", True):
         return ""
-    seeds = sorted({r["seed"] for r in saved["rows"] if "seed" in r})
     return (
-        f" (NOTE: an unfinished study, seeds {', '.join(map(str, seeds))} so far; the same command with "
+        f" (NOTE: an unfinished study, {len(saved['rows'])} runs so far; the same command with "
         f"`--resume` completes it)"
     )
 
@@ -286,6 +286,17 @@ def scratch_line() -> str:
         f"{len(budget['seeds'])} seeds); {verdict(both, 'finetune', budget['strategy'])}"
         + _incomplete_note("scratch")
     )
+
+
+def scratch_scales() -> str:
+    """The scratch study's schedules every seed has run, and any begun for some seeds only."""
+    rows = _rows("scratch")
+    budget = scratch_budget(rows)
+    said = f"{scale_list(budget['scales'])} times the epochs"
+    for name in budget["unfinished"]:
+        begun = sum(r["strategy"] == name for r in rows)
+        said += f" ({name}: {begun} of {len(budget['seeds'])} seeds so far)"
+    return said
 
 
 def scratch_table() -> str:
@@ -602,6 +613,7 @@ CLAIMS: dict[str, Callable[[], str]] = {
     "curve-line": curve_line,
     "scratch-line": scratch_line,
     "scratch-table": scratch_table,
+    "scratch-scales": scratch_scales,
     "curve-table": curve_table,
     "benchmark-table": benchmark_table,
     "benchmark-machine": benchmark_machine,

@@ -27,7 +27,7 @@ import dataclasses
 import importlib.resources
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,7 @@ __all__ = [
     "scratch_budget",
     "scratch_sentence",
     "scratch_state",
+    "scale_list",
     "scratch_rest_sentence",
     "labels_needed",
     "strategies",
@@ -422,7 +423,7 @@ def _correct_string(result: Evaluation) -> str:
 # (:func:`scratch_schedules`, the preset's ``study_seeds``): each run keeps the weights of its best
 # validation epoch, and the schedule is chosen on validation (:func:`scratch_budget`). The baseline is
 # called converged only when the longest schedule no longer helps there.
-SCRATCH_SCALES = (1, 4, 8, 16)
+SCRATCH_SCALES = (1, 4, 8, 16, 32)
 
 
 def long_scratch_label(scale: int) -> str:
@@ -635,8 +636,8 @@ def scratch_budget(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ...         for s in (0, 1) for n, a, e in (("scratch", 0.3, 8), ("scratch, 4x epochs", 0.4, 32),
     ...                                         ("scratch, 8x epochs", 0.39, 64))]
     >>> b = scratch_budget(rows)
-    >>> b["strategy"], b["converged"], b["seeds"], b["unfinished"]
-    ('scratch, 4x epochs', True, [0, 1], [])
+    >>> b["strategy"], b["converged"], b["seeds"], b["unfinished"], b["scales"]
+    ('scratch, 4x epochs', True, [0, 1], [], [1, 4, 8])
     """
     by = {(r["strategy"], r["seed"]): r for r in rows}
     shortest = long_scratch_label(SCRATCH_SCALES[0])
@@ -656,10 +657,12 @@ def scratch_budget(rows: list[dict[str, Any]]) -> dict[str, Any]:
     best = max(
         names, key=lambda n: val[n]
     )  # max keeps the first, i.e. the shortest, of equals
+    shortest_epochs = by[(shortest, seeds[0])]["epochs"]
     return {
         "strategy": best,
+        "scales": [by[(n, seeds[0])]["epochs"] // shortest_epochs for n in names],
         "epochs": by[(best, seeds[0])]["epochs"],
-        "scale": by[(best, seeds[0])]["epochs"] // by[(shortest, seeds[0])]["epochs"],
+        "scale": by[(best, seeds[0])]["epochs"] // shortest_epochs,
         "val_accuracy": val[best],
         "val_by_schedule": val,
         "test_accuracy": sum(by[(best, s)]["test_accuracy"] for s in seeds) / len(seeds)
@@ -715,6 +718,24 @@ def scratch_sentence(budget: dict[str, Any], *, language: str = "en") -> str:
         + rest
         + (f" ({unfinished}: not yet run for every seed)" if unfinished else "")
     )
+
+
+def scale_list(scales: Sequence[int], *, language: str = "en") -> str:
+    """The schedules measured, as the prose says them: "1, 4, 8 and 16" (English: followed by
+    "times the epochs"), "1 倍、4 倍、8 倍和 16 倍" (Chinese: the measure word is in the list).
+
+    >>> scale_list([1, 4, 8, 16]), scale_list([1, 4], language="zh_CN"), scale_list([1])
+    ('1, 4, 8 and 16', '1 倍和 4 倍', '1')
+    """
+    if not scales:
+        raise ValueError("no schedule measured")
+    if language == "zh_CN":
+        words = [f"{k} 倍" for k in scales]
+        return (
+            words[0] if len(words) == 1 else "、".join(words[:-1]) + "和 " + words[-1]
+        )
+    words = [str(k) for k in scales]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def scratch_state(budget: dict[str, Any], *, language: str = "en") -> str:
